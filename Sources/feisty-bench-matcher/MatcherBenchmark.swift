@@ -1,0 +1,7 @@
+import FeistyCore
+
+/// Placeholder: the matcher benchmark.
+@main
+struct MatcherBenchmark {
+    static func main() {}
+}
