@@ -1780,6 +1780,102 @@ def start_liveness_watch() -> bool:
     return True
 
 
+class _BodyReader:
+    """The request body as the app sees it under --http11: at most Content-Length bytes of the connection.
+
+    Werkzeug drains "whatever is left on the socket" after each response, which is right only when the
+    connection then closes; bounding the stream makes that drain stop at the end of this request's body,
+    so the next request on a kept-alive connection is left alone.
+    """
+
+    def __init__(self, stream, length: int) -> None:
+        self._stream = stream
+        self._left = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._stream.read(size)
+        self._left -= len(data)
+        if not data:
+            self._left = 0
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._stream.readline(size)
+        self._left -= len(data)
+        if not data:
+            self._left = 0
+        return data
+
+    def readlines(self, hint: int = -1) -> list:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    @property
+    def done(self) -> bool:
+        return self._left <= 0
+
+    @property
+    def left(self) -> int:
+        return self._left
+
+    def close(self) -> None:
+        pass
+
+
+def keep_alive_handler(base=None):
+    """A Werkzeug request handler that speaks HTTP/1.1 with keep-alive (``--http11``).
+
+    Werkzeug always answers ``Connection: close`` because http.server cannot tell where an unread request body
+    ends. This handler bounds the body to its Content-Length and keeps the connection open when the app has
+    read the whole body by the time it starts its response (the usual case), or when what is left is small
+    (<= 64 KiB, skipped). Otherwise (an early 413 to a big upload, a chunked request body) it keeps Werkzeug's
+    ``Connection: close``. Idle connections close after ``timeout`` seconds.
+    """
+    from werkzeug.serving import WSGIRequestHandler
+
+    base = base or WSGIRequestHandler
+
+    class KeepAliveRequestHandler(base):
+        protocol_version = "HTTP/1.1"
+        timeout = 120
+
+        def run_wsgi(self) -> None:
+            raw = self.rfile
+            self._feisty_body = None
+            if "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower():
+                try:
+                    length = max(0, int(self.headers.get("Content-Length") or 0))
+                    self._feisty_body = self.rfile = _BodyReader(raw, length)
+                except ValueError:
+                    pass
+            try:
+                super().run_wsgi()
+            finally:
+                self.rfile = raw
+                self._feisty_body = None
+
+        def send_header(self, keyword: str, value: str) -> None:
+            body = getattr(self, "_feisty_body", None)
+            if keyword.lower() == "connection" and value.lower() == "close" and body is not None:
+                if not body.done and body.left <= 65536 and not self.headers.get("Expect"):
+                    while body.read(65536):  # a small unread body (a 404 to a POST): skip it, keep the connection
+                        pass
+                if body.done:
+                    return  # the whole request was read: the connection can carry the next one
+            super().send_header(keyword, value)
+
+    KeepAliveRequestHandler.__name__ = f"KeepAlive{base.__name__}"
+    return KeepAliveRequestHandler
+
+
 class Launcher:
     """Serves the app on --bind and reports the route table right before binding."""
 
@@ -1819,8 +1915,6 @@ class Launcher:
         run_simple.__wrapped__ = self.original_run_simple
         werkzeug.serving.run_simple = run_simple
         Flask.run = flask_run
-        if self.http11:
-            werkzeug.serving.WSGIRequestHandler.protocol_version = "HTTP/1.1"
 
     # --- serving -----------------------------------------------------------------------------------------------
 
@@ -1842,6 +1936,9 @@ class Launcher:
             if app is not None:
                 _strip_debugged_application(app)
             application = _strip_debugged_wsgi(application)
+        if self.http11:
+            options["request_handler"] = keep_alive_handler(options.get("request_handler"))
+        self.check_bindable()
         self.write_report(app, requested)
         try:
             if self.server == "gunicorn":
@@ -1856,6 +1953,18 @@ class Launcher:
             if "address" in str(error).lower() or getattr(error, "errno", None) in (98, 48, 99, 13):
                 raise ProbeError("bind_error", f"cannot bind {self.bind_host}:{self.bind_port}: {error}") from None
             raise
+
+    def check_bindable(self) -> None:
+        """A clear bind_error before any server starts (Werkzeug would print its own text and exit 1)."""
+        import socket
+
+        family = socket.AF_INET6 if ":" in self.bind_host else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((self.bind_host, self.bind_port))
+        except OSError as error:
+            raise ProbeError("bind_error", f"cannot bind {self.bind_host}:{self.bind_port}: {error}") from None
 
     def find_app(self):
         from flask import Flask
@@ -1907,6 +2016,12 @@ class Launcher:
         except ImportError as error:
             raise ProbeError("server_missing", f"--server waitress: waitress is not importable in this "
                                                f"interpreter ({error}); pip install waitress") from None
+        import logging
+
+        logger = logging.getLogger("waitress")
+        if not logger.handlers and not logging.getLogger().handlers:
+            logger.addHandler(logging.StreamHandler(sys.stderr))  # its "Serving on ..." banner, like the others
+            logger.setLevel(logging.INFO)
         waitress.serve(application, host=self.bind_host, port=self.bind_port, threads=8)
 
     # --- entry points ------------------------------------------------------------------------------------------
