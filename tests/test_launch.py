@@ -361,3 +361,35 @@ def test_launch_usage_error():
                                capture_output=True, text=True, timeout=30)
     assert completed.returncode == 1
     assert json.loads(completed.stderr.strip().splitlines()[-1])["error"]["kind"] == "usage"
+
+
+def test_embedded_launcher_runs_from_dash_c(launches, tmp_path):
+    """feisty runs `python3 -c <source> launch ...`: no __file__, argv[0] == '-c'; the script still sees itself."""
+    write_app(tmp_path, """
+        import sys
+        from flask import Flask
+        app = Flask(__name__)
+
+        @app.route("/argv")
+        def argv():
+            return sys.argv[0]
+
+        if __name__ == "__main__":
+            app.run(port=5002, ssl_context="adhoc")
+    """)
+    port = free_port()
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PROBE.read_text(encoding="utf-8"), "launch", str(tmp_path / "app.py"), "--bind",
+         f"127.0.0.1:{port}", "--report", str(report)],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        launch = Launch.__new__(Launch)
+        launch.proc, launch.port, launch.report, launch.base = proc, port, str(report), f"http://127.0.0.1:{port}"
+        assert launch.wait_report()["requested"] == {"host": "127.0.0.1", "port": 5002}
+        assert launch.wait_http("/argv").text == str(tmp_path / "app.py")  # plain HTTP despite ssl_context
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+    assert "ssl_context is ignored" in proc.stderr.read()

@@ -1928,6 +1928,9 @@ class Launcher:
         if options.get("use_reloader"):
             _warn(RELOADER_WARNING)
         options["use_reloader"] = False
+        if options.get("ssl_context") is not None:
+            _warn("feisty: the app's ssl_context is ignored (feisty's proxy talks plain HTTP on the internal port)")
+            options["ssl_context"] = None
         app = application if isinstance(application, Flask) else self.find_app()
         wants_debugger = bool(options.get("use_debugger")) or _has_debugged_application(app)
         if wants_debugger and not self.allow_debugger:
@@ -2104,8 +2107,6 @@ def cmd_launch(options) -> int:
     start_liveness_watch()
     import_flask()
     launcher = Launcher(spec, bind, options.server, options.allow_debugger, options.http11, options.report)
-    if spec.root not in sys.path:
-        sys.path.insert(1, spec.root)
     launcher.install()
     if spec.script is not None and spec.app_name is None:
         launcher.run_script()
