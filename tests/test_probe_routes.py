@@ -315,3 +315,119 @@ def test_static_follows_factories_helpers_and_settings(tmp_path):
         assert static.json["server_name"] == runtime.json["server_name"] == "svc.local"
         assert ("/api/full" in [r["rule"] for r in static.json["rules"]]) is extra_rule
         assert static.json["unresolved"] == []
+
+
+def test_rules_are_in_registration_order_not_iter_rules_order(tmp_path):
+    """Map.iter_rules() groups by endpoint and sorts by build key; the matcher breaks ties in Map.add order."""
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask\napp = Flask(__name__, static_folder=None)\n"
+        "app.add_url_rule('/b', 'x')\napp.add_url_rule('/c', 'y')\napp.add_url_rule('/d/<int:n>', 'x')\n"
+        "@app.route('/e', defaults={'q': 1})\n@app.route('/f')\ndef x2(q=None):\n    return ''\n")
+    for extra in ([], ["--static"]):
+        assert [r["rule"] for r in run_probe("routes", tmp_path / "app.py", *extra).json["rules"]] == \
+            ["/b", "/c", "/d/<int:n>", "/f", "/e"]
+
+
+TRICKY_VIEWS = '''
+from functools import wraps
+from flask import Blueprint
+from flask.views import MethodView
+
+METHODS = ["GET", "POST"]
+
+
+def login_required(f):
+    @wraps(f)
+    def inner(*a, **k):
+        return f(*a, **k)
+    return inner
+
+
+bp = Blueprint("bp", __name__, url_prefix="/bp/", url_defaults={"lang": "en"}, subdomain="api")
+child = Blueprint("child", __name__, subdomain="v1", static_folder="assets")
+
+
+class Things(MethodView):
+    def get(self):
+        return ""
+
+    def options(self):
+        return ""
+
+
+@bp.route("/a", methods=METHODS, defaults={"page": 1})
+@bp.route("/b/<int:page>")
+@login_required
+def a(page, lang):
+    return ""
+
+
+@child.route("")
+def root(lang):
+    return ""
+
+
+def plain():
+    return ""
+
+
+bp.add_url_rule("/things", view_func=Things.as_view("things"))
+bp.register_blueprint(child, url_prefix="/c")
+'''
+
+TRICKY_APP = '''
+from flask import Flask as F
+import flask
+from pkg.views import *
+from pkg import views as v
+
+app = F(__name__, static_url_path="/s/", subdomain_matching=True)
+app.config["SERVER_NAME"] = "ex.com"
+
+
+@app.route("/x", endpoint="ex", strict_slashes=False, alias=True)
+def x():
+    return ""
+
+
+app.url_map.strict_slashes = False
+app.url_map.merge_slashes = False
+
+
+@app.get("/y/")
+def y():
+    return ""
+
+
+app.add_url_rule("/plain", view_func=v.plain, provide_automatic_options=False)
+app.add_url_rule("/go", "go", redirect_to=lambda **kw: "/x")
+app.register_blueprint(v.bp)
+app.register_blueprint(bp, name="bp2", url_prefix="/two", subdomain="www")
+second = flask.Blueprint("second", __name__)
+
+
+@second.post("/")
+def s():
+    return ""
+
+
+app.register_blueprint(second)
+'''
+
+
+def test_static_equals_runtime_on_a_tricky_app(tmp_path):
+    """Star and aliased imports, wrapped views, stacked decorators, url_defaults, nested subdomains, blueprint
+    static folders, a blueprint registered twice, map settings changed midway, callable redirect_to."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "views.py").write_text(TRICKY_VIEWS)
+    (tmp_path / "app.py").write_text(TRICKY_APP)
+    runtime = run_probe("routes", "app.py", cwd=tmp_path).json
+    static = run_probe("routes", "app.py", "--static", cwd=tmp_path).json
+    assert static["unresolved"] == []
+    assert len(runtime["rules"]) == 16
+    assert static["rules"] == runtime["rules"]
+    subdomains = {r["endpoint"]: r["subdomain"] for r in static["rules"]}
+    assert subdomains["bp.child.root"] == "v1.api" and subdomains["bp2.child.static"] == "v1.www"
+    methods = {r["endpoint"]: r["methods"] for r in static["rules"]}
+    assert methods["plain"] == ["GET", "HEAD"] and methods["bp.things"] == ["GET", "HEAD", "OPTIONS"]

@@ -30,7 +30,7 @@ Failure (both commands)
     module), ``syntax_error`` (message has file:line), ``import_error`` (the exception raised while importing,
     ``Type: message``), ``no_app`` (no Flask app where Flask looked), ``factory_error`` (the app factory raised),
     ``usage`` (bad command line), and for ``launch`` also ``server_missing``, ``bind_error``, ``app_error``
-    (the script raised after importing).
+    (the script raised after importing). ``internal_error`` is a bug of this probe.
 
 APP forms (Flask's own rules, as ``flask --app``)
     ``path/app.py``, a folder holding ``wsgi.py`` or ``app.py`` (in that order, as Flask), a package folder,
@@ -116,11 +116,42 @@ def _converter_name(rule, variable: str) -> str:
     return "default"
 
 
+def track_registration_order() -> None:
+    """Makes every werkzeug Map created from now on remember its rules in the order they were added.
+
+    ``Map.iter_rules()`` groups rules by endpoint and sorts each group by ``build_compare_key``, which is
+    not the order the matcher breaks ties in (``Map.add`` order). Call this before the app is imported;
+    ``describe_url_map`` then reports the true registration order.
+    """
+    from werkzeug.routing import Rule
+
+    if getattr(Rule.bind, "_feisty_tracks_order", False):
+        return
+    original_bind = Rule.bind
+
+    def bind(self, map, rebind=False):  # noqa: A002 - werkzeug's parameter name
+        original_bind(self, map, rebind)
+        if not rebind:
+            map.__dict__.setdefault("_feisty_rules", []).append(self)
+
+    bind._feisty_tracks_order = True
+    Rule.bind = bind
+
+
+def registered_rules(url_map) -> list:
+    """The map's rules in registration order when it was tracked (see above), else ``iter_rules()`` order."""
+    rules = list(url_map.iter_rules())
+    tracked = url_map.__dict__.get("_feisty_rules")
+    if tracked is not None and len(tracked) == len(rules) and {id(r) for r in tracked} == {id(r) for r in rules}:
+        return list(tracked)
+    return rules
+
+
 def describe_url_map(url_map, app=None) -> dict:
     """The whole RouteTable contract for a werkzeug Map (and the Flask app owning it, if any)."""
     config = getattr(app, "config", {}) if app is not None else {}
     return {
-        "rules": [describe_rule(r) for r in url_map.iter_rules()],
+        "rules": [describe_rule(r) for r in registered_rules(url_map)],
         "host_matching": bool(url_map.host_matching),
         "subdomain_matching": bool(getattr(app, "subdomain_matching", False)),
         "server_name": config.get("SERVER_NAME") if config else None,
@@ -312,6 +343,7 @@ def find_flask_app(module, app_name):
 def load_app(spec: AppSpec):
     """The Flask app object for ``spec`` (imports the app)."""
     import_flask()
+    track_registration_order()
     module = import_app_module(spec)
     return find_flask_app(module, spec.app_name)
 
@@ -2106,6 +2138,7 @@ def cmd_launch(options) -> int:
     spec = resolve_spec(options.app)
     start_liveness_watch()
     import_flask()
+    track_registration_order()
     launcher = Launcher(spec, bind, options.server, options.allow_debugger, options.http11, options.report)
     launcher.install()
     if spec.script is not None and spec.app_name is None:
@@ -2167,8 +2200,8 @@ def main(argv) -> int:
         document, status = cmd_routes(options), 0
     except ProbeError as error:
         document, status = error.as_json(), 1
-    except Exception as error:  # noqa: BLE001 - never a traceback-only failure
-        document, status = ProbeError("import_error", _describe_exception(error)).as_json(), 1
+    except Exception as error:  # noqa: BLE001 - never a traceback-only failure (a bug of this probe)
+        document, status = ProbeError("internal_error", "feisty probe: " + _describe_exception(error)).as_json(), 1
     if command == "launch":
         _flush()
         os.dup2(result_fd, 1)
