@@ -431,3 +431,19 @@ def test_static_equals_runtime_on_a_tricky_app(tmp_path):
     assert subdomains["bp.child.root"] == "v1.api" and subdomains["bp2.child.static"] == "v1.www"
     methods = {r["endpoint"]: r["methods"] for r in static["rules"]}
     assert methods["plain"] == ["GET", "HEAD"] and methods["bp.things"] == ["GET", "HEAD", "OPTIONS"]
+
+
+def test_routes_on_unknown_objects_are_reported_but_dict_gets_are_not(tmp_path):
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask\nfrom flask_restx import Api\nimport settings\n"
+        "app = Flask(__name__)\napi = Api(app)\nport = settings.CONFIG.get('PORT')\n"
+        "@api.route('/things')\nclass Things:\n    pass\n"
+        "@app.route('/ok')\ndef ok():\n    return ''\n")
+    table = run_probe("routes", tmp_path / "app.py", "--static").json
+    assert len(table["unresolved"]) == 1  # the dict .get is not a route; the flask-restx class route is reported
+    assert "app.py:7: class Things is routed by @api.route(...)" in table["unresolved"][0]
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask\nfrom somewhere import registry\napp = Flask(__name__)\n"
+        "@registry.app.route('/hidden')\ndef hidden():\n    return ''\n")
+    table = run_probe("routes", tmp_path / "app.py", "--static").json
+    assert len(table["unresolved"]) == 1 and "app.py:4: @registry.app.route(...)" in table["unresolved"][0]

@@ -765,12 +765,22 @@ class StaticAnalyzer:
             self.do_import(node, env, module)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             decorators = [self.eval(d, env, module) for d in node.decorator_list]
+            for expression, decorator in zip(node.decorator_list, decorators):
+                if (isinstance(decorator, _Unknown) and isinstance(expression, ast.Call)
+                        and isinstance(expression.func, ast.Attribute) and expression.func.attr == "route"):
+                    self.note(self.where(module, expression),
+                              f"@{self.source(expression.func)}(...) on an object feisty cannot resolve: not included")
             function = FunctionValue(node, module, env)
             for decorator in reversed(decorators):  # the decorator nearest the def applies first
                 if isinstance(decorator, _RouteDecorator):
                     self.route_decorator(decorator, function, env, module)
             env[node.name] = function
         elif isinstance(node, ast.ClassDef):
+            for expression in node.decorator_list:
+                if (isinstance(expression, ast.Call) and isinstance(expression.func, ast.Attribute)
+                        and expression.func.attr == "route"):
+                    self.note(self.where(module, expression), f"class {node.name} is routed by "
+                              f"@{self.source(expression.func)}(...) (an extension such as flask-restx): not included")
             env[node.name] = self.make_class(node, env, module)
         elif isinstance(node, ast.Assign):
             value = self.eval(node.value, env, module)
@@ -1017,10 +1027,6 @@ class StaticAnalyzer:
                 if "SERVER_NAME" in mapping:
                     self.set_server_name(owner.app, mapping["SERVER_NAME"], module, node)
                 return None
-        if isinstance(func, ast.Attribute) and func.attr in _ROUTE_SHORTCUTS and isinstance(callee, _Unknown):
-            owner = self.eval(func.value, env, module)
-            if isinstance(owner, _Unknown) and isinstance(func.value, ast.Name):
-                self.note(location, f"{self.source(func)}(...) on an object feisty cannot resolve: not included")
         if isinstance(callee, External):
             if callee.name in _FLASK_NAMES:
                 return self.make_app(node, env, module)
