@@ -1,8 +1,58 @@
 import ArgumentParser
 import FeistyCore
+import Foundation
 
-/// `feisty match` (placeholder).
+/// `feisty match APP METHOD TARGET`: the verdict Werkzeug's router would give one request.
 struct MatchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "match")
-    func run() async throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "match",
+        abstract: "Judge a request as the app's router would: match, redirect, not found or method not allowed.",
+        discussion: """
+            With --batch, reads one JSON object per line on stdin ({"id": ..., "method": ..., "path": ..., \
+            "host": ...}) and writes one verdict per line in the same order, echoing "id". Exit status 0 for \
+            every verdict.
+            """
+    )
+
+    @OptionGroup var app: AppOptions
+
+    @Argument(help: "The request method (GET, POST, ...).")
+    var method: String?
+
+    @Argument(help: "The request target as sent on the request line: /path?query, percent-encoded.")
+    var target: String?
+
+    @Option(help: "The Host header of the request.")
+    var host = "localhost"
+
+    @Flag(help: "Print the verdict as JSON.")
+    var json = false
+
+    @Flag(help: "Judge many requests: JSON lines on stdin, one verdict per line on stdout.")
+    var batch = false
+
+    func validate() throws {
+        if batch {
+            guard method == nil, target == nil else { throw ValidationError("--batch reads requests from stdin") }
+        } else {
+            guard method != nil, target != nil else { throw ValidationError("give METHOD and TARGET (or --batch)") }
+        }
+    }
+
+    func run() async throws {
+        let table = try await app.routeTable()
+        let matcher: RouteMatcher
+        do {
+            matcher = try RouteMatcher(table: table)
+        } catch {
+            FileHandleOutput.error("feisty: \(error)")
+            throw ExitCode.failure
+        }
+        if batch {
+            BatchMatch(matcher: matcher, defaultHost: host, json: json).run()
+        } else if let method, let target {
+            let verdict = matcher.match(method: method, target: target, host: host)
+            FileHandleOutput.out(json ? VerdictReport.json(verdict) : VerdictReport.text(verdict))
+        }
+    }
 }

@@ -1,0 +1,122 @@
+import Foundation
+import Subprocess
+
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
+/// Obtains an app's `RouteTable` by running feisty's embedded probe in the app's own Python interpreter.
+///
+/// Runtime extraction imports the app the way `flask --app` does and reads `app.url_map`; static extraction
+/// (`staticOnly`) only parses the source. Either way the probe runs in its own session, so a timeout can stop
+/// everything an import may have started.
+public struct RouteExtractor: Sendable {
+    /// The Python interpreter (`python3`, or a virtualenv's `bin/python`).
+    public var python: String
+    /// How long the probe may take before it is stopped.
+    public var timeout: Duration
+
+    /// Creates an extractor.
+    /// - Parameters:
+    ///   - python: The interpreter to run; a bare name is looked up in `PATH`.
+    ///   - timeout: The limit for importing the app.
+    public init(python: String = "python3", timeout: Duration = .seconds(30)) {
+        self.python = python
+        self.timeout = timeout
+    }
+
+    /// Extracts the route table of `app`.
+    /// - Parameters:
+    ///   - app: What `flask --app` accepts: `app.py`, a folder, `module:name`, `pkg:create_app()`.
+    ///   - staticOnly: Parse the source with `ast` instead of importing the app.
+    /// - Returns: The table, rules in registration order.
+    /// - Throws: `RouteExtractionError`.
+    public func extract(app: String, staticOnly: Bool = false) async throws(RouteExtractionError) -> RouteTable {
+        var arguments = ["-c", EmbeddedPython.probe, "routes", app]
+        if staticOnly { arguments.append("--static") }
+        let answer = try await runProbe(arguments: arguments, app: app)
+        return try Self.decodeTable(answer, app: app)
+    }
+
+    /// The probe's collected answer.
+    struct ProbeAnswer: Sendable {
+        var exitCode: Int32?
+        var stdout: String
+        var stderr: String
+    }
+
+    private func runProbe(arguments: [String], app: String) async throws(RouteExtractionError) -> ProbeAnswer {
+        let executable: Executable = python.contains("/") ? .path(FilePath(python)) : .name(python)
+        var options = PlatformOptions()
+        // Its own session: on timeout the whole group (the app may have spawned children) is stopped.
+        options.createSession = true
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(1))]
+        let limit = timeout
+        let configuration = Configuration(
+            executable: executable,
+            arguments: Arguments(arguments),
+            environment: .inherit.updating(["PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"]),
+            platformOptions: options
+        )
+        do {
+            return try await withThrowingTaskGroup(of: ProbeAnswer?.self) { group in
+                group.addTask {
+                    let result = try await Subprocess.run(
+                        configuration,
+                        output: .string(limit: 256 << 20),
+                        error: .string(limit: 16 << 20)
+                    )
+                    var code: Int32? = nil
+                    if case .exited(let status) = result.terminationStatus { code = status }
+                    return ProbeAnswer(
+                        exitCode: code,
+                        stdout: result.standardOutput ?? "",
+                        stderr: result.standardError ?? ""
+                    )
+                }
+                group.addTask {
+                    try await Task.sleep(for: limit)
+                    return nil
+                }
+                let first = try await group.next()!
+                group.cancelAll()
+                guard let answer = first else { throw RouteExtractionError.timedOut(app: app, seconds: limit.seconds) }
+                return answer
+            }
+        } catch let error as RouteExtractionError {
+            throw error
+        } catch {
+            throw .pythonUnavailable(python: python, reason: "\(error)")
+        }
+    }
+
+    /// Turns the probe's output into a table, or its error report into a `RouteExtractionError`.
+    static func decodeTable(_ answer: ProbeAnswer, app: String) throws(RouteExtractionError) -> RouteTable {
+        let data = Data(answer.stdout.utf8)
+        if answer.exitCode == 0, let table = try? JSONDecoder().decode(RouteTable.self, from: data) {
+            return table
+        }
+        if let report = try? JSONDecoder().decode(ProbeErrorReport.self, from: data) {
+            throw .appFailed(app: app, kind: report.error.kind, message: report.error.message)
+        }
+        let lastLine = answer.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        let status = answer.exitCode.map { "exit status \($0)" } ?? "killed by a signal"
+        throw .unreadableAnswer(app: app, detail: lastLine.isEmpty ? "the probe ended (\(status))" : lastLine)
+    }
+}
+
+/// The probe's failure document: `{"error": {"kind": ..., "message": ...}}`.
+struct ProbeErrorReport: Decodable {
+    struct Detail: Decodable {
+        var kind: String
+        var message: String
+    }
+    var error: Detail
+}
+
+extension Duration {
+    /// Whole seconds, for messages.
+    var seconds: Int { Int(components.seconds) }
+}

@@ -1,0 +1,136 @@
+"""Fixtures for `feisty run` end-to-end tests: feisty started as a user would, real HTTP clients."""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def feisty_binary() -> str:
+    path = os.environ.get("FEISTY_BIN") or str(REPO / ".build" / "debug" / "feisty")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"feisty binary not found at {path}: run `swift build` first (scripts/test does)")
+    return path
+
+
+class RunningFeisty:
+    """`feisty run ...` in the background, its output collected line by line."""
+
+    def __init__(self, args, port, cwd=REPO, env=None):
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.lines = []
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            [feisty_binary(), "run", *args],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def wait_ready(self, path="/", timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"feisty exited early ({self.proc.returncode}):\n{self.output}")
+            try:
+                requests.get(self.base + path, timeout=1)
+                return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        pytest.fail(f"feisty did not answer on {self.base} within {timeout}s:\n{self.output}")
+
+    def wait_for_line(self, needle, timeout=10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.output:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def app_pids(self):
+        """PIDs of every descendant of feisty (the launcher/app and anything it spawned)."""
+        return descendants(self.proc.pid)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(timeout=5)
+        return self.proc.returncode
+
+
+def descendants(pid: int):
+    found = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for task in pathlib.Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in children:
+                found.append(int(child))
+                frontier.append(int(child))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.fixture
+def start_feisty():
+    started = []
+
+    def start(*args, port=None, cwd=REPO, env=None, ready_path="/", wait=True, listen=True):
+        port = port or free_port()
+        args = list(args)
+        if listen and "--listen" not in args:
+            args += ["--listen", f"127.0.0.1:{port}"]
+        running = RunningFeisty(args, port, cwd=cwd, env=env)
+        started.append(running)
+        if wait:
+            running.wait_ready(ready_path)
+        return running
+
+    yield start
+    for running in started:
+        running.stop(signal.SIGKILL if running.proc.poll() is None else signal.SIGTERM, timeout=5)

@@ -1,0 +1,104 @@
+"""`feisty run examples/rich/app.py`: uploads, streaming downloads, a JSON API, limits, with real clients."""
+import hashlib
+import os
+import socket
+import subprocess
+
+import requests
+
+
+def test_json_api_through_feisty(start_feisty):
+    feisty = start_feisty("examples/rich/app.py")
+    created = requests.post(feisty.base + "/api/items", json={"name": "x"})
+    assert created.status_code in (200, 201), created.text
+    listed = requests.get(feisty.base + "/api/items").json()
+    assert "x" in str(listed)
+    assert requests.delete(feisty.base + "/api/items/999999").status_code == 404
+
+
+def test_streaming_upload_and_download_keep_their_bytes(start_feisty):
+    feisty = start_feisty("examples/rich/app.py")
+    size = 64 * 1024 * 1024
+
+    def body():
+        block = os.urandom(1 << 20)
+        digest.update(block * (size >> 20))
+        for _ in range(size >> 20):
+            yield block
+
+    digest = hashlib.sha256()
+    r = requests.post(feisty.base + "/upload", data=body())  # chunked transfer encoding
+    assert r.status_code == 200, r.text
+    assert r.json() == {"size": size, "sha256": digest.hexdigest()}
+
+    r = requests.get(feisty.base + f"/download/{size}", stream=True)
+    got = hashlib.sha256()
+    total = 0
+    for chunk in r.iter_content(1 << 20):
+        got.update(chunk)
+        total += len(chunk)
+    assert total == size and got.hexdigest() == r.headers["X-Sha256"]
+
+
+def test_curl_head_and_early_413(start_feisty, tmp_path):
+    feisty = start_feisty("examples/rich/app.py")
+    head = subprocess.run(["curl", "-sS", "-I", feisty.base + "/download/1000"], capture_output=True, text=True)
+    assert head.returncode == 0 and "200" in head.stdout.splitlines()[0]
+    assert "content-length: 1000" in head.stdout.lower()
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * (8 << 20))
+    early = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary", f"@{big}",
+         feisty.base + "/upload/limited"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert early.stdout == "413", early.stderr
+
+
+def raw_exchange(port, data: bytes, wait=2.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+def test_limits_and_bad_requests_get_clear_answers(start_feisty):
+    feisty = start_feisty("examples/rich/app.py", "--max-body", "1k", "--header-timeout", "1")
+    assert requests.post(feisty.base + "/upload", data=b"y" * 4096).status_code == 413
+    assert requests.get(feisty.base + "/", headers={"X-Big": "a" * 70000}).status_code == 431
+    smuggle = (b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    assert raw_exchange(feisty.port, smuggle).startswith(b"HTTP/1.1 400")
+    assert raw_exchange(feisty.port, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400")
+    slowloris = raw_exchange(feisty.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow:", wait=5)
+    assert slowloris.startswith(b"HTTP/1.1 408")
+    # feisty is still serving after all of that
+    assert requests.get(feisty.base + "/").status_code == 200
+
+
+def test_upstream_mode_guards_a_running_server(start_feisty, tmp_path):
+    from .conftest import free_port
+
+    app_port = free_port()
+    app = subprocess.Popen(
+        ["python3", "-m", "flask", "--app", "examples/seed/app.py", "run", "--port", str(app_port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        feisty = start_feisty("examples/seed/app.py", "--upstream", f"127.0.0.1:{app_port}")
+        assert requests.get(feisty.base + "/2024").text == "2024"
+        assert requests.get(feisty.base + "/.env").status_code == 404
+    finally:
+        app.kill()
+        app.wait()
+    # The upstream is gone: 502, and feisty keeps running.
+    assert requests.get(feisty.base + "/2024").status_code == 502
+    assert requests.get(feisty.base + "/.env").status_code == 404
