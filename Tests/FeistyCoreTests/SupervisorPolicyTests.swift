@@ -209,7 +209,7 @@ import Testing
     @Test func formatsDurationsAndStatuses() {
         #expect(Duration.milliseconds(100).formattedSeconds == "0.1 s")
         #expect(Duration.seconds(10).formattedSeconds == "10 s")
-        #expect(AppInstanceRunner.describe(.signaled(9)) == "signal 9 (SIGKILL)")
-        #expect(AppInstanceRunner.describe(.exited(3)) == "exit code 3")
+        #expect(AppInstanceRunner.describe(signal: 9) == "signal 9 (SIGKILL)")
+        #expect(AppInstanceRunner.describe(signal: 64) == "signal 64")
     }
 }

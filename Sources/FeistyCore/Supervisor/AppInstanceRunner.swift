@@ -273,12 +273,17 @@ struct AppInstanceRunner: Sendable {
         case .exited(let code):
             return "exit code \(code)"
         case .signaled(let signal):
-            let names: [Int32: String] = [
-                SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGABRT: "SIGABRT", SIGKILL: "SIGKILL",
-                SIGSEGV: "SIGSEGV", SIGTERM: "SIGTERM", SIGBUS: "SIGBUS",
-            ]
-            return "signal \(signal)" + (names[signal].map { " (\($0))" } ?? "")
+            return describe(signal: signal)
         }
+    }
+
+    /// `signal 9 (SIGKILL)`.
+    static func describe(signal: Int32) -> String {
+        let names: [Int32: String] = [
+            SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGABRT: "SIGABRT", SIGKILL: "SIGKILL",
+            SIGSEGV: "SIGSEGV", SIGTERM: "SIGTERM", SIGBUS: "SIGBUS",
+        ]
+        return "signal \(signal)" + (names[signal].map { " (\($0))" } ?? "")
     }
 
     /// SIGKILLs whatever is left of the (already reaped) launcher's process group; nothing left is the norm.
