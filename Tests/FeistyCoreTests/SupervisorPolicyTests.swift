@@ -190,6 +190,27 @@ import Testing
         #expect(AppInstanceRunner.launcherErrorMessage("not json") == nil)
     }
 
+    @Test func picksTheLineThatSaysWhyTheAppDied() {
+        #expect(ErrorLines.isRequestLogLine(#"127.0.0.1 - - [25/Nov/2026 02:57:15] "HEAD / HTTP/1.1" 200 -"#))
+        #expect(ErrorLines.isRequestLogLine(#"::1 - alice [25/Nov/2026 02:57:15] "GET /x HTTP/1.0" 404 -"#))
+        #expect(!ErrorLines.isRequestLogLine("ZeroDivisionError: division by zero"))
+        #expect(ErrorLines.isExceptionLine("OSError: [Errno 98] Address already in use"))
+        #expect(ErrorLines.isExceptionLine("feisty: cannot load app.py: SyntaxError: x"))
+        #expect(!ErrorLines.isExceptionLine("Press CTRL+C to quit"))
+        #expect(!ErrorLines.isExceptionLine(" * Running on http://127.0.0.1:5000"))
+
+        var lines = ErrorLines()
+        for line in [
+            "Traceback (most recent call last):", "  File \"app.py\", line 3", "KeyError: 'x'",
+            " * Running on http://127.0.0.1:5000", "Press CTRL+C to quit",
+            #"127.0.0.1 - - [25/Nov/2026 02:57:15] "HEAD / HTTP/1.1" 200 -"#, "",
+        ] {
+            lines.observe(line)
+        }
+        #expect(lines.exceptionLine == "KeyError: 'x'")
+        #expect(lines.lastLine == "Press CTRL+C to quit")
+    }
+
     @Test func prefixesEachLineWholeOnItsStream() throws {
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]

@@ -33,14 +33,14 @@ struct AppInstanceRunner: Sendable {
         var becameReady = false
         var stopRequested = false
         var readinessFailure: SupervisorError?
-        var lastErrorLine: String?
+        var errorLines = ErrorLines()
         var launcherError: String?
     }
 
     /// What one concurrent part of the body reports to the body's loop.
     private enum BodyEvent: Sendable {
         case outputClosed(launcherError: String?)
-        case errorClosed(lastLine: String?)
+        case errorClosed(ErrorLines)
         case ready
         case readinessFailed(SupervisorError)
         case stopRequested
@@ -111,7 +111,8 @@ struct AppInstanceRunner: Sendable {
             becameReady: outcome.becameReady,
             stopRequested: outcome.stopRequested,
             readinessFailure: outcome.readinessFailure,
-            errorLine: outcome.launcherError ?? outcome.lastErrorLine
+            errorLine: outcome.launcherError ?? outcome.errorLines.exceptionLine
+                ?? (outcome.becameReady ? nil : outcome.errorLines.lastLine)
         )
     }
 
@@ -144,17 +145,16 @@ struct AppInstanceRunner: Sendable {
                 return .outputClosed(launcherError: launcherError)
             }
             group.addTask {
-                var lastLine: String?
+                var lines = ErrorLines()
                 do {
                     for try await line in execution.standardError.strings(bufferingPolicy: .unbounded) {
                         output.appWrote(line, on: .standardError)
-                        let trimmed = line.trimmingCharacters(in: .whitespaces)
-                        if !trimmed.isEmpty { lastLine = trimmed }
+                        lines.observe(line)
                     }
                 } catch {
                     logger.debug("app stderr ended: \(error)")
                 }
-                return .errorClosed(lastLine: lastLine)
+                return .errorClosed(lines)
             }
             group.addTask {
                 await watchReadiness(processID: processID, startedAt: startedAt)
@@ -180,9 +180,9 @@ struct AppInstanceRunner: Sendable {
                 case .outputClosed(let launcherError):
                     openStreams -= 1
                     outcome.launcherError = launcherError
-                case .errorClosed(let lastLine):
+                case .errorClosed(let lines):
                     openStreams -= 1
-                    outcome.lastErrorLine = lastLine
+                    outcome.errorLines = lines
                 case .ready:
                     outcome.becameReady = true
                 case .readinessFailed(let failure):
