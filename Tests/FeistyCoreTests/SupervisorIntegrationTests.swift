@@ -209,10 +209,9 @@ struct SupervisorHarness: Sendable {
 
     /// feisty's launcher: the probe source as the binary embeds it.
     static let launcherSource: String = {
-        let probe = (try? String(contentsOfFile: repository + "/Sources/FeistyCore/Python/feisty_probe.py", encoding: .utf8)) ?? ""
-        if probe.contains("--report") { return probe }
+        if EmbeddedPython.probe.contains("--report") { return EmbeddedPython.probe }
         // DEVELOPMENT ONLY until the python branch's `launch` lands.
-        return (try? String(contentsOfFile: "/tmp/sup-dev/standin_probe.py", encoding: .utf8)) ?? probe
+        return (try? String(contentsOfFile: "/tmp/sup-dev/standin_probe.py", encoding: .utf8)) ?? EmbeddedPython.probe
     }()
 
     final class Recorder: Sendable {
@@ -241,10 +240,10 @@ struct SupervisorHarness: Sendable {
     init(app: String) {
         self.configuration = AppLaunchConfiguration(
             app: app,
-            launcherSource: Self.launcherSource,
             startupTimeout: .seconds(20),
             grace: .seconds(5),
-            restartPolicy: RestartPolicy(initialDelay: .milliseconds(50))
+            restartPolicy: RestartPolicy(initialDelay: .milliseconds(50)),
+            launcherSource: Self.launcherSource
         )
         self.supervisor = AppSupervisor(
             configuration: configuration, logger: logger, output: RecordingOutput(recorder: recorder),

@@ -169,7 +169,7 @@ import Testing
     }
 
     @Test func buildsTheLauncherCommandLine() {
-        var configuration = AppLaunchConfiguration(app: "pkg:create_app()", launcherSource: "")
+        var configuration = AppLaunchConfiguration(app: "pkg:create_app()")
         let bind = ListenAddress(host: "127.0.0.1", port: 4242)
         #expect(configuration.launcherArguments(bind: bind, reportPath: "/tmp/r.json")
             == ["launch", "pkg:create_app()", "--bind", "127.0.0.1:4242", "--report", "/tmp/r.json"])

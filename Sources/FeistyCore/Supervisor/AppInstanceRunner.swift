@@ -6,7 +6,12 @@ import Darwin
 import Foundation
 import Logging
 import Subprocess
-import SystemPackage
+
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
 
 /// Runs one instance of the app under feisty's launcher, from spawn to reaped exit: streams its output,
 /// watches its readiness, publishes it once ready, and stops it (SIGTERM to its process group, SIGKILL after

@@ -38,7 +38,6 @@ public struct AppLaunchConfiguration: Sendable {
     /// Creates a configuration; the defaults are `feisty run`'s.
     /// - Parameters:
     ///   - app: The app as the user gave it.
-    ///   - launcherSource: The source of feisty's Python launcher.
     ///   - python: The interpreter, `python3` by default.
     ///   - server: The WSGI server for `module:name` specs.
     ///   - allowDebugger: Keep Werkzeug's debugger on.
@@ -49,9 +48,9 @@ public struct AppLaunchConfiguration: Sendable {
     ///   - workingDirectory: The app's working directory.
     ///   - restartPolicy: The crash restart policy.
     ///   - readinessInterval: The readiness polling interval, 50 ms by default.
+    ///   - launcherSource: The source of feisty's Python launcher, the embedded probe by default.
     public init(
         app: String,
-        launcherSource: String,
         python: String = "python3",
         server: Server? = nil,
         allowDebugger: Bool = false,
@@ -61,7 +60,8 @@ public struct AppLaunchConfiguration: Sendable {
         environment: [String: String] = [:],
         workingDirectory: String? = nil,
         restartPolicy: RestartPolicy = RestartPolicy(),
-        readinessInterval: Duration = .milliseconds(50)
+        readinessInterval: Duration = .milliseconds(50),
+        launcherSource: String = EmbeddedPython.probe
     ) {
         self.app = app
         self.launcherSource = launcherSource

@@ -8,6 +8,21 @@ import ServiceLifecycle
 ///
 /// `run()` returns normally after a graceful shutdown and throws ``SupervisorError`` when the app cannot be
 /// served: it failed before it ever became ready, or it kept crashing.
+///
+/// Intended wiring in `feisty run` (the proxy publishes from `onEvent`; put the supervisor first so that
+/// ServiceGroup's reverse-order graceful shutdown drains the proxy before the app is stopped):
+///
+/// ```swift
+/// let supervisor = AppSupervisor(configuration: launch, logger: logger) { event in
+///     switch event {
+///     case .ready(let instance): routing.publish(instance)   // first time: bind instance.requestedAddress
+///     case .unavailable: routing.publishNoUpstream()          // the proxy answers 503
+///     }
+/// }
+/// let group = ServiceGroup(configuration: .init(
+///     services: [supervisor, proxy], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+/// try await group.run()   // a SupervisorError here: print its message, exit 1
+/// ```
 public final class AppSupervisor: Service, Sendable {
     private let configuration: AppLaunchConfiguration
     private let logger: Logger
