@@ -86,7 +86,10 @@ import Testing
         let started = ContinuousClock.now
         let error = await #expect(throws: SupervisorError.self) { try await harness.supervisor.run() }
         #expect(error?.code == .appFailedToStart)
-        #expect(error?.message.contains("SyntaxError") == true, "\(error?.message ?? "")")
+        // The launcher's one-line JSON error, unwrapped.
+        let message = error?.message ?? ""
+        #expect(message.hasPrefix("the app failed to start (exit code 1): "), "\(message)")
+        #expect(message.hasSuffix("broken_syntax.py:8: expected ':' (SyntaxError)"), "\(message)")
         #expect(ContinuousClock.now - started < .seconds(10))
         #expect(harness.readyInstances.isEmpty)
     }
@@ -208,11 +211,7 @@ struct SupervisorHarness: Sendable {
     static let fixtures = repository + "/tests/fixtures"
 
     /// feisty's launcher: the probe source as the binary embeds it.
-    static let launcherSource: String = {
-        if EmbeddedPython.probe.contains("--report") { return EmbeddedPython.probe }
-        // DEVELOPMENT ONLY until the python branch's `launch` lands.
-        return (try? String(contentsOfFile: "/tmp/sup-dev/standin_probe.py", encoding: .utf8)) ?? EmbeddedPython.probe
-    }()
+    static let launcherSource = EmbeddedPython.probe
 
     final class Recorder: Sendable {
         let events = Mutex<[AppSupervisorEvent]>([])

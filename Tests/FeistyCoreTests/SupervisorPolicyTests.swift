@@ -183,11 +183,11 @@ import Testing
     }
 
     @Test func readsTheLauncherErrorLine() {
-        #expect(AppInstanceRunner.launcherErrorMessage(#"{"error": {"kind": "load", "message": "SyntaxError: x"}}"#)
+        #expect(ErrorLines.launcherErrorMessage(#"{"error": {"kind": "load", "message": "SyntaxError: x"}}"#)
             == "SyntaxError: x")
-        #expect(AppInstanceRunner.launcherErrorMessage(#"{"error": "plain"}"#) == "plain")
-        #expect(AppInstanceRunner.launcherErrorMessage(#"{"status": "ok"}"#) == nil)
-        #expect(AppInstanceRunner.launcherErrorMessage("not json") == nil)
+        #expect(ErrorLines.launcherErrorMessage(#"{"error": "plain"}"#) == "plain")
+        #expect(ErrorLines.launcherErrorMessage(#"{"status": "ok"}"#) == nil)
+        #expect(ErrorLines.launcherErrorMessage("not json") == nil)
     }
 
     @Test func picksTheLineThatSaysWhyTheAppDied() {
@@ -209,6 +209,14 @@ import Testing
         }
         #expect(lines.exceptionLine == "KeyError: 'x'")
         #expect(lines.lastLine == "Press CTRL+C to quit")
+        #expect(lines.explanation(afterReady: true) == "KeyError: 'x'")
+        lines.observe(#"{"error": {"kind": "bind_error", "message": "cannot bind 127.0.0.1:1: denied"}}"#)
+        #expect(lines.explanation(afterReady: false) == "cannot bind 127.0.0.1:1: denied")
+        #expect(ErrorLines().explanation(afterReady: true) == nil)
+        var banner = ErrorLines()
+        banner.observe("Press CTRL+C to quit")
+        #expect(banner.explanation(afterReady: true) == nil)
+        #expect(banner.explanation(afterReady: false) == "Press CTRL+C to quit")
     }
 
     @Test func prefixesEachLineWholeOnItsStream() throws {

@@ -39,12 +39,12 @@ struct AppInstanceRunner: Sendable {
         var stopRequested = false
         var readinessFailure: SupervisorError?
         var errorLines = ErrorLines()
-        var launcherError: String?
+        var outputLines = ErrorLines()
     }
 
     /// What one concurrent part of the body reports to the body's loop.
     private enum BodyEvent: Sendable {
-        case outputClosed(launcherError: String?)
+        case outputClosed(ErrorLines)
         case errorClosed(ErrorLines)
         case ready
         case readinessFailed(SupervisorError)
@@ -116,8 +116,9 @@ struct AppInstanceRunner: Sendable {
             becameReady: outcome.becameReady,
             stopRequested: outcome.stopRequested,
             readinessFailure: outcome.readinessFailure,
-            errorLine: outcome.launcherError ?? outcome.errorLines.exceptionLine
-                ?? (outcome.becameReady ? nil : outcome.errorLines.lastLine)
+            // The launcher's JSON error may come on either stream; otherwise stderr is where Python explains.
+            errorLine: outcome.errorLines.launcherError ?? outcome.outputLines.launcherError
+                ?? outcome.errorLines.explanation(afterReady: outcome.becameReady)
         )
     }
 
@@ -138,16 +139,16 @@ struct AppInstanceRunner: Sendable {
         return await withTaskGroup(of: BodyEvent.self) { group in
             // Both pipes are drained concurrently: a full pipe would block the app.
             group.addTask {
-                var launcherError: String?
+                var lines = ErrorLines()
                 do {
                     for try await line in execution.standardOutput.strings(bufferingPolicy: .unbounded) {
                         output.appWrote(line, on: .standardOutput)
-                        if let message = Self.launcherErrorMessage(line) { launcherError = message }
+                        lines.observe(line)
                     }
                 } catch {
                     logger.debug("app stdout ended: \(error)")
                 }
-                return .outputClosed(launcherError: launcherError)
+                return .outputClosed(lines)
             }
             group.addTask {
                 var lines = ErrorLines()
@@ -182,9 +183,9 @@ struct AppInstanceRunner: Sendable {
             // Both streams end when the launcher exits (swift-subprocess cancels their I/O then).
             while openStreams > 0, let event = await group.next() {
                 switch event {
-                case .outputClosed(let launcherError):
+                case .outputClosed(let lines):
                     openStreams -= 1
-                    outcome.launcherError = launcherError
+                    outcome.outputLines = lines
                 case .errorClosed(let lines):
                     openStreams -= 1
                     outcome.errorLines = lines
@@ -259,17 +260,6 @@ struct AppInstanceRunner: Sendable {
         } catch {
             return .malformed("\(reportPath): \(error)")
         }
-    }
-
-    /// The message of a launcher error line on stdout: `{"error": {"kind": ..., "message": ...}}`.
-    static func launcherErrorMessage(_ line: String) -> String? {
-        guard line.hasPrefix("{"), line.contains("\"error\""),
-            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-            let error = object["error"]
-        else { return nil }
-        if let text = error as? String { return text }
-        if let detail = error as? [String: Any], let message = detail["message"] as? String { return message }
-        return nil
     }
 
     /// `exit code 1`, `signal 9 (SIGKILL)`.

@@ -8,13 +8,37 @@ struct ErrorLines: Sendable, Hashable {
     private(set) var exceptionLine: String?
     /// The last non-blank line that is not a server access-log line.
     private(set) var lastLine: String?
+    /// The message of the launcher's JSON error line, the best explanation there is.
+    private(set) var launcherError: String?
 
-    /// Takes one stderr line into account.
+    /// The line that best explains the exit.
+    /// - Parameter afterReady: Whether the app had become ready: then only an actual error line qualifies
+    ///   (the last line is likely Werkzeug's banner).
+    func explanation(afterReady: Bool) -> String? {
+        launcherError ?? exceptionLine ?? (afterReady ? nil : lastLine)
+    }
+
+    /// Takes one output line into account.
     mutating func observe(_ line: String) {
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, !Self.isRequestLogLine(trimmed) else { return }
+        if let message = Self.launcherErrorMessage(trimmed) {
+            launcherError = message
+            return
+        }
         lastLine = trimmed
         if Self.isExceptionLine(trimmed) { exceptionLine = trimmed }
+    }
+
+    /// The message of a launcher error line: `{"error": {"kind": ..., "message": ...}}`.
+    static func launcherErrorMessage(_ line: String) -> String? {
+        guard line.hasPrefix("{"), line.contains("\"error\""),
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let error = object["error"]
+        else { return nil }
+        if let text = error as? String { return text }
+        if let detail = error as? [String: Any], let message = detail["message"] as? String { return message }
+        return nil
     }
 
     /// Whether `line` is a server's access-log line (`127.0.0.1 - - [date] "GET / HTTP/1.1" 200 -`): those say
