@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Logging
@@ -31,8 +31,10 @@ import Testing
             #expect(rules.contains("/<int:year>"))
             #expect(try await SupervisorHarness.get("http://\(instance.internalAddress)/2024") == "2024")
             // The app's stderr (Werkzeug's request log) arrives line by line, whole.
-            #expect(try await harness.waitForLine(on: .standardError) { $0.contains("GET /2024") }
-                .hasSuffix("\"GET /2024 HTTP/1.1\" 200 -"))
+            #expect(
+                try await harness.waitForLine(on: .standardError) { $0.contains("GET /2024") }
+                    .hasSuffix("\"GET /2024 HTTP/1.1\" 200 -")
+            )
             #expect(SupervisorHarness.groupIsAlive(instance.processID))
 
             await group.triggerGracefulShutdown()
@@ -46,10 +48,14 @@ import Testing
         let harness = SupervisorHarness(app: SupervisorHarness.fixtures + "/chatty_app.py")
         try await harness.whileRunning { _ in
             _ = try await harness.nextReady()
-            #expect(try await harness.waitForLine(on: .standardOutput) { $0.hasPrefix("chatty") }
-                == "chatty: hello on stdout")
-            #expect(try await harness.waitForLine(on: .standardError) { $0.hasPrefix("chatty") }
-                == "chatty: hello on stderr")
+            #expect(
+                try await harness.waitForLine(on: .standardOutput) { $0.hasPrefix("chatty") }
+                    == "chatty: hello on stdout"
+            )
+            #expect(
+                try await harness.waitForLine(on: .standardError) { $0.hasPrefix("chatty") }
+                    == "chatty: hello on stderr"
+            )
         }
     }
 
@@ -148,7 +154,8 @@ import Testing
                 guard let pid = Int32(entry),
                     let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
                 else { continue }
-                for fd in fds where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) == stdin {
+                for fd in fds
+                where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) == stdin {
                     holders.insert(pid)
                     if pid == instance.processID { #expect(fd == "0", "the app must not hold its own liveness pipe") }
                 }
@@ -245,7 +252,9 @@ struct SupervisorHarness: Sendable {
             launcherSource: Self.launcherSource
         )
         self.supervisor = AppSupervisor(
-            configuration: configuration, logger: logger, output: RecordingOutput(recorder: recorder),
+            configuration: configuration,
+            logger: logger,
+            output: RecordingOutput(recorder: recorder),
             onEvent: { [recorder] event in recorder.events.withLock { $0.append(event) } }
         )
     }
@@ -253,7 +262,9 @@ struct SupervisorHarness: Sendable {
     /// A supervisor for the (possibly modified) configuration, recording into the same recorder.
     func makeSupervisor() -> AppSupervisor {
         AppSupervisor(
-            configuration: configuration, logger: logger, output: RecordingOutput(recorder: recorder),
+            configuration: configuration,
+            logger: logger,
+            output: RecordingOutput(recorder: recorder),
             onEvent: { [recorder] event in recorder.events.withLock { $0.append(event) } }
         )
     }

@@ -9,38 +9,57 @@ import Testing
 
     @Test func backoffDoublesUpToTheCap() {
         var policy = RestartPolicy(
-            initialDelay: .milliseconds(100), maximumDelay: .milliseconds(500), maximumCrashes: 100
+            initialDelay: .milliseconds(100),
+            maximumDelay: .milliseconds(500),
+            maximumCrashes: 100
         )
         var delays: [Duration] = []
         for i in 0..<6 {
             let crash = t0 + .seconds(i)
-            guard case .restart(let delay) = policy.instanceCrashed(startedAt: crash - .milliseconds(10), exitedAt: crash)
+            guard
+                case .restart(let delay) = policy.instanceCrashed(startedAt: crash - .milliseconds(10), exitedAt: crash)
             else {
                 Issue.record("gave up too early")
                 return
             }
             delays.append(delay)
         }
-        #expect(delays == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500),
-                           .milliseconds(500), .milliseconds(500)])
+        #expect(
+            delays == [
+                .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500),
+                .milliseconds(500), .milliseconds(500),
+            ]
+        )
     }
 
     @Test func backoffResetsAfterAStableUptime() {
         var policy = RestartPolicy(initialDelay: .milliseconds(100), stableUptime: .seconds(30), maximumCrashes: 100)
         _ = policy.instanceCrashed(startedAt: t0, exitedAt: t0 + .seconds(1))
         _ = policy.instanceCrashed(startedAt: t0 + .seconds(1), exitedAt: t0 + .seconds(2))
-        #expect(policy.instanceCrashed(startedAt: t0 + .seconds(2), exitedAt: t0 + .seconds(3)) == .restart(after: .milliseconds(400)))
+        #expect(
+            policy.instanceCrashed(startedAt: t0 + .seconds(2), exitedAt: t0 + .seconds(3))
+                == .restart(after: .milliseconds(400))
+        )
         // This one ran 40 s: healthy, so the backoff starts over.
-        #expect(policy.instanceCrashed(startedAt: t0 + .seconds(3), exitedAt: t0 + .seconds(43)) == .restart(after: .milliseconds(100)))
+        #expect(
+            policy.instanceCrashed(startedAt: t0 + .seconds(3), exitedAt: t0 + .seconds(43))
+                == .restart(after: .milliseconds(100))
+        )
     }
 
     @Test func givesUpAfterTooManyCrashesInTheWindow() {
         var policy = RestartPolicy(maximumCrashes: 3, crashWindow: .seconds(60))
         for i in 0..<3 {
-            let decision = policy.instanceCrashed(startedAt: t0 + .seconds(i), exitedAt: t0 + .seconds(i) + .milliseconds(500))
+            let decision = policy.instanceCrashed(
+                startedAt: t0 + .seconds(i),
+                exitedAt: t0 + .seconds(i) + .milliseconds(500)
+            )
             #expect(decision != .giveUp(crashes: i + 1, window: .seconds(60)))
         }
-        #expect(policy.instanceCrashed(startedAt: t0 + .seconds(3), exitedAt: t0 + .seconds(4)) == .giveUp(crashes: 4, window: .seconds(60)))
+        #expect(
+            policy.instanceCrashed(startedAt: t0 + .seconds(3), exitedAt: t0 + .seconds(4))
+                == .giveUp(crashes: 4, window: .seconds(60))
+        )
     }
 
     @Test func crashesOutsideTheWindowAreForgotten() {
@@ -55,11 +74,20 @@ import Testing
     }
 
     private func exit(
-        ready: Bool, stop: Bool = false, failure: SupervisorError? = nil, errorLine: String? = nil, at second: Int = 1
+        ready: Bool,
+        stop: Bool = false,
+        failure: SupervisorError? = nil,
+        errorLine: String? = nil,
+        at second: Int = 1
     ) -> SupervisorStateMachine.InstanceExit {
         .init(
-            startedAt: t0 + .seconds(second - 1), exitedAt: t0 + .seconds(second), status: "exit code 1",
-            becameReady: ready, stopRequested: stop, readinessFailure: failure, errorLine: errorLine
+            startedAt: t0 + .seconds(second - 1),
+            exitedAt: t0 + .seconds(second),
+            status: "exit code 1",
+            becameReady: ready,
+            stopRequested: stop,
+            readinessFailure: failure,
+            errorLine: errorLine
         )
     }
 
@@ -88,10 +116,16 @@ import Testing
 
     @Test func aCrashAfterServingRestartsEvenIfTheNextStartFails() {
         var machine = SupervisorStateMachine(policy: RestartPolicy(initialDelay: .milliseconds(100), maximumCrashes: 2))
-        #expect(machine.instanceExited(exit(ready: true, at: 1)) == .restart(after: .milliseconds(100), reason: "the app exited (exit code 1)"))
+        #expect(
+            machine.instanceExited(exit(ready: true, at: 1))
+                == .restart(after: .milliseconds(100), reason: "the app exited (exit code 1)")
+        )
         // The restarted instance dies before it is ready (say the file was edited into a syntax error):
         // it served before, so this is a crash to back off from, not a startup failure.
-        #expect(machine.instanceExited(exit(ready: false, at: 2)) == .restart(after: .milliseconds(200), reason: "the app exited (exit code 1)"))
+        #expect(
+            machine.instanceExited(exit(ready: false, at: 2))
+                == .restart(after: .milliseconds(200), reason: "the app exited (exit code 1)")
+        )
         guard case .fail(let error) = machine.instanceExited(exit(ready: false, errorLine: "boom", at: 3)) else {
             Issue.record("expected the crash loop to give up")
             return
@@ -171,20 +205,28 @@ import Testing
     @Test func buildsTheLauncherCommandLine() {
         var configuration = AppLaunchConfiguration(app: "pkg:create_app()")
         let bind = ListenAddress(host: "127.0.0.1", port: 4242)
-        #expect(configuration.launcherArguments(bind: bind, reportPath: "/tmp/r.json")
-            == ["launch", "pkg:create_app()", "--bind", "127.0.0.1:4242", "--report", "/tmp/r.json"])
+        #expect(
+            configuration.launcherArguments(bind: bind, reportPath: "/tmp/r.json")
+                == ["launch", "pkg:create_app()", "--bind", "127.0.0.1:4242", "--report", "/tmp/r.json"]
+        )
         configuration.server = .gunicorn
         configuration.allowDebugger = true
         configuration.http11 = true
-        #expect(configuration.launcherArguments(bind: bind, reportPath: "/r")
-            == ["launch", "pkg:create_app()", "--bind", "127.0.0.1:4242", "--server", "gunicorn",
-                "--allow-debugger", "--http11", "--report", "/r"])
+        #expect(
+            configuration.launcherArguments(bind: bind, reportPath: "/r")
+                == [
+                    "launch", "pkg:create_app()", "--bind", "127.0.0.1:4242", "--server", "gunicorn",
+                    "--allow-debugger", "--http11", "--report", "/r",
+                ]
+        )
         #expect(ListenAddress(host: "::1", port: 80).description == "[::1]:80")
     }
 
     @Test func readsTheLauncherErrorLine() {
-        #expect(ErrorLines.launcherErrorMessage(#"{"error": {"kind": "load", "message": "SyntaxError: x"}}"#)
-            == "SyntaxError: x")
+        #expect(
+            ErrorLines.launcherErrorMessage(#"{"error": {"kind": "load", "message": "SyntaxError: x"}}"#)
+                == "SyntaxError: x"
+        )
         #expect(ErrorLines.launcherErrorMessage(#"{"error": "plain"}"#) == "plain")
         #expect(ErrorLines.launcherErrorMessage(#"{"status": "ok"}"#) == nil)
         #expect(ErrorLines.launcherErrorMessage("not json") == nil)

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Foundation
 import Logging
@@ -75,7 +75,8 @@ struct AppInstanceRunner: Sendable {
         for (key, value) in configuration.environment {
             environment[Environment.Key(rawValue: key)!] = value
         }
-        let arguments = ["-c", configuration.launcherSource]
+        let arguments =
+            ["-c", configuration.launcherSource]
             + configuration.launcherArguments(bind: bind, reportPath: reportPath)
         let workingDirectory = configuration.workingDirectory.map { FilePath($0) }
 

@@ -85,7 +85,9 @@ public final class AppSupervisor: Service, Sendable {
             let exit = try await runner.run()
             let action = machine.instanceExited(exit)
             if exit.becameReady {
-                onEvent(.unavailable(reason: exit.stopRequested ? "the app is stopping" : "the app exited (\(exit.status))"))
+                onEvent(
+                    .unavailable(reason: exit.stopRequested ? "the app is stopping" : "the app exited (\(exit.status))")
+                )
             }
             switch action {
             case .finish:

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Picks free TCP ports on 127.0.0.1 for app instances.
@@ -14,9 +14,9 @@ enum LoopbackPort {
     /// - Throws: ``SupervisorError`` when no socket can be bound.
     static func pickFree() throws(SupervisorError) -> Int {
         #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw failure("socket") }
         defer { close(fd) }
