@@ -18,7 +18,7 @@ import Testing
         // Compare line by line first so a failure names the first differing line, then exactly.
         let embeddedLines = EmbeddedPython.probe.split(separator: "\n", omittingEmptySubsequences: false)
         let diskLines = onDisk.split(separator: "\n", omittingEmptySubsequences: false)
-        if let index = zip(embeddedLines, diskLines).firstIndex(where: { $0 != $1 }) {
+        if let index = Array(zip(embeddedLines, diskLines)).firstIndex(where: { $0 != $1 }) {
             Issue.record("EmbeddedPython.swift is stale at line \(index + 1); run scripts/embed-python")
         }
         #expect(EmbeddedPython.probe == onDisk, "EmbeddedPython.swift is stale; run scripts/embed-python")

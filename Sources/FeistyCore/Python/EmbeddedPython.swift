@@ -110,7 +110,32 @@ def describe_rule(rule) -> dict:
         "converters": converters,
         "alias": bool(rule.alias),
         "websocket": bool(rule.websocket),
+        "registration_index": getattr(rule, "_feisty_registration_index", None),
     }
+
+
+def record_registration_order() -> None:
+    """Stamp every Rule bound to a Map from now on with its registration position.
+
+    Werkzeug breaks ties by registration order, which ``Map.iter_rules`` (grouped by endpoint) loses;
+    call this before the app creates its rules so ``describe_rule`` can report ``registration_index``.
+    """
+    from itertools import count
+
+    from werkzeug.routing import Rule
+
+    if getattr(Rule.bind, "_feisty_recording", False):
+        return
+    counter = count()
+    original = Rule.bind
+
+    def bind(self, map, rebind=False):
+        if not rebind:
+            self._feisty_registration_index = next(counter)
+        return original(self, map, rebind)
+
+    bind._feisty_recording = True
+    Rule.bind = bind
 
 
 def _converter_name(rule, variable: str) -> str:
@@ -135,6 +160,7 @@ def describe_url_map(url_map, app=None) -> dict:
         "server_name": config.get("SERVER_NAME") if config else None,
         "default_subdomain": url_map.default_subdomain or "",
         "redirect_defaults": bool(url_map.redirect_defaults),
+        "merge_slashes": bool(url_map.merge_slashes),
         "source": "runtime",
         "unresolved": [],
     }
