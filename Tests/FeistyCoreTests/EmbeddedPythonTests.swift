@@ -18,8 +18,7 @@ import Testing
         // Compare line by line first so a failure names the first differing line, then exactly.
         let embeddedLines = EmbeddedPython.probe.split(separator: "\n", omittingEmptySubsequences: false)
         let diskLines = onDisk.split(separator: "\n", omittingEmptySubsequences: false)
-        let firstDifference = zip(embeddedLines, diskLines).enumerated().first { $0.element.0 != $0.element.1 }
-        if let index = firstDifference?.offset {
+        if let index = Array(zip(embeddedLines, diskLines)).firstIndex(where: { $0 != $1 }) {
             Issue.record("EmbeddedPython.swift is stale at line \(index + 1); run scripts/embed-python")
         }
         #expect(EmbeddedPython.probe == onDisk, "EmbeddedPython.swift is stale; run scripts/embed-python")

@@ -101,7 +101,32 @@ def describe_rule(rule) -> dict:
         "converters": converters,
         "alias": bool(rule.alias),
         "websocket": bool(rule.websocket),
+        "registration_index": getattr(rule, "_feisty_registration_index", None),
     }
+
+
+def record_registration_order() -> None:
+    """Stamp every Rule bound to a Map from now on with its registration position.
+
+    Werkzeug breaks ties by registration order, which ``Map.iter_rules`` (grouped by endpoint) loses;
+    call this before the app creates its rules so ``describe_rule`` can report ``registration_index``.
+    """
+    from itertools import count
+
+    from werkzeug.routing import Rule
+
+    if getattr(Rule.bind, "_feisty_recording", False):
+        return
+    counter = count()
+    original = Rule.bind
+
+    def bind(self, map, rebind=False):
+        if not rebind:
+            self._feisty_registration_index = next(counter)
+        return original(self, map, rebind)
+
+    bind._feisty_recording = True
+    Rule.bind = bind
 
 
 def _converter_name(rule, variable: str) -> str:
@@ -116,34 +141,21 @@ def _converter_name(rule, variable: str) -> str:
     return "default"
 
 
-def track_registration_order() -> None:
-    """Makes every werkzeug Map created from now on remember its rules in the order they were added.
-
-    ``Map.iter_rules()`` groups rules by endpoint and sorts each group by ``build_compare_key``, which is
-    not the order the matcher breaks ties in (``Map.add`` order). Call this before the app is imported;
-    ``describe_url_map`` then reports the true registration order.
-    """
-    from werkzeug.routing import Rule
-
-    if getattr(Rule.bind, "_feisty_tracks_order", False):
-        return
-    original_bind = Rule.bind
-
-    def bind(self, map, rebind=False):  # noqa: A002 - werkzeug's parameter name
-        original_bind(self, map, rebind)
-        if not rebind:
-            map.__dict__.setdefault("_feisty_rules", []).append(self)
-
-    bind._feisty_tracks_order = True
-    Rule.bind = bind
-
-
 def registered_rules(url_map) -> list:
-    """The map's rules in registration order when it was tracked (see above), else ``iter_rules()`` order."""
+    """The map's rules in Map.add order when it was recorded (``record_registration_order``), else
+    ``iter_rules()`` order (grouped by endpoint, sorted by build key: not the order ties are broken in)."""
     rules = list(url_map.iter_rules())
-    tracked = url_map.__dict__.get("_feisty_rules")
-    if tracked is not None and len(tracked) == len(rules) and {id(r) for r in tracked} == {id(r) for r in rules}:
-        return list(tracked)
+    if all(hasattr(r, "_feisty_registration_index") for r in rules):
+        rules.sort(key=lambda r: r._feisty_registration_index)
+    return rules
+
+
+def _positioned(rules: list) -> list:
+    """Numbers ``registration_index`` 0, 1, ... in the table's (registration) order, when every rule has one:
+    the recorded counter is process-wide, the table only needs the map's own order."""
+    if rules and all(r.get("registration_index") is not None for r in rules):
+        for position, rule in enumerate(rules):
+            rule["registration_index"] = position
     return rules
 
 
@@ -151,12 +163,13 @@ def describe_url_map(url_map, app=None) -> dict:
     """The whole RouteTable contract for a werkzeug Map (and the Flask app owning it, if any)."""
     config = getattr(app, "config", {}) if app is not None else {}
     return {
-        "rules": [describe_rule(r) for r in registered_rules(url_map)],
+        "rules": _positioned([describe_rule(r) for r in registered_rules(url_map)]),
         "host_matching": bool(url_map.host_matching),
         "subdomain_matching": bool(getattr(app, "subdomain_matching", False)),
         "server_name": config.get("SERVER_NAME") if config else None,
         "default_subdomain": url_map.default_subdomain or "",
         "redirect_defaults": bool(url_map.redirect_defaults),
+        "merge_slashes": bool(url_map.merge_slashes),
         "source": "runtime",
         "unresolved": [],
     }
@@ -343,7 +356,7 @@ def find_flask_app(module, app_name):
 def load_app(spec: AppSpec):
     """The Flask app object for ``spec`` (imports the app)."""
     import_flask()
-    track_registration_order()
+    record_registration_order()
     module = import_app_module(spec)
     return find_flask_app(module, spec.app_name)
 
@@ -1383,6 +1396,7 @@ class StaticAnalyzer:
             "converters": converters,
             "alias": bool(options.get("alias", False)),
             "websocket": bool(options.get("websocket", False)),
+            "registration_index": len(app.rules),
         })
 
     def describe_converters(self, app: AppValue, domain_rule: str, rule: str, location: str) -> list:
@@ -1721,6 +1735,7 @@ def static_table(spec: AppSpec) -> dict:
         "server_name": app.server_name if isinstance(app.server_name, str) else None,
         "default_subdomain": settings["default_subdomain"] or "",
         "redirect_defaults": bool(settings["redirect_defaults"]),
+        "merge_slashes": bool(settings["merge_slashes"]),
         "source": "static",
         "unresolved": analyzer.unresolved + notes,
     }
@@ -2025,7 +2040,8 @@ class Launcher:
         else:
             host, port, notes = detect_run_call(file)
             table = {"port": port, "host": host, "rules": [], "host_matching": False, "subdomain_matching": False,
-                     "server_name": None, "default_subdomain": "", "redirect_defaults": True, "source": "runtime",
+                     "server_name": None, "default_subdomain": "", "redirect_defaults": True, "merge_slashes": True,
+                     "source": "runtime",
                      "unresolved": notes + ["the served WSGI application is not a Flask app feisty can find: no rules"]}
         table["requested"] = requested
         table["bind"] = {"host": self.bind_host, "port": self.bind_port}
@@ -2144,7 +2160,7 @@ def cmd_launch(options) -> int:
     spec = resolve_spec(options.app)
     start_liveness_watch()
     import_flask()
-    track_registration_order()
+    record_registration_order()
     launcher = Launcher(spec, bind, options.server, options.allow_debugger, options.http11, options.report)
     launcher.install()
     if spec.script is not None and spec.app_name is None:

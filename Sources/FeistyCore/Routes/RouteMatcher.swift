@@ -1,12 +1,62 @@
-/// Werkzeug-compatible router over a `RouteTable`. PLACEHOLDER: replaced by the real matcher.
+/// Werkzeug-compatible router over a `RouteTable`: decides what Werkzeug 3.1's `MapAdapter.match` would,
+/// for a request reaching Flask 3.1 through the Werkzeug dev server.
+///
+/// Known limits: a custom converter's `to_python`/`to_url` cannot run here (its regex decides the match
+/// and the matched string is the argument); requests are never WebSocket requests (a WebSocket-only match
+/// and Werkzeug's `BadHost`, both 400 there, are `.notFound` here); a converter matching `/` in a host
+/// rule is rejected when compiling.
 public struct RouteMatcher: Sendable {
     /// The table this matcher was compiled from.
     public let table: RouteTable
+    let rules: [CompiledRule]
+    let machine: RouteStateMachine
+    let methodNames: [String]
+    let methodBits: [String: Int]
+    let binding: HostBinding
+    /// `Map.merge_slashes`.
+    let mapMergeSlashes: Bool
+    /// `_rules_by_endpoint`: table indices per endpoint, sorted by `build_compare_key` (stable).
+    let rulesByEndpoint: [String: [Int]]
 
     /// Compiles the table's rules.
     /// - Throws: `RouteError` when a rule cannot be parsed.
     public init(table: RouteTable) throws(RouteError) {
         self.table = table
+        var compiled: [CompiledRule] = []
+        compiled.reserveCapacity(table.rules.count)
+        for (index, rule) in table.rules.enumerated() {
+            compiled.append(try CompiledRule(rule, tableIndex: index, table: table))
+        }
+        var names: [String] = []
+        var bits: [String: Int] = [:]
+        for rule in table.rules {
+            for method in rule.methods ?? [] where bits[method] == nil {
+                guard names.count < 64 else {
+                    throw .malformedRule(rule: rule.rule, reason: "more than 64 distinct methods")
+                }
+                bits[method] = names.count
+                names.append(method)
+            }
+        }
+        let order = table.rules.indices.sorted {
+            (table.rules[$0].registrationIndex ?? $0, $0) < (table.rules[$1].registrationIndex ?? $1, $1)
+        }
+        var byEndpoint: [String: [Int]] = [:]
+        for index in order { byEndpoint[table.rules[index].endpoint, default: []].append(index) }
+        for (endpoint, indices) in byEndpoint {
+            byEndpoint[endpoint] = indices.enumerated().sorted {
+                let left = compiled[$0.element].buildCompareKey
+                let right = compiled[$1.element].buildCompareKey
+                return left != right ? left < right : $0.offset < $1.offset
+            }.map(\.element)
+        }
+        self.rules = compiled
+        self.methodNames = names
+        self.methodBits = bits
+        self.machine = RouteStateMachine(rules: compiled, order: order, methodBits: bits)
+        self.binding = HostBinding(table: table)
+        self.mapMergeSlashes = table.mergeSlashes
+        self.rulesByEndpoint = byEndpoint
     }
 
     /// Judges one request as Werkzeug would.
@@ -16,6 +66,204 @@ public struct RouteMatcher: Sendable {
     ///   - host: The `Host` header (`localhost`, `api.example.com:8080`).
     /// - Returns: The verdict.
     public func match(method: String, target: String, host: String = "localhost") -> RouteVerdict {
-        .notFound
+        var target = target
+        return target.withUTF8 { utf8 in
+            let request = RequestTarget(utf8)
+            guard let bound = binding.bind(host: request.hostOverride ?? host) else { return .notFound }
+            let methodName = Self.upper(method)
+            let methodBit = methodBits[methodName].map { UInt64(1) << UInt64($0) } ?? 0
+            let query = Self.query(request, utf8)
+            return withPath(request, utf8) { path in
+                Array(bound.domain.utf8).withUnsafeBufferPointer { domain in
+                    resolve(domain: domain, path: path, methodBit: methodBit) { outcome in
+                        verdict(outcome, domain: domain, path: path, method: methodName, bound: bound, query: query)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The proxy hot path: the same outcome as `match` without arguments or redirect URLs.
+    /// - Parameters:
+    ///   - method: The request method, any case.
+    ///   - target: The raw request target, as received.
+    ///   - host: The `Host` header.
+    /// - Returns: Whether to forward the request, or the 404/405 Werkzeug would answer.
+    public func gate(method: String, target: String, host: String = "localhost") -> RouteGateDecision {
+        var target = target
+        return target.withUTF8 { utf8 in
+            let request = RequestTarget(utf8)
+            let methodBit = methodBit(method)
+            if !binding.hostMatching, !binding.subdomainMatching, request.hostOverride == nil {
+                // The common Flask case: the domain is the default subdomain, the host only has to bind.
+                guard hostBinds(host) else { return .notFound }
+                return withPath(request, utf8) { path in
+                    var domain = binding.defaultSubdomain
+                    return domain.withUTF8 { domain in
+                        resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
+                    }
+                }
+            }
+            guard let bound = binding.bind(host: request.hostOverride ?? host) else { return .notFound }
+            return withPath(request, utf8) { path in
+                Array(bound.domain.utf8).withUnsafeBufferPointer { domain in
+                    resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
+                }
+            }
+        }
+    }
+
+    // MARK: - The match
+
+    /// What `StateMachineMatcher.match` ends with.
+    enum Outcome {
+        /// A rule matched and its values converted; `captures` holds its value ranges.
+        case rule(Int, captures: UnsafeMutablePointer<Int>)
+        /// `RequestPath`: redirect to this path (already `path/` or the merged path).
+        case requestPath([UInt8])
+        /// `NoMatch`.
+        case noMatch(haveMatchFor: UInt64, websocketMismatch: Bool)
+    }
+
+    private func resolve<Result>(
+        domain: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, methodBit: UInt64,
+        _ body: (Outcome) -> Result
+    ) -> Result {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * machine.maxCaptures + 2) { captureBuffer in
+            let captures = captureBuffer.baseAddress!
+            var walk = RouteWalk(machine: machine, domain: domain, path: path, methodBit: methodBit, captures: captures)
+            let first = walk.run()
+            if first == RouteStateMachine.slashRequired {
+                return body(.requestPath(Array(path) + [UInt8(ascii: "/")]))
+            }
+            if first >= 0 {
+                let rule = rules[Int(first)]
+                guard RouteValues.validate(rule, captures: captures, domain: domain, path: path) else {
+                    return body(.noMatch(haveMatchFor: walk.haveMatchFor, websocketMismatch: walk.websocketMismatch))
+                }
+                return body(.rule(Int(first), captures: captures))
+            }
+            if mapMergeSlashes, Self.hasDoubleSlash(path) {
+                let merged = Self.mergeSlashes(path)
+                let second = merged.withUnsafeBufferPointer { mergedPath in
+                    var again = RouteWalk(
+                        machine: machine, domain: domain, path: mergedPath, methodBit: methodBit, captures: captures)
+                    again.haveMatchFor = walk.haveMatchFor
+                    again.websocketMismatch = walk.websocketMismatch
+                    let result = again.run()
+                    walk.haveMatchFor = again.haveMatchFor
+                    walk.websocketMismatch = again.websocketMismatch
+                    return result
+                }
+                if second == RouteStateMachine.slashRequired {
+                    return body(.requestPath(merged + [UInt8(ascii: "/")]))
+                }
+                if second >= 0, rules[Int(second)].source.mergeSlashes {
+                    return body(.requestPath(merged))
+                }
+            }
+            return body(.noMatch(haveMatchFor: walk.haveMatchFor, websocketMismatch: walk.websocketMismatch))
+        }
+    }
+
+    private func gateDecision(_ outcome: Outcome) -> RouteGateDecision {
+        switch outcome {
+        case .rule, .requestPath: .forward
+        case .noMatch(let have, _): have != 0 ? .methodNotAllowed(allowed: allowedMethods(have)) : .notFound
+        }
+    }
+
+    private func verdict(
+        _ outcome: Outcome, domain: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, method: String,
+        bound: HostBinding.Bound, query: String
+    ) -> RouteVerdict {
+        switch outcome {
+        case .noMatch(let have, _):
+            return have != 0 ? .methodNotAllowed(allowed: allowedMethods(have)) : .notFound
+        case .requestPath(let newPath):
+            let quoted = RouteURLBuilding.quote(String(decoding: newPath, as: UTF8.self))
+            return .redirect(location: RouteRedirects.makeRedirectURL(quoted, query: query, bound: bound, table: table))
+        case .rule(let index, let captures):
+            let rule = rules[index]
+            let arguments = RouteValues.arguments(rule, captures: captures, domain: domain, path: path)
+            let redirects = RouteRedirects(matcher: self, bound: bound, query: query)
+            if let location = redirects.redirect(for: rule, arguments: arguments, method: method, path: path) {
+                return .redirect(location: location)
+            }
+            return .match(endpoint: rule.source.endpoint, ruleIndex: index, arguments: arguments)
+        }
+    }
+
+    // MARK: - Helpers
+
+    func allowedMethods(_ mask: UInt64) -> [String] {
+        methodNames.indices.filter { mask & (UInt64(1) << UInt64($0)) != 0 }.map { methodNames[$0] }.sorted()
+    }
+
+    /// The method's bit, comparing ASCII case-insensitively without building the upper-cased string.
+    private func methodBit(_ method: String) -> UInt64 {
+        var method = method
+        let isASCII = method.utf8.allSatisfy { $0 < 0x80 }
+        if !isASCII { return methodBits[Self.upper(method)].map { UInt64(1) << UInt64($0) } ?? 0 }
+        return method.withUTF8 { utf8 in
+            for (index, name) in methodNames.enumerated() where name.utf8.count == utf8.count {
+                var equal = true
+                var offset = 0
+                for byte in name.utf8 {
+                    let given = utf8[offset]
+                    let upper = given >= 0x61 && given <= 0x7A ? given - 0x20 : given
+                    if upper != byte {
+                        equal = false
+                        break
+                    }
+                    offset += 1
+                }
+                if equal { return UInt64(1) << UInt64(index) }
+            }
+            return 0
+        }
+    }
+
+    /// Python's `str.upper()`.
+    static func upper(_ method: String) -> String { method.uppercased() }
+
+    /// Whether `Map.bind` accepts the host (no `BadHost`), checked without copying it.
+    private func hostBinds(_ host: String) -> Bool {
+        if binding.serverName != nil { return binding.serverNameIsValid }
+        var host = host
+        return host.withUTF8 { utf8 in
+            guard let range = HostBinding.wsgiHostRange(utf8) else { return true }
+            return HostBinding.idnaValid(Array(utf8[range])[...])
+        }
+    }
+
+    private static func query(_ request: RequestTarget, _ utf8: UnsafeBufferPointer<UInt8>) -> String {
+        guard request.queryEnd > request.queryStart else { return "" }
+        if let slow = request.slowTarget {
+            return String(decoding: slow[request.queryStart..<request.queryEnd], as: UTF8.self)
+        }
+        return String(decoding: utf8[request.queryStart..<request.queryEnd], as: UTF8.self)
+    }
+
+    private func withPath<Result>(
+        _ request: RequestTarget, _ utf8: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+    ) -> Result {
+        if let decoded = request.decodedPath { return decoded.withUnsafeBufferPointer(body) }
+        return body(UnsafeBufferPointer(rebasing: utf8[request.pathStart..<request.pathEnd]))
+    }
+
+    private static func hasDoubleSlash(_ path: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard path.count > 1 else { return false }
+        for index in 1..<path.count where path[index] == UInt8(ascii: "/") && path[index - 1] == UInt8(ascii: "/") {
+            return true
+        }
+        return false
+    }
+
+    private static func mergeSlashes(_ path: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(path.count)
+        for byte in path where !(byte == UInt8(ascii: "/") && out.last == UInt8(ascii: "/")) { out.append(byte) }
+        return out
     }
 }
