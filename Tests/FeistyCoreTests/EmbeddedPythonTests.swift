@@ -29,4 +29,22 @@ import Testing
         #expect(EmbeddedPython.probe.contains("def describe_rule(rule)"))
         #expect(EmbeddedPython.probe.contains("def describe_url_map(url_map, app=None)"))
     }
+
+    @Test func commandLineRunsExactlyTheEmbeddedProbe() async throws {
+        // The -c bootstrap decompresses the probe; a program that prints what it would exec must print the file.
+        let echo = EmbeddedPython.commandLine
+            .replacingOccurrences(of: "exec(compile(", with: "import sys;sys.stdout.write((")
+            .replacingOccurrences(of: ",'feisty_probe.py','exec'))", with: "))")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", echo]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(String(decoding: output, as: UTF8.self) == EmbeddedPython.probe)
+        #expect(EmbeddedPython.commandLine.utf8.count < 100_000, "the -c argument must stay under Linux's 128 KiB")
+    }
 }

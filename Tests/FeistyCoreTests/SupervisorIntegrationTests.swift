@@ -218,7 +218,7 @@ struct SupervisorHarness: Sendable {
     static let fixtures = repository + "/tests/fixtures"
 
     /// feisty's launcher: the probe source as the binary embeds it.
-    static let launcherSource = EmbeddedPython.probe
+    static let launcherSource = EmbeddedPython.commandLine
 
     final class Recorder: Sendable {
         let events = Mutex<[AppSupervisorEvent]>([])

@@ -1796,8 +1796,8 @@ def start_liveness_watch() -> bool:
     """Dies with feisty: EOF on the stdin pipe (feisty holds the write end) ends the process group.
 
     Only when stdin is a pipe or a socket: a TTY (manual run), /dev/null or a file never mean "feisty died".
-    Also asks Linux for SIGKILL when the parent dies (PR_SET_PDEATHSIG, best effort; FEISTY_NO_PDEATHSIG=1
-    turns it off, as it fires when the parent *thread* that spawned us exits).
+    PR_SET_PDEATHSIG is deliberately not used: Linux fires it when the parent *thread* that spawned us exits, and
+    feisty spawns from a Swift concurrency pool thread that may retire while feisty keeps running.
     """
     import stat
     import threading
@@ -1808,19 +1808,6 @@ def start_liveness_watch() -> bool:
         return False
     if os.isatty(0) or not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
         return False
-    parent = os.getppid()
-    if sys.platform.startswith("linux") and os.environ.get("FEISTY_NO_PDEATHSIG") != "1":
-        try:
-            import ctypes
-            import signal
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                _terminate_process_group()
-        except (OSError, AttributeError):
-            pass
-
     def watch() -> None:
         try:
             while os.read(0, 65536):

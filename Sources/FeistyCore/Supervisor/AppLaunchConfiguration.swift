@@ -61,7 +61,7 @@ public struct AppLaunchConfiguration: Sendable {
         workingDirectory: String? = nil,
         restartPolicy: RestartPolicy = RestartPolicy(),
         readinessInterval: Duration = .milliseconds(50),
-        launcherSource: String = EmbeddedPython.probe
+        launcherSource: String = EmbeddedPython.commandLine
     ) {
         self.app = app
         self.launcherSource = launcherSource
