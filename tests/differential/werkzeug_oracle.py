@@ -68,7 +68,7 @@ def dynamic_segments(var):
         f"<int(fixed_digits=3):{a}>",
         f"<int(max=10):{a}>",
         f"<float:{a}>",
-        f"<float(signed=True, min=-1.5):{a}>",
+        f"<float(signed=True, min=0.5):{a}>",
         f"<uuid:{a}>",
         f"<any(json, xml, 'a.b'):{a}>",
         f"<path:{a}>",
@@ -191,7 +191,7 @@ def sample(rng, conv):
     if name in ("default", "string"):
         return rng.choice(["ab", "x", "hello", "a.b", "caf%C3%A9", "%2F", "abcde", "12", "a%20b", "json"])
     if name == "int":
-        return rng.choice(["0", "7", "42", "100", "101", "007", "-5", "1234", "99999999999999999999999",
+        return rng.choice(["0", "1", "7", "42", "100", "101", "007", "-5", "1234", "99999999999999999999999",
                            rng.choice(UNICODE_DIGITS), "1" * 5000, "+3", "12a"])
     if name == "float":
         return rng.choice(["1.5", "0.0", "-1.0", "-2.5", "10", "1.", "\u0661.\u0665", "3.25", "1e5"])
@@ -215,6 +215,8 @@ def make_target(rng, app, rule_strings):
     if rule_strings and rng.random() < 0.85:
         rule = rng.choice(rule_strings)
         path = value_for(rng, rule)
+        if path.endswith("/") and len(path) > 1 and rng.random() < 0.25:
+            path = path[:-1]  # the strict-slashes redirect
     else:
         path = "/" + "/".join(rng.choice(WORDS + ["1", "2.5", "%2F", "%ff"]) for _ in range(rng.randint(0, 3)))
     mutation = rng.random()
