@@ -31,7 +31,7 @@ struct HostBinding: Sendable {
     }
 
     /// Whether the configured server name passes `Map.bind`'s IDNA encoding.
-    var serverNameIsValid: Bool { serverName.map { Self.idnaValid(Array($0.utf8)[...]) } ?? true }
+    var serverNameIsValid: Bool { serverName.map { Self.idnaValid($0) } ?? true }
 
     /// `get_host(environ)` on a `Host` value: `:80` removed, then `""` unless it matches `_host_re`.
     /// Returns the byte range of the kept host inside `utf8` (`nil`: the empty host).
@@ -88,12 +88,25 @@ struct HostBinding: Sendable {
 
     /// Python's `hostname.encode("idna")` succeeds for the part before the first `:` (ASCII names:
     /// every label but the last non-empty and under 64 bytes, the last under 64).
-    static func idnaValid(_ host: ArraySlice<UInt8>) -> Bool {
-        let name = host.prefix { $0 != UInt8(ascii: ":") }
-        if name.isEmpty { return true }
-        let labels = name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        for label in labels.dropLast() where label.isEmpty || label.count >= 64 { return false }
-        return labels.last!.count < 64
+    static func idnaValid(_ host: UnsafeBufferPointer<UInt8>) -> Bool {
+        var end = 0
+        while end < host.count, host[end] != UInt8(ascii: ":") { end += 1 }
+        if end == 0 { return true }
+        var labelLength = 0
+        for index in 0..<end {
+            if host[index] == UInt8(ascii: ".") {
+                if labelLength == 0 || labelLength >= 64 { return false }
+                labelLength = 0
+            } else {
+                labelLength += 1
+            }
+        }
+        return labelLength < 64
+    }
+
+    static func idnaValid(_ host: String) -> Bool {
+        var copy = host
+        return copy.withUTF8 { idnaValid($0) }
     }
 
     /// Binds the map for a request with this `Host` (already the absolute-form authority if any).
@@ -106,7 +119,7 @@ struct HostBinding: Sendable {
         }
         hostBytes = []
         if hostMatching {
-            guard Self.idnaValid(Array(wsgiHost.utf8)[...]) else { return nil }
+            guard Self.idnaValid(wsgiHost) else { return nil }
             return Bound(domain: wsgiHost, serverName: wsgiHost, subdomain: nil)
         }
         let serverName = self.serverName ?? wsgiHost
@@ -120,7 +133,7 @@ struct HostBinding: Sendable {
                 subdomain = "<invalid>"
             }
         }
-        guard Self.idnaValid(Array(serverName.utf8)[...]) else { return nil }
+        guard Self.idnaValid(serverName) else { return nil }
         return Bound(domain: subdomain, serverName: serverName, subdomain: subdomain)
     }
 }

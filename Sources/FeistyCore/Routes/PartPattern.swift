@@ -17,12 +17,14 @@ enum PartElement: Sendable {
 /// translated to ICU (`NSRegularExpression`): ICU is a backtracking engine with Python's alternation and
 /// quantifier order, works on code points, and exists on Linux, while Swift `Regex` defaults to
 /// grapheme-cluster semantics and is much slower.
-struct PartPattern: @unchecked Sendable {
-    // @unchecked: `NSRegularExpression` is immutable and documented thread-safe for matching.
-    let elements: [PartElement]
+final class PartPattern: @unchecked Sendable {
+    // @unchecked: immutable after `init` (the buffers are freed in `deinit` only), and
+    // `NSRegularExpression` is documented thread-safe for matching.
+    let elements: UnsafeMutableBufferPointer<PartElement>
     /// Stack slot (0-based, within this part) of each converter group, in group order: Werkzeug pushes
     /// the groups sorted by their *name* (`__werkzeug_10` before `__werkzeug_2`).
-    let slotOfGroup: [Int]
+    let slotOfGroup: UnsafeMutableBufferPointer<Int>
+    let captureCount: Int
     let icu: ICUPart?
 
     struct ICUPart {
@@ -32,10 +34,16 @@ struct PartPattern: @unchecked Sendable {
         let hasSuffixGroup: Bool
     }
 
-    var captureCount: Int { slotOfGroup.count }
+    deinit {
+        elements.deinitialize()
+        elements.deallocate()
+        slotOfGroup.deallocate()
+    }
 
     init(elements: [PartElement], content: String, hasCustom: Bool, rule: String, variable: String) throws(RouteError) {
-        self.elements = elements
+        let elementBuffer = UnsafeMutableBufferPointer<PartElement>.allocate(capacity: max(1, elements.count))
+        _ = elementBuffer.initialize(from: elements)
+        self.elements = UnsafeMutableBufferPointer(rebasing: elementBuffer[0..<elements.count])
         let groupCount = elements.reduce(0) { count, element in
             if case .capture = element { return count + 1 }
             return count
@@ -44,16 +52,19 @@ struct PartPattern: @unchecked Sendable {
         let sorted = names.indices.sorted { names[$0] < names[$1] }
         var slots = [Int](repeating: 0, count: groupCount)
         for (slot, group) in sorted.enumerated() { slots[group] = slot }
-        self.slotOfGroup = slots
+        let hasSuffix = elements.contains {
+            if case .suffix = $0 { return true }
+            return false
+        }
+        let slotBuffer = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, groupCount))
+        _ = slotBuffer.initialize(from: slots)
+        self.slotOfGroup = slotBuffer
+        self.captureCount = groupCount
         if hasCustom {
             guard let translated = PythonRegexTranslation.translate(content),
                 let regex = try? NSRegularExpression(pattern: translated.pattern)
             else {
                 throw .unsupportedConverterRegex(rule: rule, variable: variable, regex: content)
-            }
-            let hasSuffix = elements.contains {
-                if case .suffix = $0 { return true }
-                return false
             }
             icu = ICUPart(regex: regex, werkzeugGroups: translated.werkzeugGroups, hasSuffixGroup: hasSuffix)
         } else {
@@ -71,9 +82,7 @@ struct PartPattern: @unchecked Sendable {
         if let icu { return matchICU(icu, buffer, from: start, to: end, captures: captures, offsetTag: offsetTag) }
         var walk = NativeWalk(
             buffer: buffer, start: start, end: end, captures: captures, offsetTag: offsetTag, slots: slotOfGroup)
-        return elements.withUnsafeBufferPointer { elements in
-            walk.run(elements, 0, start, group: 0) ? walk.suffixSlash : nil
-        }
+        return walk.run(UnsafeBufferPointer(elements), 0, start, group: 0) ? walk.suffixSlash : nil
     }
 
     private func matchICU(
@@ -123,12 +132,12 @@ private struct NativeWalk {
     let end: Int
     let captures: UnsafeMutablePointer<Int>
     let offsetTag: Int
-    let slots: [Int]
+    let slots: UnsafeMutableBufferPointer<Int>
     var suffixSlash = false
 
     init(
         buffer: UnsafeBufferPointer<UInt8>, start: Int, end: Int, captures: UnsafeMutablePointer<Int>, offsetTag: Int,
-        slots: [Int]
+        slots: UnsafeMutableBufferPointer<Int>
     ) {
         self.buffer = buffer
         self.start = start

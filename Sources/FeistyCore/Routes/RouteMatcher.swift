@@ -53,7 +53,8 @@ public struct RouteMatcher: Sendable {
         self.rules = compiled
         self.methodNames = names
         self.methodBits = bits
-        self.machine = RouteStateMachine(rules: compiled, order: order, methodBits: bits)
+        self.machine = RouteStateMachine(
+            rules: compiled, order: order, methodNames: names, methodBits: bits, defaultDomain: table.defaultSubdomain)
         self.binding = HostBinding(table: table)
         self.mapMergeSlashes = table.mergeSlashes
         self.rulesByEndpoint = byEndpoint
@@ -90,25 +91,32 @@ public struct RouteMatcher: Sendable {
     ///   - host: The `Host` header.
     /// - Returns: Whether to forward the request, or the 404/405 Werkzeug would answer.
     public func gate(method: String, target: String, host: String = "localhost") -> RouteGateDecision {
-        var target = target
-        return target.withUTF8 { utf8 in
-            let request = RequestTarget(utf8)
-            let methodBit = methodBit(method)
-            if !binding.hostMatching, !binding.subdomainMatching, request.hostOverride == nil {
-                // The common Flask case: the domain is the default subdomain, the host only has to bind.
-                guard hostBinds(host) else { return .notFound }
-                return withPath(request, utf8) { path in
-                    var domain = binding.defaultSubdomain
-                    return domain.withUTF8 { domain in
-                        resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
-                    }
-                }
-            }
-            guard let bound = binding.bind(host: request.hostOverride ?? host) else { return .notFound }
-            return withPath(request, utf8) { path in
-                Array(bound.domain.utf8).withUnsafeBufferPointer { domain in
+        if let decision = target.utf8.withContiguousStorageIfAvailable({ gate(method: method, utf8: $0, host: host) }) {
+            return decision
+        }
+        var copy = target
+        return copy.withUTF8 { gate(method: method, utf8: $0, host: host) }
+    }
+
+    private func gate(method: String, utf8: UnsafeBufferPointer<UInt8>, host: String) -> RouteGateDecision {
+        let request = RequestTarget(utf8)
+        let methodBit = methodBit(method)
+        if !binding.hostMatching, !binding.subdomainMatching, request.hostOverride == nil {
+            // The common Flask case: the domain is the default subdomain; the host only has to bind.
+            guard hostBinds(host) else { return .notFound }
+            let domain = UnsafeBufferPointer(machine.defaultDomain)
+            if let decoded = request.decodedPath {
+                return decoded.withUnsafeBufferPointer { path in
                     resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
                 }
+            }
+            let path = UnsafeBufferPointer(rebasing: utf8[request.pathStart..<request.pathEnd])
+            return resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
+        }
+        guard let bound = binding.bind(host: request.hostOverride ?? host) else { return .notFound }
+        return withPath(request, utf8) { path in
+            Array(bound.domain.utf8).withUnsafeBufferPointer { domain in
+                resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
             }
         }
     }
@@ -137,8 +145,9 @@ public struct RouteMatcher: Sendable {
                 return body(.requestPath(Array(path) + [UInt8(ascii: "/")]))
             }
             if first >= 0 {
-                let rule = rules[Int(first)]
-                guard RouteValues.validate(rule, captures: captures, domain: domain, path: path) else {
+                guard !machine.flags[Int(first)].needsValidation
+                    || RouteValues.validate(rules[Int(first)], captures: captures, domain: domain, path: path)
+                else {
                     return body(.noMatch(haveMatchFor: walk.haveMatchFor, websocketMismatch: walk.websocketMismatch))
                 }
                 return body(.rule(Int(first), captures: captures))
@@ -200,28 +209,21 @@ public struct RouteMatcher: Sendable {
         methodNames.indices.filter { mask & (UInt64(1) << UInt64($0)) != 0 }.map { methodNames[$0] }.sorted()
     }
 
-    /// The method's bit, comparing ASCII case-insensitively without building the upper-cased string.
+    /// The method's bit, comparing packed upper-cased ASCII without building the upper-cased string.
     private func methodBit(_ method: String) -> UInt64 {
-        var method = method
-        let isASCII = method.utf8.allSatisfy { $0 < 0x80 }
-        if !isASCII { return methodBits[Self.upper(method)].map { UInt64(1) << UInt64($0) } ?? 0 }
-        return method.withUTF8 { utf8 in
-            for (index, name) in methodNames.enumerated() where name.utf8.count == utf8.count {
-                var equal = true
-                var offset = 0
-                for byte in name.utf8 {
-                    let given = utf8[offset]
-                    let upper = given >= 0x61 && given <= 0x7A ? given - 0x20 : given
-                    if upper != byte {
-                        equal = false
-                        break
-                    }
-                    offset += 1
-                }
-                if equal { return UInt64(1) << UInt64(index) }
-            }
-            return 0
+        let packed: UInt64? = method.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard utf8.count <= 8 else { return nil }
+            for byte in utf8 where byte >= 0x80 { return nil }
+            return RouteStateMachine.pack(utf8)
+        } ?? nil
+        guard let packed else { return methodBits[Self.upper(method)].map { UInt64(1) << UInt64($0) } ?? 0 }
+        var index = 0
+        let methods = machine.packedMethods
+        while index < methodNames.count {
+            if methods[index] == packed { return UInt64(1) << UInt64(index) }
+            index += 1
         }
+        return 0
     }
 
     /// Python's `str.upper()`.
@@ -230,11 +232,13 @@ public struct RouteMatcher: Sendable {
     /// Whether `Map.bind` accepts the host (no `BadHost`), checked without copying it.
     private func hostBinds(_ host: String) -> Bool {
         if binding.serverName != nil { return binding.serverNameIsValid }
-        var host = host
-        return host.withUTF8 { utf8 in
+        let check = { (utf8: UnsafeBufferPointer<UInt8>) -> Bool in
             guard let range = HostBinding.wsgiHostRange(utf8) else { return true }
-            return HostBinding.idnaValid(Array(utf8[range])[...])
+            return HostBinding.idnaValid(UnsafeBufferPointer(rebasing: utf8[range]))
         }
+        if let valid = host.utf8.withContiguousStorageIfAvailable(check) { return valid }
+        var copy = host
+        return copy.withUTF8(check)
     }
 
     private static func query(_ request: RequestTarget, _ utf8: UnsafeBufferPointer<UInt8>) -> String {

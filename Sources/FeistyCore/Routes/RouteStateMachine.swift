@@ -40,6 +40,8 @@ final class RouteStateMachine: @unchecked Sendable {
         var strictSlashes: Bool
         var websocket: Bool
         var mergeSlashes: Bool
+        /// Whether a converter's `to_python` can reject a match (int/float bounds, fixed digits).
+        var needsValidation: Bool
     }
 
     static let linearLimit: Int32 = 6
@@ -59,11 +61,18 @@ final class RouteStateMachine: @unchecked Sendable {
     let partIsFinal: UnsafeMutableBufferPointer<Bool>
     let partIsSuffixed: UnsafeMutableBufferPointer<Bool>
     let partCaptures: UnsafeMutableBufferPointer<Int>
+    /// The dynamic parts' matchers, unretained (`parts` owns them) so a walk touches no reference counts.
+    let patterns: UnsafeMutableBufferPointer<Unmanaged<PartPattern>>
     /// Largest `captureCount` of any rule (the size of a walk's capture stack, in ranges).
     let maxCaptures: Int
 
     /// Builds the machine; `rules` are in table order, `order` lists them in registration order.
-    init(rules: [CompiledRule], order: [Int], methodBits: [String: Int]) {
+    /// The default subdomain's bytes: the domain part of every request when Flask does not match hosts.
+    let defaultDomain: UnsafeMutableBufferPointer<UInt8>
+    /// Every method listed by a rule, upper-case, packed little-endian into a `UInt64` (0 if longer than 8).
+    let packedMethods: UnsafeMutableBufferPointer<UInt64>
+
+    init(rules: [CompiledRule], order: [Int], methodNames: [String], methodBits: [String: Int], defaultDomain: String) {
         final class Builder {
             var staticChildren: [String: Int] = [:]
             var staticOrder: [String] = []
@@ -162,7 +171,15 @@ final class RouteStateMachine: @unchecked Sendable {
                     mask | (methodBits[method].map { UInt64(1) << UInt64($0) } ?? 0)
                 },
                 anyMethod: rule.source.methods == nil, strictSlashes: rule.source.strictSlashes,
-                websocket: rule.source.websocket, mergeSlashes: rule.source.mergeSlashes)
+                websocket: rule.source.websocket, mergeSlashes: rule.source.mergeSlashes,
+                needsValidation: rule.converters.values.contains { converter in
+                    switch converter.behaviour {
+                    case .int(let fixedDigits, let minimum, let maximum, _):
+                        fixedDigits != 0 || minimum != nil || maximum != nil
+                    case .float(let minimum, let maximum, _): minimum != nil || maximum != nil
+                    default: false
+                    }
+                })
         }
         self.nodes = Self.copy(nodeList)
         self.edges = Self.copy(edgeList)
@@ -175,6 +192,11 @@ final class RouteStateMachine: @unchecked Sendable {
         self.partIsFinal = Self.copy(parts.map(\.isFinal))
         self.partIsSuffixed = Self.copy(parts.map(\.isSuffixed))
         self.partCaptures = Self.copy(parts.map { $0.pattern?.captureCount ?? 0 })
+        self.patterns = Self.copy(parts.map { Unmanaged.passUnretained($0.pattern!) })
+        self.defaultDomain = UnsafeMutableBufferPointer(rebasing: Self.copy(Array(defaultDomain.utf8))[0..<defaultDomain.utf8.count])
+        self.packedMethods = Self.copy(methodNames.map { name in
+            name.utf8.count <= 8 ? Self.pack(name.utf8) : 0
+        })
         self.maxCaptures = max(1, rules.map(\.captureCount).max() ?? 0)
     }
 
@@ -189,6 +211,22 @@ final class RouteStateMachine: @unchecked Sendable {
         partIsFinal.deallocate()
         partIsSuffixed.deallocate()
         partCaptures.deallocate()
+        patterns.deallocate()
+        defaultDomain.deallocate()
+        packedMethods.deallocate()
+    }
+
+    /// Up to 8 ASCII bytes, upper-cased, packed little-endian (so no real method packs to 0).
+    @inline(__always)
+    static func pack<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt64 {
+        var packed: UInt64 = 0
+        var shift: UInt64 = 0
+        for byte in bytes {
+            let upper = byte >= 0x61 && byte <= 0x7A ? byte - 0x20 : byte
+            packed |= UInt64(upper) << shift
+            shift += 8
+        }
+        return packed
     }
 
     private static func copy<Element>(_ array: [Element]) -> UnsafeMutableBufferPointer<Element> {
@@ -359,9 +397,11 @@ struct RouteWalk {
                 targetEnd = count
                 remaining = count + 1
             }
+            let captureBase = captures + 2 * depth
             guard
-                let suffixSlash = machine.parts[partIndex].pattern!.match(
-                    buffer, from: start, to: targetEnd, captures: captures + 2 * depth, offsetTag: tag)
+                let suffixSlash = machine.patterns[partIndex]._withUnsafeGuaranteedRef({
+                    $0.match(buffer, from: start, to: targetEnd, captures: captureBase, offsetTag: tag)
+                })
             else { continue }
             if machine.partIsSuffixed[partIndex], suffixSlash { remaining = count }
             let result = walk(edge.target, remaining, depth + machine.partCaptures[partIndex])
