@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Foundation
 
 /// An IP address as a 128-bit number: IPv4 addresses are stored IPv4-mapped (`::ffff:a.b.c.d`) so that a peer
 /// seen over an IPv6 socket and the same peer over IPv4 compare equal.
@@ -15,25 +11,63 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     /// Whether this is an IPv4 address (or IPv4-mapped IPv6).
     public var isIPv4: Bool { bits >> 32 == 0xffff }
 
-    /// Parses a textual IPv4 or IPv6 address (no brackets, no port, no zone).
+    /// Parses a textual IPv4 or IPv6 address (no brackets, no port; a `%zone` suffix is ignored).
     /// - Parameter text: `192.0.2.1`, `2001:db8::1`, `::ffff:192.0.2.1`.
     public init?(_ text: some StringProtocol) {
-        var string = String(text)
-        if let percent = string.firstIndex(of: "%") { string = String(string[..<percent]) }  // zone id: ignored
+        var string = Substring(text)
+        if let percent = string.firstIndex(of: "%") { string = string[..<percent] }
         if string.contains(":") {
-            var storage = in6_addr()
-            guard inet_pton(AF_INET6, string, &storage) == 1 else { return nil }
-            var bits: UInt128 = 0
-            withUnsafeBytes(of: &storage) { raw in
-                for byte in raw { bits = bits << 8 | UInt128(byte) }
-            }
+            guard let bits = Self.parseV6(string) else { return nil }
             self.bits = bits
         } else {
-            var storage = in_addr()
-            guard inet_pton(AF_INET, string, &storage) == 1 else { return nil }
-            let v4 = UInt32(bigEndian: storage.s_addr)
+            guard let v4 = Self.parseV4(string) else { return nil }
             self.bits = Self.v4MappedPrefix | UInt128(v4)
         }
+    }
+
+    private static func parseV4(_ text: Substring) -> UInt32? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var value: UInt32 = 0
+        for part in parts {
+            guard !part.isEmpty, part.count <= 3, part.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+                let octet = UInt32(part), octet <= 255
+            else { return nil }
+            value = value << 8 | octet
+        }
+        return value
+    }
+
+    private static func parseV6(_ text: Substring) -> UInt128? {
+        // Up to 8 groups; `::` once stands for the missing zero groups; the last 32 bits may be dotted IPv4.
+        let halves = text.components(separatedBy: "::")
+        guard halves.count <= 2 else { return nil }
+        func groups(_ part: String) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            var result: [UInt16] = []
+            let fields = part.split(separator: ":", omittingEmptySubsequences: false)
+            for (index, field) in fields.enumerated() {
+                if index == fields.count - 1, field.contains(".") {
+                    guard let v4 = parseV4(field) else { return nil }
+                    result.append(UInt16(v4 >> 16))
+                    result.append(UInt16(v4 & 0xffff))
+                } else {
+                    guard !field.isEmpty, field.count <= 4, let group = UInt16(field, radix: 16) else { return nil }
+                    result.append(group)
+                }
+            }
+            return result
+        }
+        guard let head = groups(halves[0]) else { return nil }
+        var all = head
+        if halves.count == 2 {
+            guard let tail = groups(halves[1]), head.count + tail.count <= 7 else { return nil }
+            all += [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
+        }
+        guard all.count == 8 else { return nil }
+        var bits: UInt128 = 0
+        for group in all { bits = bits << 16 | UInt128(group) }
+        return bits
     }
 
     public var description: String {
@@ -41,13 +75,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
             let v = UInt32(truncatingIfNeeded: bits)
             return "\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)"
         }
-        var storage = in6_addr()
-        withUnsafeMutableBytes(of: &storage) { raw in
-            for index in 0..<16 { raw[index] = UInt8(truncatingIfNeeded: bits >> (8 * (15 - index))) }
-        }
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        guard inet_ntop(AF_INET6, &storage, &buffer, socklen_t(buffer.count)) != nil else { return "::" }
-        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (0..<8).map { String(UInt16(truncatingIfNeeded: bits >> (16 * (7 - $0))), radix: 16) }
+            .joined(separator: ":")
     }
 }
 
