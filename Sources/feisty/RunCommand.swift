@@ -1,8 +1,103 @@
 import ArgumentParser
 import FeistyCore
+import Logging
 
-/// `feisty run` (placeholder).
+/// `feisty run APP`: serve the app behind feisty's route-gated reverse proxy.
+///
+/// With `--upstream HOST:PORT` the app is already running there (feisty only guards it); the launch mode (feisty
+/// starts the app itself) is added by the supervisor.
 struct RunCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run")
-    func run() async throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Serve the app behind feisty's reverse proxy, refusing URLs the app never declared."
+    )
+
+    @OptionGroup var app: AppOptions
+
+    @Option(help: "The public address (default: the app.run host/port in the source, else 127.0.0.1:5000).")
+    var listen: String?
+
+    @Option(help: "An already running instance of the app to guard (HOST:PORT); feisty does not launch it.")
+    var upstream: String?
+
+    @Flag(help: "Forward requests the route gate refuses too (the verdict is still logged).")
+    var forwardUnknown = false
+
+    @Option(help: "A proxy (IP or CIDR, IPv4/IPv6) whose X-Forwarded-For is trusted; repeatable.")
+    var trustedProxy: [String] = []
+
+    @Option(help: "Largest request body forwarded, e.g. 10m, 1g; 0 = unlimited (413 above it).")
+    var maxBody: String = "1g"
+
+    @Option(help: "Largest request head in bytes, e.g. 16k (431 above it).")
+    var maxHeaderBytes: String = "16k"
+
+    @Option(help: "Seconds a client may take to send a request head (408 after it).")
+    var headerTimeout: String = "10"
+
+    @Option(help: "Seconds an idle keep-alive connection stays open.")
+    var idleTimeout: String = "60"
+
+    @Option(help: "Seconds of silence from the app before 504.")
+    var upstreamTimeout: String = "60"
+
+    @Option(help: "Seconds in-flight requests may take to finish on SIGTERM/SIGINT.")
+    var grace: String = "10"
+
+    @Flag(inversion: .prefixedNo, help: "Write one access-log line per request.")
+    var accessLog = true
+
+    func run() async throws {
+        guard let upstream else {
+            FileHandleOutput.error("feisty: launching the app is not available yet; pass --upstream HOST:PORT")
+            throw ExitCode.failure
+        }
+        let table = await routeTableOrEmpty()
+        let logger = Logger(label: "feisty")
+        do {
+            var configuration = ProxyConfiguration()
+            if let listen {
+                (configuration.listenHost, configuration.listenPort) = try ProxyValueParsing.hostPort(listen)
+            } else {
+                configuration.listenHost = table.host ?? "127.0.0.1"
+                configuration.listenPort = table.port ?? 5000
+            }
+            configuration.forwardUnknown = forwardUnknown
+            configuration.trustedProxies = try trustedProxy.map { (text) throws(ProxyError) in
+                try IPNetwork(parsing: text)
+            }
+            configuration.maxBodyBytes = try ProxyValueParsing.size(maxBody)
+            guard let headerBytes = try ProxyValueParsing.size(maxHeaderBytes), headerBytes < Int.max else {
+                throw ProxyError.invalidSize(maxHeaderBytes)
+            }
+            configuration.maxHeaderBytes = Int(headerBytes)
+            configuration.headerTimeout = try ProxyValueParsing.seconds(headerTimeout)
+            configuration.idleTimeout = try ProxyValueParsing.seconds(idleTimeout)
+            configuration.upstreamTimeout = try ProxyValueParsing.seconds(upstreamTimeout)
+            configuration.gracePeriod = try ProxyValueParsing.seconds(grace)
+            configuration.accessLog = accessLog
+            let upstreamAddress = try ProxyServer.resolve(upstream)
+            try await ProxyServer.serve(
+                table: table, upstream: upstreamAddress, configuration: configuration, logger: logger
+            )
+        } catch let error as ProxyError {
+            FileHandleOutput.error("feisty: \(error)")
+            throw ExitCode.failure
+        } catch let error as RouteError {
+            FileHandleOutput.error("feisty: \(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// TEMPORARY shim while the probe in main is a placeholder: an app whose routes cannot be extracted yet is
+    /// served with an empty table (every request refused unless `--forward-unknown`), with a warning.
+    private func routeTableOrEmpty() async -> RouteTable {
+        do {
+            return try await RouteExtractor(python: app.python, timeout: .seconds(app.timeout))
+                .extract(app: app.app, staticOnly: app.staticOnly)
+        } catch {
+            FileHandleOutput.error("feisty: warning: route extraction failed (\(error)); serving an empty route table")
+            return RouteTable(rules: [])
+        }
+    }
 }

@@ -1,0 +1,412 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The client side of the proxy, after `configureHTTPServerPipeline`: judges each request head (route gate,
+/// limits), opens or reuses the app connection on the same event loop, relays parts both ways and gates reads on
+/// the partner's writability. Every decision comes from `ProxyConnectionStateMachine`; this class executes.
+final class DownstreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let environment: ProxyEnvironment
+    private let edge: ConnectionEdgeHandler
+    private var machine: ProxyConnectionStateMachine
+    private var context: ChannelHandlerContext?
+    private var started = false
+
+    /// The app connection: the live one, or the one being connected.
+    private var upstream: UpstreamHandler?
+    private var upstreamGeneration: UInt64 = 0
+    /// Request parts decoded while the app connection is being set up (at most one read's worth).
+    private var pendingParts = CircularBuffer<HTTPClientRequestPart>()
+    private var pendingRead = false
+    private var needsFlush = false
+    private var tick: RepeatedTask?
+
+    private var peer = "-"
+    private var peerTrusted = false
+    private var requestVersion = HTTPVersion.http1_1
+    private var expectsContinue = false
+    private var entry = AccessLogEntry(client: "-", method: "-", target: "-", verdict: "-", status: 0, bytes: 0)
+    private var entryOpen = false
+    private var forwardedAt = NIODeadline.uptimeNanoseconds(0)
+
+    init(environment: ProxyEnvironment, edge: ConnectionEdgeHandler) {
+        self.environment = environment
+        self.edge = edge
+        self.machine = ProxyConnectionStateMachine(
+            timeouts: environment.timeouts,
+            maxBodyBytes: environment.configuration.maxBodyBytes,
+            now: .now()
+        )
+    }
+
+    /// Whether the client connection can take more bytes now.
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+    /// Whether the next client byte starts a request head (the header timeout).
+    var awaitsFirstByte: Bool { machine.awaitsFirstByte }
+
+    /// The first byte of a request arrived.
+    func firstByteArrived() { machine.bytesArrived(now: .now()) }
+
+    // MARK: lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        edge.downstream = self
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        machine = ProxyConnectionStateMachine(
+            timeouts: environment.timeouts,
+            maxBodyBytes: environment.configuration.maxBodyBytes,
+            now: .now()
+        )
+        if let address = context.channel.remoteAddress?.ipAddress {
+            peer = address
+            peerTrusted = environment.identity.isTrusted(IPAddress(address))
+        }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        tick = context.eventLoop.scheduleRepeatedTask(
+            initialDelay: environment.tickInterval,
+            delay: environment.tickInterval
+        ) { _ in
+            bound.value.tickFired()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        machine.downstreamClosed()
+        tick?.cancel()
+        tick = nil
+        dropUpstream()
+        edge.downstream = nil
+        if entryOpen { finishEntry() }
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        tick?.cancel()
+        tick = nil
+        self.context = nil
+    }
+
+    // MARK: client → app
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .head(let head):
+            receive(head: head, context: context)
+        case .body(let buffer):
+            let action = machine.requestBody(count: buffer.readableBytes, now: .now())
+            if case .forwardRequestBody = action {
+                send(.body(.byteBuffer(buffer)))
+            } else {
+                execute(action)
+            }
+        case .end(let trailers):
+            let action = machine.requestEnd(now: .now())
+            if case .forwardRequestEnd = action {
+                send(.end(trailers))
+            } else {
+                execute(action)
+            }
+        }
+    }
+
+    private func receive(head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        let snapshot = environment.routing.current
+        // The gate runs once per request, on the head's own uri string.
+        let verdict = snapshot.matcher.match(
+            method: head.method.rawValue,
+            target: head.uri,
+            host: head.headers.first(name: "host") ?? "localhost"
+        )
+        let decision = environment.admission.decide(
+            head: head, verdict: verdict, appAvailable: snapshot.upstream != nil
+        )
+        requestVersion = head.version
+        expectsContinue = head.version.minor >= 1 && head.headers.contains(name: "expect")
+            && head.headers.first(name: "expect")?.lowercased() == "100-continue"
+        entry = AccessLogEntry(
+            client: peerTrusted
+                ? environment.identity.client(
+                    peer: peer, peerTrusted: true,
+                    forwardedFor: head.headers["x-forwarded-for"], forwarded: head.headers["forwarded"]
+                ) : peer,
+            method: head.method.rawValue,
+            target: head.uri,
+            verdict: AccessLogEntry.label(verdict),
+            status: 0,
+            bytes: 0
+        )
+        entryOpen = true
+        let reusable = upstream?.isActive == true && upstreamGeneration == snapshot.generation
+        let action = machine.requestHead(
+            decision: decision,
+            keepAlive: head.isKeepAlive,
+            expectsContinue: expectsContinue,
+            upstreamReusable: reusable,
+            now: now
+        )
+        guard case .forwardRequestHead(let connect, let sendContinue) = action else {
+            execute(action)
+            return
+        }
+        let rewritten = environment.rewriter.upstreamRequest(head, peer: peer, peerTrusted: peerTrusted)
+        forwardedAt = now
+        if connect, let address = snapshot.upstream {
+            dropUpstream()
+            pendingParts.append(.head(rewritten))
+            self.connect(to: address, generation: snapshot.generation, context: context)
+        } else {
+            upstream?.write(.head(rewritten))
+            if sendContinue { writeContinue() }
+        }
+    }
+
+    /// Sends a request part to the app, or queues it while the connection is being set up.
+    private func send(_ part: HTTPClientRequestPart) {
+        if let upstream, pendingParts.isEmpty, machine.isUpstreamConnected {
+            upstream.write(part)
+        } else {
+            pendingParts.append(part)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        upstream?.flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if machine.mayReadDownstream, upstream.map({ $0.isWritable || !$0.isActive }) ?? true {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { upstream?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parserError = error as? HTTPParserError {
+            let refusal: ProxyRefusal =
+                parserError == .headerOverflow
+                ? .headerTooLarge : .malformedRequest(reason: "unparseable request (\(parserError))")
+            if !entryOpen {
+                entry = AccessLogEntry(
+                    client: peer, method: "-", target: "-", verdict: "-", status: 0, bytes: 0
+                )
+                entryOpen = true
+            }
+            execute(machine.parseError(refusal))
+        } else {
+            // I/O errors (reset by peer): nothing can be answered.
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: app connection
+
+    private func connect(to address: SocketAddress, generation: UInt64, context: ChannelHandlerContext) {
+        let handler = UpstreamHandler(downstream: self)
+        upstream = handler
+        upstreamGeneration = generation
+        let bound = NIOLoopBound(handler, eventLoop: context.eventLoop)
+        ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(environment.configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                }
+            }
+            .connect(to: address)
+            .assumeIsolated()
+            .whenComplete { result in
+                self.connectFinished(handler, result: result)
+            }
+    }
+
+    private func connectFinished(_ handler: UpstreamHandler, result: Result<any Channel, any Error>) {
+        guard handler === upstream, handler.downstream != nil else {
+            if case .success(let channel) = result { channel.close(promise: nil) }
+            return
+        }
+        switch result {
+        case .success:
+            execute(machine.upstreamConnected(expectsContinue: expectsContinue))
+        case .failure:
+            upstream = nil
+            pendingParts.removeAll()
+            execute(machine.upstreamConnectFailed(now: .now()))
+        }
+    }
+
+    // MARK: app → client
+
+    func upstreamRead(_ part: HTTPClientResponsePart, from handler: UpstreamHandler) {
+        guard handler === upstream, let context else { return }
+        switch part {
+        case .head(let head):
+            let now = NIODeadline.now()
+            let delimitedByClose =
+                requestVersion.minor == 0 && !head.headers.contains(name: "content-length")
+                && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
+                && entry.method != "HEAD"
+            let action = machine.responseHead(
+                upstreamKeepAlive: head.isKeepAlive, delimitedByClose: delimitedByClose, now: now
+            )
+            guard case .forwardResponseHead(let close) = action else { return }
+            entry.status = head.status.code
+            entry.upstreamMilliseconds = Double((now - forwardedAt).nanoseconds) / 1e6
+            let out = environment.rewriter.downstreamResponse(head, requestVersion: requestVersion, close: close)
+            context.write(self.wrapOutboundOut(.head(out)), promise: nil)
+            needsFlush = true
+        case .body(let buffer):
+            guard case .forwardResponseBody = machine.responseBody(now: .now()) else { return }
+            entry.bytes += buffer.readableBytes
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            needsFlush = true
+        case .end(let trailers):
+            let action = machine.responseEnd(now: .now())
+            guard case .forwardResponseEnd(let closeDownstream, let keepUpstream, _) = action else {
+                execute(action)
+                return
+            }
+            context.write(self.wrapOutboundOut(.end(trailers)), promise: nil)
+            needsFlush = false
+            context.flush()
+            finishEntry()
+            if !keepUpstream { dropUpstream() }
+            if closeDownstream { edge.closeAfterPendingWrites() }
+        }
+    }
+
+    func upstreamReadComplete(from handler: UpstreamHandler) {
+        guard handler === upstream, needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    func upstreamClosed(_ handler: UpstreamHandler) {
+        guard handler === upstream else { return }
+        upstream = nil
+        pendingParts.removeAll()
+        if needsFlush, let context {
+            needsFlush = false
+            context.flush()
+        }
+        execute(machine.upstreamClosed(now: .now()))
+        resumeReadIfAllowed()
+    }
+
+    func upstreamBecameWritable(_ handler: UpstreamHandler) {
+        guard handler === upstream else { return }
+        resumeReadIfAllowed()
+    }
+
+    // MARK: executing decisions
+
+    private func execute(_ action: ProxyConnectionStateMachine.Action) {
+        switch action {
+        case .none, .discard, .refusalComplete, .forwardResponseHead, .forwardResponseBody:
+            break
+        case .forwardRequestHead, .forwardRequestBody, .forwardRequestEnd, .forwardResponseEnd:
+            break  // handled where the part is at hand
+        case .refuse(let refusal, let closeUpstream, let closeNow):
+            if closeUpstream {
+                dropUpstream()
+            }
+            writeRefusal(refusal, close: closeNow || machine.closesAfterRefusal)
+            if closeNow { edge.closeAfterPendingWrites() }
+            resumeReadIfAllowed()
+        case .refuseAtEdgeAndClose(let refusal):
+            dropUpstream()
+            entry.status = refusal.status.code
+            entry.verdict = entry.verdict == "-" ? refusal.logLabel : entry.verdict
+            finishEntry()
+            if let context { edge.writeRawAndClose(refusal.rawResponse(allocator: context.channel.allocator)) }
+        case .close:
+            dropUpstream()
+            if entryOpen { finishEntry() }
+            edge.closeAfterPendingWrites()
+        case .upstreamReady(let sendContinue):
+            if sendContinue { writeContinue() }
+            if let upstream {
+                while let part = pendingParts.popFirst() { upstream.write(part) }
+                upstream.flushIfNeeded()
+            }
+            resumeReadIfAllowed()
+        case .dropUpstream:
+            dropUpstream()
+        }
+    }
+
+    private func writeRefusal(_ refusal: ProxyRefusal, close: Bool) {
+        guard let context else { return }
+        let head = refusal.responseHead(version: requestVersion, close: close)
+        let body = context.channel.allocator.buffer(string: refusal.body)
+        entry.status = refusal.status.code
+        entry.bytes = body.readableBytes
+        switch refusal {
+        case .routeNotFound, .methodNotAllowed: break  // the gate verdict says it already
+        default: entry.verdict += "," + refusal.logLabel
+        }
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        needsFlush = false
+        finishEntry()
+    }
+
+    private func writeContinue() {
+        guard let context else { return }
+        let head = HTTPResponseHead(version: requestVersion, status: .continue)
+        context.writeAndFlush(self.wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    private func dropUpstream() {
+        pendingParts.removeAll()
+        guard let upstream else { return }
+        self.upstream = nil
+        upstream.detachAndClose()
+    }
+
+    private func resumeReadIfAllowed() {
+        guard pendingRead, let context, machine.mayReadDownstream,
+            upstream.map({ $0.isWritable || !$0.isActive }) ?? true
+        else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    private func finishEntry() {
+        guard entryOpen else { return }
+        entryOpen = false
+        environment.accessLogger?.info("\(entry.line)")
+    }
+
+    private func tickFired() {
+        let action = machine.tick(now: .now())
+        if case .none = action { return }
+        execute(action)
+    }
+}

@@ -1,0 +1,97 @@
+import NIOCore
+import NIOHTTP1
+
+/// Every answer feisty gives itself instead of the app: the ONE place where proxy outcomes become HTTP statuses.
+public enum ProxyRefusal: Sendable, Hashable {
+    /// The route gate found no rule for the path (Werkzeug's 404).
+    case routeNotFound
+    /// Rules match the path but not the method (Werkzeug's 405); `allowed` goes into `Allow`.
+    case methodNotAllowed(allowed: [String])
+    /// The request cannot be parsed, or its framing is ambiguous (smuggling); the connection closes.
+    case malformedRequest(reason: String)
+    /// The request head is larger than `--max-header-bytes`.
+    case headerTooLarge
+    /// The body is (or grows) larger than `--max-body`.
+    case bodyTooLarge
+    /// The client did not finish its request head within `--header-timeout` (slowloris).
+    case requestHeadTimeout
+    /// The app is starting or restarting: no upstream address is published.
+    case appUnavailable
+    /// The app could not be connected to, or closed the connection before a response head.
+    case upstreamUnreachable
+    /// The app did not answer within `--upstream-timeout`.
+    case upstreamTimeout
+
+    /// The status sent to the client.
+    public var status: HTTPResponseStatus {
+        switch self {
+        case .routeNotFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .malformedRequest: .badRequest
+        case .headerTooLarge: .requestHeaderFieldsTooLarge
+        case .bodyTooLarge: .payloadTooLarge
+        case .requestHeadTimeout: .requestTimeout
+        case .appUnavailable: .serviceUnavailable
+        case .upstreamUnreachable: .badGateway
+        case .upstreamTimeout: .gatewayTimeout
+        }
+    }
+
+    /// Whether the connection must close after this answer whatever the client asked for: the byte stream can no
+    /// longer be trusted (malformed, oversized, timed out) or the client should not keep hammering it.
+    public var closesConnection: Bool {
+        switch self {
+        case .routeNotFound, .methodNotAllowed, .appUnavailable, .upstreamUnreachable, .upstreamTimeout: false
+        case .malformedRequest, .headerTooLarge, .bodyTooLarge, .requestHeadTimeout: true
+        }
+    }
+
+    /// The short label used in the access log's verdict column.
+    public var logLabel: String {
+        switch self {
+        case .routeNotFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
+        case .malformedRequest: "malformed"
+        case .headerTooLarge: "header_too_large"
+        case .bodyTooLarge: "body_too_large"
+        case .requestHeadTimeout: "head_timeout"
+        case .appUnavailable: "app_unavailable"
+        case .upstreamUnreachable: "upstream_unreachable"
+        case .upstreamTimeout: "upstream_timeout"
+        }
+    }
+
+    /// The plain-text body: the status line's words, so a person with curl sees why.
+    public var body: String {
+        switch self {
+        case .malformedRequest(let reason): "400 Bad Request: \(reason)\n"
+        default: "\(status.code) \(status.reasonPhrase)\n"
+        }
+    }
+
+    /// The response head (without `Connection`, which the caller sets from the connection's fate).
+    /// - Parameter version: The request's HTTP version.
+    public func responseHead(version: HTTPVersion, close: Bool) -> HTTPResponseHead {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "text/plain; charset=utf-8")
+        headers.add(name: "content-length", value: String(body.utf8.count))
+        switch self {
+        case .methodNotAllowed(let allowed): headers.add(name: "allow", value: allowed.joined(separator: ", "))
+        case .appUnavailable: headers.add(name: "retry-after", value: "1")
+        default: break
+        }
+        if close {
+            headers.add(name: "connection", value: "close")
+        } else if version == .http1_0 {
+            headers.add(name: "connection", value: "keep-alive")
+        }
+        return HTTPResponseHead(version: version, status: status, headers: headers)
+    }
+
+    /// The whole response as bytes, for answers written below the HTTP codec (the connection closes after them).
+    public func rawResponse(allocator: ByteBufferAllocator) -> ByteBuffer {
+        let text = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            + "content-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)"
+        return allocator.buffer(string: text)
+    }
+}

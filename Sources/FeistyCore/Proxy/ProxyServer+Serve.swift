@@ -1,0 +1,45 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+extension ProxyServer {
+    /// Serves `table`'s app, already running at `upstream`, behind the proxy until SIGTERM/SIGINT (then drains
+    /// gracefully). This is all of `feisty run APP --upstream HOST:PORT`; the command only maps flags.
+    /// - Parameters:
+    ///   - table: The app's route table (the gate).
+    ///   - upstream: Where the app listens.
+    ///   - configuration: The proxy configuration.
+    ///   - logger: Access log and lifecycle messages.
+    /// - Throws: `RouteError` when the table cannot be compiled, `ProxyError` when the address cannot be bound.
+    public static func serve(
+        table: RouteTable,
+        upstream: SocketAddress,
+        configuration: ProxyConfiguration,
+        logger: Logger
+    ) async throws {
+        let matcher = try RouteMatcher(table: table)
+        let routing = RoutingPublisher(matcher: matcher, upstream: upstream)
+        let server = ProxyServer(configuration: configuration, routing: routing, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+
+    /// Resolves `HOST:PORT` (names such as `localhost` allowed) to a socket address.
+    /// - Throws: `ProxyError.invalidAddress`.
+    public static func resolve(_ text: String) throws(ProxyError) -> SocketAddress {
+        let (host, port) = try ProxyValueParsing.hostPort(text)
+        do {
+            return try SocketAddress.makeAddressResolvingHost(host, port: port)
+        } catch {
+            throw .invalidAddress(text)
+        }
+    }
+}

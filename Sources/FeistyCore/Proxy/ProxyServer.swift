@@ -1,0 +1,125 @@
+import Logging
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// feisty's public listener: a `Service` that accepts client connections and proxies them to the app through the
+/// route gate. Graceful shutdown stops accepting, lets in-flight requests finish for the grace period, then closes
+/// whatever is left.
+public final class ProxyServer: Service, Sendable {
+    private let environment: ProxyEnvironment
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let listening: EventLoopPromise<SocketAddress>
+    private let children = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    /// Creates the server (nothing is bound until `run()`).
+    /// - Parameters:
+    ///   - configuration: Listen address, limits and timeouts.
+    ///   - routing: Where the supervisor publishes the route table and the app's address.
+    ///   - group: The event loops (default: one per core, shared).
+    ///   - logger: Receives the access log (at `info`) and lifecycle messages.
+    public init(
+        configuration: ProxyConfiguration,
+        routing: RoutingPublisher,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "feisty.proxy")
+    ) {
+        self.environment = ProxyEnvironment(configuration: configuration, routing: routing, logger: logger)
+        self.group = group
+        self.logger = logger
+        self.listening = group.next().makePromise(of: SocketAddress.self)
+    }
+
+    /// The bound address once the server listens (the way to learn the port after listening on port 0).
+    /// - Throws: The bind error when `run()` could not listen.
+    public func listeningAddress() async throws -> SocketAddress {
+        try await listening.futureResult.get()
+    }
+
+    /// Listens and serves until the server channel closes or graceful shutdown completes.
+    /// - Throws: `ProxyError.bindFailed` when the address cannot be bound.
+    public func run() async throws {
+        let configuration = environment.configuration
+        let quiescing = ServerQuiescingHelper(group: group)
+        let environment = self.environment
+        let serverChannel: any Channel
+        do {
+            serverChannel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            quiescing.makeServerChannelHandler(channel: channel)
+                        )
+                    }
+                }
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelInitializer { [self] channel in
+                    self.track(channel)
+                    return channel.eventLoop.makeCompletedFuture {
+                        try Self.configure(channel: channel, environment: environment)
+                    }
+                }
+                .bind(host: configuration.listenHost, port: configuration.listenPort)
+                .get()
+        } catch {
+            let failure = ProxyError.bindFailed(
+                address: "\(configuration.listenHost):\(configuration.listenPort)", reason: "\(error)"
+            )
+            listening.fail(failure)
+            throw failure
+        }
+        if let address = serverChannel.localAddress {
+            listening.succeed(address)
+            logger.info("feisty proxy listening on \(address)")
+        }
+        let grace = configuration.gracePeriod
+        try await withGracefulShutdownHandler {
+            try await serverChannel.closeFuture.get()
+        } onGracefulShutdown: { [self] in
+            logger.info("feisty proxy draining (grace \(grace.nanoseconds / 1_000_000) ms)")
+            let drained = serverChannel.eventLoop.makePromise(of: Void.self)
+            quiescing.initiateShutdown(promise: drained)
+            // Whatever is still open when the grace period ends is closed hard.
+            let forceClose = serverChannel.eventLoop.scheduleTask(in: grace) { [self] in
+                for channel in children.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+                serverChannel.close(promise: nil)
+            }
+            drained.futureResult.whenComplete { _ in forceClose.cancel() }
+        }
+        // After the drain, make sure nothing lingers (server channel closed by the quiescing helper).
+        for channel in children.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+
+    private func track(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        children.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = children.withLock { $0.removeValue(forKey: id) }
+        }
+    }
+
+    /// Builds one client connection's pipeline: edge, HTTP server codec (pipelining assistance, no NIO error
+    /// handler: feisty maps parser errors itself), downstream handler.
+    static func configure(channel: any Channel, environment: ProxyEnvironment) throws {
+        let edge = ConnectionEdgeHandler()
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(edge)
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = environment.configuration.maxHeaderBytes
+        limits.maxHeaderFieldSize = environment.configuration.maxHeaderBytes
+        try sync.configureHTTPServerPipeline(
+            withPipeliningAssistance: true,
+            withErrorHandling: false,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: limits
+        )
+        try sync.addHandler(DownstreamHandler(environment: environment, edge: edge))
+    }
+}

@@ -1,0 +1,117 @@
+import NIOHTTP1
+
+/// The pure decision taken on every request head before anything reaches the app: framing (no smuggling), head
+/// size, the route gate, the body limit and whether an app is there at all — in that order.
+public struct RequestAdmission: Sendable {
+    /// How the request body is delimited.
+    public enum Framing: Sendable, Hashable {
+        /// No body.
+        case none
+        /// `Content-Length: n`.
+        case length(Int64)
+        /// `Transfer-Encoding: chunked`.
+        case chunked
+    }
+
+    /// The outcome for one request head.
+    public enum Decision: Sendable, Hashable {
+        /// Forward to the app.
+        case forward(framing: Framing)
+        /// Answer with `refusal`; `framing` says what remains to be read of the request.
+        case refuse(ProxyRefusal, framing: Framing)
+    }
+
+    /// `--max-header-bytes`.
+    public var maxHeaderBytes: Int
+    /// `--max-body` (`nil` = unlimited).
+    public var maxBodyBytes: Int64?
+    /// `--forward-unknown`.
+    public var forwardUnknown: Bool
+
+    /// Creates the policy from the proxy's limits.
+    public init(maxHeaderBytes: Int, maxBodyBytes: Int64?, forwardUnknown: Bool) {
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxBodyBytes = maxBodyBytes
+        self.forwardUnknown = forwardUnknown
+    }
+
+    /// Judges one request head.
+    /// - Parameters:
+    ///   - head: The parsed head.
+    ///   - verdict: The route gate's verdict (computed once by the caller).
+    ///   - appAvailable: Whether an upstream address is published.
+    public func decide(head: HTTPRequestHead, verdict: RouteVerdict, appAvailable: Bool) -> Decision {
+        let framing: Framing
+        switch Self.framing(of: head) {
+        case .success(let value): framing = value
+        case .failure(let error): return .refuse(.malformedRequest(reason: error.reason), framing: .none)
+        }
+        if Self.headBytes(head) > maxHeaderBytes { return .refuse(.headerTooLarge, framing: framing) }
+        if !forwardUnknown {
+            switch verdict {
+            case .notFound: return .refuse(.routeNotFound, framing: framing)
+            case .methodNotAllowed(let allowed): return .refuse(.methodNotAllowed(allowed: allowed), framing: framing)
+            case .match, .redirect: break
+            }
+        }
+        if case .length(let length) = framing, let maxBodyBytes, length > maxBodyBytes {
+            return .refuse(.bodyTooLarge, framing: framing)
+        }
+        if !appAvailable { return .refuse(.appUnavailable, framing: framing) }
+        return .forward(framing: framing)
+    }
+
+    /// The body framing, or why it is refused: both `Content-Length` and `Transfer-Encoding`, several or
+    /// non-numeric `Content-Length` values, a transfer coding other than a final `chunked`, or
+    /// `Transfer-Encoding` on HTTP/1.0 are all request-smuggling vectors (RFC 9112 §6.1, §6.3).
+    public static func framing(of head: HTTPRequestHead) -> Result<Framing, FramingError> {
+        var lengths = 0
+        var length: Int64 = 0
+        var transferEncodings = 0
+        var lastCoding: Substring = ""
+        for header in head.headers {
+            if header.name.utf8.count == 14, header.name.lowercased() == "content-length" {
+                for value in header.value.split(separator: ",", omittingEmptySubsequences: false) {
+                    lengths += 1
+                    let trimmed = value.drop(while: { $0 == " " })
+                    guard !trimmed.isEmpty, trimmed.utf8.count <= 18, trimmed.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+                        let parsed = Int64(trimmed)
+                    else { return .failure(FramingError("invalid Content-Length")) }
+                    length = parsed
+                }
+            } else if header.name.utf8.count == 17, header.name.lowercased() == "transfer-encoding" {
+                transferEncodings += 1
+                for coding in header.value.split(separator: ",") {
+                    lastCoding = coding.drop(while: { $0 == " " || $0 == "\t" })
+                }
+            }
+        }
+        if lengths > 1 { return .failure(FramingError("duplicated Content-Length")) }
+        if transferEncodings > 0 {
+            if lengths > 0 { return .failure(FramingError("both Content-Length and Transfer-Encoding")) }
+            if head.version.major == 1 && head.version.minor == 0 {
+                return .failure(FramingError("Transfer-Encoding on HTTP/1.0"))
+            }
+            guard lastCoding.lowercased() == "chunked" else {
+                return .failure(FramingError("Transfer-Encoding without final chunked"))
+            }
+            return .success(.chunked)
+        }
+        if lengths == 1 { return .success(length == 0 ? .none : .length(length)) }
+        return .success(.none)
+    }
+
+    /// The size of the head as sent: request line plus `name: value\r\n` per field.
+    public static func headBytes(_ head: HTTPRequestHead) -> Int {
+        var total = head.method.rawValue.utf8.count + head.uri.utf8.count + 12
+        for header in head.headers { total += header.name.utf8.count + header.value.utf8.count + 4 }
+        return total
+    }
+}
+
+/// Why a request's framing is refused.
+public struct FramingError: Error, Sendable, Hashable {
+    /// A short human-readable reason (goes into the 400 body).
+    public let reason: String
+    init(_ reason: String) { self.reason = reason }
+}

@@ -1,0 +1,173 @@
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import FeistyCore
+
+@Suite struct ProxyPolicyTests {
+    func head(_ method: HTTPMethod = .GET, _ uri: String = "/", _ headers: [(String, String)] = [],
+        version: HTTPVersion = .http1_1) -> HTTPRequestHead {
+        HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(headers))
+    }
+
+    let admission = RequestAdmission(maxHeaderBytes: 1024, maxBodyBytes: 100, forwardUnknown: false)
+    let match = RouteVerdict.match(endpoint: "e", ruleIndex: 0, arguments: [])
+
+    @Test func smugglingFramingsAreRefused() {
+        let cases: [[(String, String)]] = [
+            [("Content-Length", "3"), ("Transfer-Encoding", "chunked")],
+            [("Content-Length", "3"), ("Content-Length", "4")],
+            [("Content-Length", "3"), ("Content-Length", "3")],
+            [("Content-Length", "3, 3")],
+            [("Content-Length", "-1")],
+            [("Content-Length", "0x10")],
+            [("Transfer-Encoding", "chunked, gzip")],
+        ]
+        for headers in cases {
+            let decision = admission.decide(head: head(.POST, "/", headers), verdict: match, appAvailable: true)
+            guard case .refuse(.malformedRequest, _) = decision else {
+                Issue.record("not refused: \(headers) -> \(decision)")
+                continue
+            }
+        }
+        let te10 = head(.POST, "/", [("Transfer-Encoding", "chunked")], version: .http1_0)
+        #expect(RequestAdmission.framing(of: te10) == .failure(FramingError("Transfer-Encoding on HTTP/1.0")))
+    }
+
+    @Test func validFramingsAreForwarded() {
+        #expect(admission.decide(head: head(.POST, "/", [("Content-Length", "10")]), verdict: match,
+            appAvailable: true) == .forward(framing: .length(10)))
+        #expect(admission.decide(head: head(.POST, "/", [("transfer-encoding", "gzip, chunked")]), verdict: match,
+            appAvailable: true) == .forward(framing: .chunked))
+        #expect(admission.decide(head: head(), verdict: .redirect(location: "/a/"), appAvailable: true)
+            == .forward(framing: .none))
+    }
+
+    @Test func limitsGateAndAvailabilityInOrder() {
+        let big = head(.GET, "/", [("X-Big", String(repeating: "a", count: 2000))])
+        #expect(admission.decide(head: big, verdict: match, appAvailable: true) == .refuse(.headerTooLarge,
+            framing: .none))
+        #expect(admission.decide(head: head(), verdict: .notFound, appAvailable: true) == .refuse(.routeNotFound,
+            framing: .none))
+        #expect(admission.decide(head: head(.POST), verdict: .methodNotAllowed(allowed: ["GET", "HEAD"]),
+            appAvailable: true) == .refuse(.methodNotAllowed(allowed: ["GET", "HEAD"]), framing: .none))
+        #expect(admission.decide(head: head(.POST, "/", [("Content-Length", "101")]), verdict: match,
+            appAvailable: true) == .refuse(.bodyTooLarge, framing: .length(101)))
+        #expect(admission.decide(head: head(), verdict: match, appAvailable: false) == .refuse(.appUnavailable,
+            framing: .none))
+        let open = RequestAdmission(maxHeaderBytes: 1024, maxBodyBytes: nil, forwardUnknown: true)
+        #expect(open.decide(head: head(), verdict: .notFound, appAvailable: true) == .forward(framing: .none))
+    }
+
+    @Test func statusesAreMappedInOnePlace() {
+        let expected: [(ProxyRefusal, UInt, Bool)] = [
+            (.routeNotFound, 404, false), (.methodNotAllowed(allowed: ["GET"]), 405, false),
+            (.malformedRequest(reason: "x"), 400, true), (.headerTooLarge, 431, true), (.bodyTooLarge, 413, true),
+            (.requestHeadTimeout, 408, true), (.appUnavailable, 503, false), (.upstreamUnreachable, 502, false),
+            (.upstreamTimeout, 504, false),
+        ]
+        for (refusal, status, closes) in expected {
+            #expect(refusal.status.code == status)
+            #expect(refusal.closesConnection == closes)
+        }
+        let head405 = ProxyRefusal.methodNotAllowed(allowed: ["GET", "HEAD"]).responseHead(version: .http1_1,
+            close: false)
+        #expect(head405.headers["allow"] == ["GET, HEAD"])
+        #expect(ProxyRefusal.appUnavailable.responseHead(version: .http1_1, close: false).headers["retry-after"]
+            == ["1"])
+        let raw = ProxyRefusal.requestHeadTimeout.rawResponse(allocator: ByteBufferAllocator())
+        #expect(String(buffer: raw).hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+    }
+
+    @Test func hopByHopHeadersAreStrippedBothWays() {
+        let rewriter = HeaderRewriter()
+        let incoming = head(.GET, "/", [
+            ("Host", "example.com"), ("Connection", "keep-alive, X-Secret"), ("X-Secret", "1"), ("Keep-Alive", "5"),
+            ("Proxy-Connection", "x"), ("TE", "trailers"), ("Trailer", "x"), ("Upgrade", "websocket"),
+            ("Expect", "100-continue"), ("Accept", "*/*"),
+        ], version: .http1_0)
+        let out = rewriter.upstreamRequest(incoming, peer: "192.0.2.7", peerTrusted: false)
+        for name in ["connection", "x-secret", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"] {
+            #expect(!out.headers.contains(name: name), "\(name) kept")
+        }
+        #expect(out.headers["accept"] == ["*/*"])
+        #expect(out.version == .http1_1)
+        var response = HTTPResponseHead(version: .http1_0, status: .ok, headers: HTTPHeaders([
+            ("Connection", "close, X-Internal"), ("X-Internal", "1"), ("Content-Length", "2"), ("Keep-Alive", "x"),
+        ]))
+        response = rewriter.downstreamResponse(response, requestVersion: .http1_1, close: false)
+        #expect(response.headers.map(\.name) == ["Content-Length"])
+        #expect(response.version == .http1_1)
+        let closing = rewriter.downstreamResponse(response, requestVersion: .http1_1, close: true)
+        #expect(closing.headers["connection"] == ["close"])
+    }
+
+    @Test func forwardedHeadersFromAnUntrustedPeerAreReplaced() {
+        let rewriter = HeaderRewriter()
+        let spoofed = head(.GET, "/", [
+            ("Host", "app.test:8080"), ("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "evil"), ("Forwarded", "for=6.6.6.6"), ("X-Forwarded-Prefix", "/evil"),
+        ])
+        let out = rewriter.upstreamRequest(spoofed, peer: "192.0.2.7", peerTrusted: false)
+        #expect(out.headers["x-forwarded-for"] == ["192.0.2.7"])
+        #expect(out.headers["x-forwarded-proto"] == ["http"])
+        #expect(out.headers["x-forwarded-host"] == ["app.test:8080"])
+        #expect(!out.headers.contains(name: "forwarded"))
+        #expect(!out.headers.contains(name: "x-forwarded-prefix"))
+        let plain = rewriter.upstreamRequest(head(.GET, "/", [("Host", "h")]), peer: "::1", peerTrusted: false)
+        #expect(plain.headers["x-forwarded-for"] == ["::1"])
+    }
+
+    @Test func forwardedHeadersFromATrustedPeerAreAppendedTo() {
+        let rewriter = HeaderRewriter()
+        let viaProxy = head(.GET, "/", [
+            ("Host", "h"), ("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-For", "10.0.0.2"),
+            ("X-Forwarded-Proto", "https"),
+        ])
+        let out = rewriter.upstreamRequest(viaProxy, peer: "10.0.0.1", peerTrusted: true)
+        #expect(out.headers["x-forwarded-for"] == ["203.0.113.9, 10.0.0.2, 10.0.0.1"])
+        #expect(out.headers["x-forwarded-proto"] == ["https"])
+        #expect(out.headers["x-forwarded-host"] == ["h"])
+    }
+
+    @Test func clientIsTheRightMostUntrustedAddress() throws {
+        let identity = ClientIdentity(trustedProxies: [
+            try IPNetwork(parsing: "10.0.0.0/8"), try IPNetwork(parsing: "2001:db8::/32"),
+        ])
+        #expect(identity.isTrusted(IPAddress("10.1.2.3")))
+        #expect(identity.isTrusted(IPAddress("::ffff:10.1.2.3")))
+        #expect(identity.isTrusted(IPAddress("2001:db8:1::5")))
+        #expect(!identity.isTrusted(IPAddress("2001:db9::5")))
+        #expect(!identity.isTrusted(IPAddress("192.0.2.1")))
+        #expect(identity.client(peer: "192.0.2.1", peerTrusted: false, forwardedFor: ["1.1.1.1"], forwarded: [])
+            == "192.0.2.1")
+        #expect(identity.client(peer: "10.0.0.1", peerTrusted: true,
+            forwardedFor: ["6.6.6.6, 203.0.113.9", "10.0.0.7"], forwarded: []) == "203.0.113.9")
+        #expect(identity.client(peer: "10.0.0.1", peerTrusted: true, forwardedFor: [],
+            forwarded: [#"for=198.51.100.1;proto=https, for="[2001:db8::7]:4711""#]) == "198.51.100.1")
+        #expect(identity.client(peer: "10.0.0.1", peerTrusted: true, forwardedFor: ["10.0.0.9"], forwarded: [])
+            == "10.0.0.9")
+        #expect(identity.client(peer: "10.0.0.1", peerTrusted: true, forwardedFor: [], forwarded: []) == "10.0.0.1")
+    }
+
+    @Test func networksAndValuesParse() throws {
+        #expect(try IPNetwork(parsing: "192.168.1.77/24").description == "192.168.1.0/24")
+        #expect(try IPNetwork(parsing: "::1").contains(IPAddress("::1")!))
+        #expect(IPAddress("1.2.3") == nil)
+        #expect(IPAddress("1.2.3.256") == nil)
+        #expect(IPAddress("1::2::3") == nil)
+        #expect(IPAddress("::ffff:1.2.3.4") == IPAddress("1.2.3.4"))
+        #expect(throws: ProxyError.invalidNetwork("10.0.0.0/33")) { try IPNetwork(parsing: "10.0.0.0/33") }
+        #expect(throws: ProxyError.invalidNetwork("nope")) { try IPNetwork(parsing: "nope") }
+        #expect(try ProxyValueParsing.size("10m") == 10 << 20)
+        #expect(try ProxyValueParsing.size("1g") == 1 << 30)
+        #expect(try ProxyValueParsing.size("16k") == 16384)
+        #expect(try ProxyValueParsing.size("0") == nil)
+        #expect(throws: ProxyError.invalidSize("ten")) { try ProxyValueParsing.size("ten") }
+        #expect(try ProxyValueParsing.hostPort("[::1]:8080") == ("::1", 8080))
+        #expect(try ProxyValueParsing.hostPort(":9000") == ("127.0.0.1", 9000))
+        #expect(throws: ProxyError.invalidAddress("::1:80")) { try ProxyValueParsing.hostPort("::1:80") }
+        #expect(throws: ProxyError.invalidAddress("h:99999")) { try ProxyValueParsing.hostPort("h:99999") }
+        #expect(try ProxyValueParsing.seconds("0.5") == .milliseconds(500))
+    }
+}

@@ -1,0 +1,180 @@
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import FeistyCore
+
+@Suite struct ProxyStateMachineTests {
+    typealias Machine = ProxyConnectionStateMachine
+    let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
+    let timeouts = Machine.Timeouts(header: .seconds(10), idle: .seconds(60), upstream: .seconds(30))
+
+    func machine(maxBody: Int64? = nil) -> Machine { Machine(timeouts: timeouts, maxBodyBytes: maxBody, now: t0) }
+
+    @Test func keepAliveExchangeReusesTheAppConnection() {
+        var m = machine()
+        m.bytesArrived(now: t0)
+        #expect(m.state == .readingHead(deadline: t0 + .seconds(10)))
+        let head = m.requestHead(
+            decision: .forward(framing: .none), keepAlive: true, expectsContinue: false, upstreamReusable: false,
+            now: t0
+        )
+        #expect(head == .forwardRequestHead(connect: true, sendContinue: false))
+        #expect(!m.mayReadDownstream)  // connecting: hold the client
+        #expect(m.upstreamConnected(expectsContinue: false) == .upstreamReady(sendContinue: false))
+        #expect(m.requestEnd(now: t0) == .forwardRequestEnd)
+        #expect(m.responseHead(upstreamKeepAlive: true, now: t0) == .forwardResponseHead(close: false))
+        #expect(m.responseBody(now: t0) == .forwardResponseBody)
+        #expect(
+            m.responseEnd(now: t0) == .forwardResponseEnd(closeDownstream: false, keepUpstream: true,
+                exchangeComplete: true)
+        )
+        #expect(m.state == .idle(deadline: t0 + .seconds(60)))
+        let second = m.requestHead(
+            decision: .forward(framing: .none), keepAlive: true, expectsContinue: false, upstreamReusable: true,
+            now: t0
+        )
+        #expect(second == .forwardRequestHead(connect: false, sendContinue: false))
+    }
+
+    @Test func upstreamClosingAfterEachResponseIsNotReused() {
+        var m = machine()
+        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
+            upstreamReusable: false, now: t0)
+        _ = m.upstreamConnected(expectsContinue: false)
+        _ = m.requestEnd(now: t0)
+        _ = m.responseHead(upstreamKeepAlive: false, now: t0)
+        #expect(m.responseEnd(now: t0) == .forwardResponseEnd(closeDownstream: false, keepUpstream: false,
+            exchangeComplete: true))
+        #expect(m.upstreamClosed(now: t0) == .none)  // idle: the close is expected
+    }
+
+    @Test func clientWithoutKeepAliveIsClosedAfterTheResponse() {
+        var m = machine()
+        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: false, expectsContinue: false,
+            upstreamReusable: false, now: t0)
+        _ = m.upstreamConnected(expectsContinue: false)
+        _ = m.requestEnd(now: t0)
+        #expect(m.responseHead(upstreamKeepAlive: true, now: t0) == .forwardResponseHead(close: true))
+        #expect(m.responseEnd(now: t0) == .forwardResponseEnd(closeDownstream: true, keepUpstream: true,
+            exchangeComplete: true))
+        #expect(m.state == .closed)
+    }
+
+    @Test func upstreamClosingBeforeTheHeadIs502() {
+        var m = machine()
+        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
+            upstreamReusable: true, now: t0)
+        _ = m.requestEnd(now: t0)
+        #expect(m.upstreamClosed(now: t0) == .refuse(.upstreamUnreachable, closeUpstream: true, closeNow: false))
+        #expect(m.state == .idle(deadline: t0 + .seconds(60)))
+    }
+
+    @Test func upstreamClosingMidResponseClosesTheClient() {
+        var m = machine()
+        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
+            upstreamReusable: true, now: t0)
+        _ = m.requestEnd(now: t0)
+        _ = m.responseHead(upstreamKeepAlive: true, now: t0)
+        #expect(m.upstreamClosed(now: t0) == .close)
+    }
+
+    @Test func connectFailureIs502() {
+        var m = machine()
+        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
+            upstreamReusable: false, now: t0)
+        _ = m.requestEnd(now: t0)
+        #expect(m.upstreamConnectFailed(now: t0) == .refuse(.upstreamUnreachable, closeUpstream: true,
+            closeNow: false))
+    }
+
+    @Test func expectContinueIsAnsweredOnceTheAppIsConnected() {
+        var m = machine()
+        let head = m.requestHead(decision: .forward(framing: .length(10)), keepAlive: true, expectsContinue: true,
+            upstreamReusable: false, now: t0)
+        #expect(head == .forwardRequestHead(connect: true, sendContinue: false))
+        #expect(m.upstreamConnected(expectsContinue: true) == .upstreamReady(sendContinue: true))
+    }
+
+    @Test func chunkedBodyOverTheLimitIs413BeforeAnyResponse() {
+        var m = machine(maxBody: 100)
+        _ = m.requestHead(decision: .forward(framing: .chunked), keepAlive: true, expectsContinue: false,
+            upstreamReusable: true, now: t0)
+        #expect(m.requestBody(count: 60, now: t0) == .forwardRequestBody)
+        #expect(m.requestBody(count: 60, now: t0) == .refuse(.bodyTooLarge, closeUpstream: true, closeNow: false))
+        #expect(m.requestBody(count: 60, now: t0) == .discard)
+        #expect(m.requestEnd(now: t0) == .close)
+    }
+
+    @Test func earlyResponseIsRelayedThenTheConnectionLingersAndCloses() {
+        var m = machine()
+        _ = m.requestHead(decision: .forward(framing: .length(1 << 30)), keepAlive: true, expectsContinue: false,
+            upstreamReusable: true, now: t0)
+        #expect(m.requestBody(count: 1000, now: t0) == .forwardRequestBody)
+        #expect(m.responseHead(upstreamKeepAlive: false, now: t0) == .forwardResponseHead(close: true))
+        #expect(m.responseEnd(now: t0) == .forwardResponseEnd(closeDownstream: false, keepUpstream: false,
+            exchangeComplete: false))
+        #expect(m.requestBody(count: 1000, now: t0) == .discard)
+        #expect(m.tick(now: t0 + .seconds(1)) == .none)
+        #expect(m.tick(now: t0 + .seconds(3)) == .close)
+    }
+
+    @Test func refusedRequestWithSmallBodyIsDrainedAndKeptAlive() {
+        var m = machine()
+        let action = m.requestHead(decision: .refuse(.routeNotFound, framing: .length(10)), keepAlive: true,
+            expectsContinue: false, upstreamReusable: false, now: t0)
+        #expect(action == .refuse(.routeNotFound, closeUpstream: false, closeNow: false))
+        #expect(!m.closesAfterRefusal)
+        #expect(m.requestBody(count: 10, now: t0) == .discard)
+        #expect(m.requestEnd(now: t0) == .refusalComplete)
+        #expect(m.state == .idle(deadline: t0 + .seconds(60)))
+    }
+
+    @Test func refusedRequestWithLargeOrUnsentBodyCloses() {
+        var large = machine()
+        _ = large.requestHead(decision: .refuse(.routeNotFound, framing: .length(1 << 20)), keepAlive: true,
+            expectsContinue: false, upstreamReusable: false, now: t0)
+        #expect(large.closesAfterRefusal)
+        var continued = machine()
+        _ = continued.requestHead(decision: .refuse(.bodyTooLarge, framing: .length(10)), keepAlive: true,
+            expectsContinue: true, upstreamReusable: false, now: t0)
+        #expect(continued.closesAfterRefusal)
+        #expect(continued.tick(now: t0 + .seconds(3)) == .close)  // the client never sends: linger ends
+    }
+
+    @Test func slowHeadIs408AndIdleConnectionCloses() {
+        var slow = machine()
+        slow.bytesArrived(now: t0)
+        #expect(slow.tick(now: t0 + .seconds(9)) == .none)
+        #expect(slow.tick(now: t0 + .seconds(10)) == .refuseAtEdgeAndClose(.requestHeadTimeout))
+        var idle = machine()
+        #expect(idle.tick(now: t0 + .seconds(59)) == .none)
+        #expect(idle.tick(now: t0 + .seconds(60)) == .close)
+    }
+
+    @Test func silentAppIs504BeforeTheHeadAndACloseAfterIt() {
+        var m = machine()
+        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
+            upstreamReusable: true, now: t0)
+        _ = m.requestEnd(now: t0)
+        #expect(m.tick(now: t0 + .seconds(29)) == .none)
+        #expect(m.tick(now: t0 + .seconds(30)) == .refuse(.upstreamTimeout, closeUpstream: true, closeNow: false))
+        var streaming = machine()
+        _ = streaming.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
+            upstreamReusable: true, now: t0)
+        _ = streaming.requestEnd(now: t0)
+        _ = streaming.responseHead(upstreamKeepAlive: true, now: t0 + .seconds(20))
+        #expect(streaming.tick(now: t0 + .seconds(31)) == .none)  // the head pushed the deadline on
+        #expect(streaming.tick(now: t0 + .seconds(50)) == .close)
+    }
+
+    @Test func parseErrorsAreAnsweredAtTheEdgeUnlessAResponseIsStreaming() {
+        var m = machine()
+        #expect(m.parseError(.headerTooLarge) == .refuseAtEdgeAndClose(.headerTooLarge))
+        var streaming = machine()
+        _ = streaming.requestHead(decision: .forward(framing: .chunked), keepAlive: true, expectsContinue: false,
+            upstreamReusable: true, now: t0)
+        _ = streaming.responseHead(upstreamKeepAlive: true, now: t0)
+        #expect(streaming.parseError(.malformedRequest(reason: "x")) == .close)
+    }
+}
