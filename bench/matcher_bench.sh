@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN="${1:-3}"
 WORK="$(mktemp -d /tmp/matcher-bench.XXXXXX)"
-trap 'rm -rf "$WORK"' EXIT
+[ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
 PIN=()
 if command -v taskset >/dev/null; then PIN=(taskset -c 0); fi
 

@@ -45,6 +45,46 @@ struct HostBinding: Sendable {
         return matchesHostPattern(utf8, end) ? 0..<end : nil
     }
 
+    /// Whether `Map.bind` accepts this `Host` header (no `BadHost`), in one pass for the usual
+    /// `name[:port]` shape; other shapes take the two-step path.
+    static func hostBinds(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        var end = utf8.count
+        if end >= 3, utf8[end - 3] == UInt8(ascii: ":"), utf8[end - 2] == UInt8(ascii: "8"),
+            utf8[end - 1] == UInt8(ascii: "0")
+        {
+            end -= 3
+        }
+        if end == 0 || utf8[0] == UInt8(ascii: "[") {
+            guard let range = wsgiHostRange(utf8) else { return true }
+            return idnaValid(UnsafeBufferPointer(rebasing: utf8[range]))
+        }
+        var index = 0
+        var label = 0
+        var idnaOK = true
+        while index < end {
+            let byte = utf8[index]
+            let folded = byte | 0x20
+            if (folded >= 0x61 && folded <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: "-") {
+                label += 1
+            } else if byte == UInt8(ascii: ".") {
+                if label == 0 || label >= 64 { idnaOK = false }
+                label = 0
+            } else {
+                break
+            }
+            index += 1
+        }
+        if label >= 64 { idnaOK = false }
+        if index < end {
+            // Only `:digits` may follow the name; anything else makes the host "" (which binds).
+            guard utf8[index] == UInt8(ascii: ":"), index + 1 < end else { return true }
+            for position in (index + 1)..<end where !(utf8[position] >= 0x30 && utf8[position] <= 0x39) {
+                return true
+            }
+        }
+        return idnaOK
+    }
+
     /// `_host_re.fullmatch`: `([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+])(?::[0-9]+)?`, ASCII, any case.
     private static func matchesHostPattern(_ utf8: UnsafeBufferPointer<UInt8>, _ end: Int) -> Bool {
         guard end > 0 else { return false }

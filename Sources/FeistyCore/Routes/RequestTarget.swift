@@ -15,39 +15,42 @@ struct RequestTarget {
     /// The raw bytes the query range refers to on the slow path.
     var slowTarget: [UInt8]?
 
+    /// The common target shape, found without allocating: origin-form, no `%`, no control bytes before
+    /// the query. Returns the `path_part` range (after the leading-slash collapse) and the query range.
+    @inline(__always)
+    static func fastPath(_ utf8: UnsafeBufferPointer<UInt8>) -> (path: Range<Int>, query: Range<Int>)? {
+        let count = utf8.count
+        guard count > 0, utf8[0] == UInt8(ascii: "/") else { return nil }
+        var index = 0
+        var stop = count
+        while index < count {
+            let byte = utf8[index]
+            if byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") {
+                stop = index
+                break
+            }
+            if byte == UInt8(ascii: "%") || byte <= 0x20 || byte == 0x7F { return nil }
+            index += 1
+        }
+        var start = 0
+        while start + 1 < stop, utf8[start + 1] == UInt8(ascii: "/") { start += 1 }
+        var query = 0..<0
+        if stop < count, utf8[stop] == UInt8(ascii: "?") {
+            var end = stop + 1
+            while end < count, utf8[end] != UInt8(ascii: "#") { end += 1 }
+            query = (stop + 1)..<end
+        }
+        return (start..<stop, query)
+    }
+
     /// Parses `utf8` (the target's bytes). Never fails: every target has some path, possibly empty.
     init(_ utf8: UnsafeBufferPointer<UInt8>) {
-        let count = utf8.count
-        // Fast path: origin-form, no `%`, no control bytes before the query.
-        if count > 0, utf8[0] == UInt8(ascii: "/") {
-            var index = 0
-            var fast = true
-            var stop = count
-            while index < count {
-                let byte = utf8[index]
-                if byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") {
-                    stop = index
-                    break
-                }
-                if byte == UInt8(ascii: "%") || byte <= 0x20 || byte == 0x7F {
-                    fast = false
-                    break
-                }
-                index += 1
-            }
-            if fast {
-                var start = 0
-                while start + 1 < stop, utf8[start + 1] == UInt8(ascii: "/") { start += 1 }
-                pathStart = start
-                pathEnd = stop
-                if stop < count, utf8[stop] == UInt8(ascii: "?") {
-                    var end = stop + 1
-                    while end < count, utf8[end] != UInt8(ascii: "#") { end += 1 }
-                    queryStart = stop + 1
-                    queryEnd = end
-                }
-                return
-            }
+        if let fast = Self.fastPath(utf8) {
+            pathStart = fast.path.lowerBound
+            pathEnd = fast.path.upperBound
+            queryStart = fast.query.lowerBound
+            queryEnd = fast.query.upperBound
+            return
         }
         self.parseSlow(Array(utf8))
     }
@@ -121,7 +124,7 @@ struct RequestTarget {
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
-            if byte == UInt8(ascii: "%"), index + 2 < bytes.count + 0, let high = hexValue(bytes[index + 1]),
+            if byte == UInt8(ascii: "%"), index + 2 < bytes.count, let high = hexValue(bytes[index + 1]),
                 let low = hexValue(bytes[index + 2])
             {
                 out.append(high << 4 | low)

@@ -6,22 +6,50 @@
 /// and Werkzeug's `BadHost`, both 400 there, are `.notFound` here); a converter matching `/` in a host
 /// rule is rejected when compiling.
 public struct RouteMatcher: Sendable {
+    /// Everything compiled, behind one reference so that copying the matcher (into closures, per call)
+    /// costs one reference count instead of one per field.
+    final class Compiled: Sendable {
+        let table: RouteTable
+        let rules: [CompiledRule]
+        let machine: RouteStateMachine
+        let methodNames: [String]
+        let methodBits: [String: Int]
+        let binding: HostBinding
+        /// `Map.merge_slashes`.
+        let mapMergeSlashes: Bool
+        /// `_rules_by_endpoint`: table indices per endpoint, sorted by `build_compare_key` (stable).
+        let rulesByEndpoint: [String: [Int]]
+
+        init(
+            table: RouteTable, rules: [CompiledRule], machine: RouteStateMachine, methodNames: [String],
+            methodBits: [String: Int], binding: HostBinding, mapMergeSlashes: Bool, rulesByEndpoint: [String: [Int]]
+        ) {
+            self.table = table
+            self.rules = rules
+            self.machine = machine
+            self.methodNames = methodNames
+            self.methodBits = methodBits
+            self.binding = binding
+            self.mapMergeSlashes = mapMergeSlashes
+            self.rulesByEndpoint = rulesByEndpoint
+        }
+    }
+
+    let compiled: Compiled
+
     /// The table this matcher was compiled from.
-    public let table: RouteTable
-    let rules: [CompiledRule]
-    let machine: RouteStateMachine
-    let methodNames: [String]
-    let methodBits: [String: Int]
-    let binding: HostBinding
-    /// `Map.merge_slashes`.
-    let mapMergeSlashes: Bool
-    /// `_rules_by_endpoint`: table indices per endpoint, sorted by `build_compare_key` (stable).
-    let rulesByEndpoint: [String: [Int]]
+    public var table: RouteTable { compiled.table }
+    var rules: [CompiledRule] { compiled.rules }
+    var machine: RouteStateMachine { compiled.machine }
+    var methodNames: [String] { compiled.methodNames }
+    var methodBits: [String: Int] { compiled.methodBits }
+    var binding: HostBinding { compiled.binding }
+    var mapMergeSlashes: Bool { compiled.mapMergeSlashes }
+    var rulesByEndpoint: [String: [Int]] { compiled.rulesByEndpoint }
 
     /// Compiles the table's rules.
     /// - Throws: `RouteError` when a rule cannot be parsed.
     public init(table: RouteTable) throws(RouteError) {
-        self.table = table
         var compiled: [CompiledRule] = []
         compiled.reserveCapacity(table.rules.count)
         for (index, rule) in table.rules.enumerated() {
@@ -50,14 +78,12 @@ public struct RouteMatcher: Sendable {
                 return left != right ? left < right : $0.offset < $1.offset
             }.map(\.element)
         }
-        self.rules = compiled
-        self.methodNames = names
-        self.methodBits = bits
-        self.machine = RouteStateMachine(
-            rules: compiled, order: order, methodNames: names, methodBits: bits, defaultDomain: table.defaultSubdomain)
-        self.binding = HostBinding(table: table)
-        self.mapMergeSlashes = table.mergeSlashes
-        self.rulesByEndpoint = byEndpoint
+        self.compiled = Compiled(
+            table: table, rules: compiled, machine: RouteStateMachine(
+                rules: compiled, order: order, methodNames: names, methodBits: bits,
+                defaultDomain: table.defaultSubdomain),
+            methodNames: names, methodBits: bits, binding: HostBinding(table: table), mapMergeSlashes: table.mergeSlashes,
+            rulesByEndpoint: byEndpoint)
     }
 
     /// Judges one request as Werkzeug would.
@@ -99,21 +125,19 @@ public struct RouteMatcher: Sendable {
     }
 
     private func gate(method: String, utf8: UnsafeBufferPointer<UInt8>, host: String) -> RouteGateDecision {
-        let request = RequestTarget(utf8)
+        let compiled = self.compiled
         let methodBit = methodBit(method)
-        if !binding.hostMatching, !binding.subdomainMatching, request.hostOverride == nil {
+        if !compiled.binding.hostMatching, !compiled.binding.subdomainMatching {
             // The common Flask case: the domain is the default subdomain; the host only has to bind.
-            guard hostBinds(host) else { return .notFound }
-            let domain = UnsafeBufferPointer(machine.defaultDomain)
-            if let decoded = request.decodedPath {
-                return decoded.withUnsafeBufferPointer { path in
-                    resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
-                }
+            if let fast = RequestTarget.fastPath(utf8) {
+                guard hostBinds(host) else { return .notFound }
+                let path = UnsafeBufferPointer(rebasing: utf8[fast.path])
+                let domain = UnsafeBufferPointer(compiled.machine.defaultDomain)
+                return resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
             }
-            let path = UnsafeBufferPointer(rebasing: utf8[request.pathStart..<request.pathEnd])
-            return resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
         }
-        guard let bound = binding.bind(host: request.hostOverride ?? host) else { return .notFound }
+        let request = RequestTarget(utf8)
+        guard let bound = compiled.binding.bind(host: request.hostOverride ?? host) else { return .notFound }
         return withPath(request, utf8) { path in
             Array(bound.domain.utf8).withUnsafeBufferPointer { domain in
                 resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
@@ -137,7 +161,8 @@ public struct RouteMatcher: Sendable {
         domain: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, methodBit: UInt64,
         _ body: (Outcome) -> Result
     ) -> Result {
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * machine.maxCaptures + 2) { captureBuffer in
+        let machine = compiled.machine
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * machine.maxCaptures + 2) { captureBuffer in
             let captures = captureBuffer.baseAddress!
             var walk = RouteWalk(machine: machine, domain: domain, path: path, methodBit: methodBit, captures: captures)
             let first = walk.run()
@@ -218,8 +243,8 @@ public struct RouteMatcher: Sendable {
         } ?? nil
         guard let packed else { return methodBits[Self.upper(method)].map { UInt64(1) << UInt64($0) } ?? 0 }
         var index = 0
-        let methods = machine.packedMethods
-        while index < methodNames.count {
+        let methods = compiled.machine.packedMethods
+        while index < compiled.methodNames.count {
             if methods[index] == packed { return UInt64(1) << UInt64(index) }
             index += 1
         }
@@ -231,14 +256,10 @@ public struct RouteMatcher: Sendable {
 
     /// Whether `Map.bind` accepts the host (no `BadHost`), checked without copying it.
     private func hostBinds(_ host: String) -> Bool {
-        if binding.serverName != nil { return binding.serverNameIsValid }
-        let check = { (utf8: UnsafeBufferPointer<UInt8>) -> Bool in
-            guard let range = HostBinding.wsgiHostRange(utf8) else { return true }
-            return HostBinding.idnaValid(UnsafeBufferPointer(rebasing: utf8[range]))
-        }
-        if let valid = host.utf8.withContiguousStorageIfAvailable(check) { return valid }
+        if compiled.binding.serverName != nil { return compiled.binding.serverNameIsValid }
+        if let valid = host.utf8.withContiguousStorageIfAvailable(HostBinding.hostBinds) { return valid }
         var copy = host
-        return copy.withUTF8(check)
+        return copy.withUTF8(HostBinding.hostBinds)
     }
 
     private static func query(_ request: RequestTarget, _ utf8: UnsafeBufferPointer<UInt8>) -> String {

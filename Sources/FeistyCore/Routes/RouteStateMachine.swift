@@ -289,7 +289,8 @@ final class RouteStateMachine: @unchecked Sendable {
 
 /// One walk of the machine for one request (the state of `StateMachineMatcher.match`).
 struct RouteWalk {
-    let machine: RouteStateMachine
+    // unowned(unsafe): the matcher keeps the machine alive for the whole walk; no reference counting.
+    unowned(unsafe) let machine: RouteStateMachine
     let domain: UnsafeBufferPointer<UInt8>
     let path: UnsafeBufferPointer<UInt8>
     /// The request method's bit (0 when no rule lists the method).
@@ -321,7 +322,7 @@ struct RouteWalk {
     /// `pos == -1`: the current part is the domain; `0...n`: the path segment starting there;
     /// `n + 1`: no parts left.
     private mutating func walk(_ nodeIndex: Int32, _ pos: Int, _ depth: Int) -> Int32 {
-        let machine = self.machine
+        unowned(unsafe) let machine = self.machine
         let node = machine.nodes[Int(nodeIndex)]
         let count = path.count
         if pos == count + 1 {
