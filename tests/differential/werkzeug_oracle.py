@@ -316,7 +316,7 @@ def verdict(app, method, target, host):
             return {"kind": "error", "message": repr(e)}
         except Exception as e:  # noqa: BLE001 - the app would answer 500
             return {"kind": "error", "message": repr(e)[:200]}
-    index = next(i for i, r in enumerate(app.url_map.iter_rules()) if r is rule)
+    index = next(i for i, r in enumerate(feisty_probe.registered_rules(app.url_map)) if r is rule)
     return {"kind": "match", "endpoint": str(rule.endpoint), "rule": index,
             "args": [[k, *tagged(v)] for k, v in args.items()]}
 
