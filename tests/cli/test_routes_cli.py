@@ -111,3 +111,36 @@ def test_bad_flags_are_rejected_by_the_parser(feisty):
     assert result.returncode != 0 and "METHOD and TARGET" in result.stderr
     result = run_feisty(feisty, "routes", SEED, "--timeout", "0")
     assert result.returncode != 0 and "--timeout" in result.stderr
+
+
+def test_a_virtualenv_python_loads_the_app(feisty, tmp_path):
+    import subprocess
+    import sys
+
+    venv = tmp_path / "venv"
+    # --system-site-packages: the venv sees Flask without a network install; it is still a distinct interpreter.
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    marker = tmp_path / "sitecustomize_marker"
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "feisty_venv_marker.pth").write_text(f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n")
+    result = run_feisty(feisty, "routes", SEED, "--json", "--python", str(venv / "bin" / "python"))
+    assert result.returncode == 0, result.stderr
+    assert [r["endpoint"] for r in json.loads(result.stdout)["rules"]][-1] == "getyear"
+    assert marker.exists(), "the probe must run inside the virtualenv's interpreter"
+
+
+@pytest.mark.parametrize(
+    "app,cwd,endpoint",
+    [
+        ("app:app", "examples/seed", "getyear"),
+        ("examples/seed", ".", "getyear"),
+        ("factory:create_app()", "examples", None),
+    ],
+)
+def test_flask_app_forms_through_the_cli(feisty, repo, app, cwd, endpoint):
+    result = run_feisty(feisty, "routes", app, "--json", cwd=repo / cwd)
+    assert result.returncode == 0, result.stderr
+    endpoints = [r["endpoint"] for r in json.loads(result.stdout)["rules"]]
+    assert len(endpoints) > 1
+    if endpoint:
+        assert endpoint in endpoints
