@@ -1,7 +1,69 @@
 import FeistyCore
+import Foundation
 
-/// Placeholder: the matcher benchmark.
+/// The route matcher benchmark: `feisty-bench-matcher WORKLOAD.json [SECONDS] [gate]`.
+///
+/// The workload (written by bench/matcher_bench.sh) holds a route table and request targets; the
+/// benchmark times `RouteMatcher.gate` (the proxy hot path) and `RouteMatcher.match` over them on the
+/// calling thread and prints one `RESULT` line per entry point.
 @main
 struct MatcherBenchmark {
-    static func main() {}
+    struct Workload: Decodable {
+        var name: String
+        var table: RouteTable
+        var requests: [[String]]
+    }
+
+    static func main() throws {
+        let arguments = CommandLine.arguments
+        guard arguments.count >= 2 else {
+            FileHandle.standardError.write(Data("usage: feisty-bench-matcher WORKLOAD.json [SECONDS]\n".utf8))
+            exit(2)
+        }
+        let seconds = arguments.count > 2 ? Double(arguments[2]) ?? 2 : 2
+        let workload = try JSONDecoder().decode(Workload.self, from: Data(contentsOf: URL(fileURLWithPath: arguments[1])))
+        let matcher = try RouteMatcher(table: workload.table)
+        let requests = workload.requests.map { (method: $0[0], target: $0[1], host: $0[2]) }
+
+        var forwarded = 0
+        let gateRate = measure(seconds: seconds, count: requests.count) {
+            // Borrow the strings in place, as the proxy does with the request it holds.
+            requests.withUnsafeBufferPointer { requests in
+                for index in requests.indices {
+                    let decision = matcher.gate(
+                        method: requests[index].method, target: requests[index].target, host: requests[index].host)
+                    if case .forward = decision { forwarded += 1 }
+                }
+            }
+        }
+        print("RESULT \(workload.name) swift-gate \(Int(gateRate)) matches/s (forwarded \(forwarded))")
+        if arguments.count > 3, arguments[3] == "gate" { return }
+        var matches = 0
+        let matchRate = measure(seconds: seconds, count: requests.count) {
+            requests.withUnsafeBufferPointer { requests in
+                for index in requests.indices {
+                    let verdict = matcher.match(
+                        method: requests[index].method, target: requests[index].target, host: requests[index].host)
+                    if case .match = verdict { matches += 1 }
+                }
+            }
+        }
+        print("RESULT \(workload.name) swift-match \(Int(matchRate)) matches/s (matched \(matches))")
+    }
+
+    /// Runs `body` (one pass over `count` requests) repeatedly for about `seconds`; returns requests/s.
+    static func measure(seconds: Double, count: Int, _ body: () -> Void) -> Double {
+        for _ in 0..<3 { body() }  // warm up
+        let clock = ContinuousClock()
+        var passes = 0
+        let start = clock.now
+        var elapsed = Duration.zero
+        while elapsed < .seconds(seconds) {
+            body()
+            passes += 1
+            elapsed = clock.now - start
+        }
+        let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return Double(passes * count) / total
+    }
 }

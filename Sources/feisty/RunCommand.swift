@@ -47,13 +47,25 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Write one access-log line per request.")
     var accessLog = true
 
+    @Option(help: "The WSGI server for module:name and factory apps (werkzeug, gunicorn, waitress).")
+    var server: AppLaunchConfiguration.Server?
+
+    @Flag(help: "Keep the Werkzeug debugger (a remote code execution console) if the app enables it.")
+    var allowDebugger = false
+
+    @Flag(help: "Let the internal Werkzeug server keep connections alive (HTTP/1.1) between feisty and the app.")
+    var http11 = false
+
+    @Option(help: "Seconds the app may take to bind and answer before feisty gives up.")
+    var startupTimeout: String = "30"
+
     func run() async throws {
+        let logger = Logger(label: "feisty")
         guard let upstream else {
-            FileHandleOutput.error("feisty: launching the app is not available yet; pass --upstream HOST:PORT")
-            throw ExitCode.failure
+            try await launchApp(logger: logger)
+            return
         }
         let table = await routeTableOrEmpty()
-        let logger = Logger(label: "feisty")
         do {
             var configuration = ProxyConfiguration()
             if let listen {
@@ -100,4 +112,46 @@ struct RunCommand: AsyncParsableCommand {
             return RouteTable(rules: [])
         }
     }
+
+    /// Launch mode: feisty starts the app itself and serves the address the app asks for (or `--listen`).
+    private func launchApp(logger: Logger) async throws {
+        do {
+            var proxy = ProxyConfiguration()
+            var listenAddress: ListenAddress? = nil
+            if let listen {
+                let (host, port) = try ProxyValueParsing.hostPort(listen)
+                listenAddress = ListenAddress(host: host, port: port)
+            }
+            proxy.forwardUnknown = forwardUnknown
+            proxy.trustedProxies = try trustedProxy.map { (text) throws(ProxyError) in try IPNetwork(parsing: text) }
+            proxy.maxBodyBytes = try ProxyValueParsing.size(maxBody)
+            guard let headerBytes = try ProxyValueParsing.size(maxHeaderBytes), headerBytes < Int.max else {
+                throw ProxyError.invalidSize(maxHeaderBytes)
+            }
+            proxy.maxHeaderBytes = Int(headerBytes)
+            proxy.headerTimeout = try ProxyValueParsing.seconds(headerTimeout)
+            proxy.idleTimeout = try ProxyValueParsing.seconds(idleTimeout)
+            proxy.upstreamTimeout = try ProxyValueParsing.seconds(upstreamTimeout)
+            proxy.gracePeriod = try ProxyValueParsing.seconds(grace)
+            proxy.accessLog = accessLog
+            let launch = AppLaunchConfiguration(
+                app: app.app,
+                python: app.python,
+                server: server,
+                allowDebugger: allowDebugger,
+                http11: http11,
+                startupTimeout: try ProxyValueParsing.seconds(startupTimeout).duration,
+                grace: proxy.gracePeriod.duration
+            )
+            try await LaunchedAppRun.serve(launch: launch, proxy: proxy, listen: listenAddress, logger: logger)
+        } catch let error as ProxyError {
+            FileHandleOutput.error("feisty: \(error)")
+            throw ExitCode.failure
+        } catch let error as SupervisorError {
+            FileHandleOutput.error("feisty: \(error.message)")
+            throw ExitCode.failure
+        }
+    }
 }
+
+extension AppLaunchConfiguration.Server: ExpressibleByArgument {}

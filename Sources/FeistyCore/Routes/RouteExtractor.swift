@@ -34,7 +34,7 @@ public struct RouteExtractor: Sendable {
     /// - Returns: The table, rules in registration order.
     /// - Throws: `RouteExtractionError`.
     public func extract(app: String, staticOnly: Bool = false) async throws(RouteExtractionError) -> RouteTable {
-        var arguments = ["-c", EmbeddedPython.probe, "routes", app]
+        var arguments = ["-c", EmbeddedPython.commandLine, "routes", app]
         if staticOnly { arguments.append("--static") }
         let answer = try await runProbe(arguments: arguments, app: app)
         return try Self.decodeTable(answer, app: app)

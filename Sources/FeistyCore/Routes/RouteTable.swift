@@ -20,6 +20,9 @@ public struct RouteTable: Sendable, Hashable, Codable {
     public var defaultSubdomain: String
     /// `app.url_map.redirect_defaults`: a rule reached with its default values redirects to the alias.
     public var redirectDefaults: Bool
+    /// `app.url_map.merge_slashes`: whether a path that matches only after merging `//` redirects to
+    /// the merged path (the per-rule setting decides the redirect, this one whether it is tried).
+    public var mergeSlashes: Bool
     /// How the table was obtained: `"runtime"` (the app was imported) or `"static"` (source parsed).
     public var source: String
     /// What static extraction could not resolve, one human-readable line each.
@@ -36,7 +39,8 @@ public struct RouteTable: Sendable, Hashable, Codable {
         defaultSubdomain: String = "",
         redirectDefaults: Bool = true,
         source: String = "runtime",
-        unresolved: [String] = []
+        unresolved: [String] = [],
+        mergeSlashes: Bool = true
     ) {
         self.rules = rules
         self.port = port
@@ -48,10 +52,12 @@ public struct RouteTable: Sendable, Hashable, Codable {
         self.redirectDefaults = redirectDefaults
         self.source = source
         self.unresolved = unresolved
+        self.mergeSlashes = mergeSlashes
     }
 
     enum CodingKeys: String, CodingKey {
         case port, host, rules, source, unresolved
+        case mergeSlashes = "merge_slashes"
         case hostMatching = "host_matching"
         case subdomainMatching = "subdomain_matching"
         case serverName = "server_name"
@@ -71,6 +77,7 @@ public struct RouteTable: Sendable, Hashable, Codable {
         self.redirectDefaults = try c.decodeIfPresent(Bool.self, forKey: .redirectDefaults) ?? true
         self.source = try c.decodeIfPresent(String.self, forKey: .source) ?? "runtime"
         self.unresolved = try c.decodeIfPresent([String].self, forKey: .unresolved) ?? []
+        self.mergeSlashes = try c.decodeIfPresent(Bool.self, forKey: .mergeSlashes) ?? true
     }
 }
 
@@ -100,6 +107,10 @@ public struct RouteRule: Sendable, Hashable, Codable {
     public var alias: Bool
     /// `Rule.websocket`.
     public var websocket: Bool
+    /// The position in which the rule was added to the map, when the probe could record it. Werkzeug
+    /// breaks ties (rules sharing a state, equal-weight transitions) by registration order, which
+    /// `rules` (grouped by endpoint, as `Map.iter_rules` yields them) does not always preserve.
+    public var registrationIndex: Int?
 
     /// Creates a rule; the defaults are Werkzeug's.
     public init(
@@ -114,7 +125,8 @@ public struct RouteRule: Sendable, Hashable, Codable {
         host: String? = nil,
         converters: [ConverterSpec] = [],
         alias: Bool = false,
-        websocket: Bool = false
+        websocket: Bool = false,
+        registrationIndex: Int? = nil
     ) {
         self.rule = rule
         self.methods = methods
@@ -128,10 +140,12 @@ public struct RouteRule: Sendable, Hashable, Codable {
         self.converters = converters
         self.alias = alias
         self.websocket = websocket
+        self.registrationIndex = registrationIndex
     }
 
     enum CodingKeys: String, CodingKey {
         case rule, methods, endpoint, defaults, subdomain, host, converters, alias, websocket
+        case registrationIndex = "registration_index"
         case strictSlashes = "strict_slashes"
         case mergeSlashes = "merge_slashes"
         case redirectTo = "redirect_to"
@@ -151,6 +165,7 @@ public struct RouteRule: Sendable, Hashable, Codable {
         self.converters = try c.decodeIfPresent([ConverterSpec].self, forKey: .converters) ?? []
         self.alias = try c.decodeIfPresent(Bool.self, forKey: .alias) ?? false
         self.websocket = try c.decodeIfPresent(Bool.self, forKey: .websocket) ?? false
+        self.registrationIndex = try c.decodeIfPresent(Int.self, forKey: .registrationIndex)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -167,6 +182,7 @@ public struct RouteRule: Sendable, Hashable, Codable {
         try c.encode(converters, forKey: .converters)
         try c.encode(alias, forKey: .alias)
         try c.encode(websocket, forKey: .websocket)
+        try c.encodeIfPresent(registrationIndex, forKey: .registrationIndex)
     }
 }
 

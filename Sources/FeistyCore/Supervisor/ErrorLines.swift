@@ -1,0 +1,59 @@
+import Foundation
+
+/// Picks, from the app's stderr, the line that best says why it died: the last Python exception line
+/// (`ZeroDivisionError: division by zero`, `OSError: [Errno 98] Address already in use`) or the launcher's own
+/// `feisty: ...` line, and otherwise the last line that is not a request log line.
+struct ErrorLines: Sendable, Hashable {
+    /// The last line that looks like an exception (or a launcher error).
+    private(set) var exceptionLine: String?
+    /// The last non-blank line that is not a server access-log line.
+    private(set) var lastLine: String?
+    /// The message of the launcher's JSON error line, the best explanation there is.
+    private(set) var launcherError: String?
+
+    /// The line that best explains the exit.
+    /// - Parameter afterReady: Whether the app had become ready: then only an actual error line qualifies
+    ///   (the last line is likely Werkzeug's banner).
+    func explanation(afterReady: Bool) -> String? {
+        launcherError ?? exceptionLine ?? (afterReady ? nil : lastLine)
+    }
+
+    /// Takes one output line into account.
+    mutating func observe(_ line: String) {
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, !Self.isRequestLogLine(trimmed) else { return }
+        if let message = Self.launcherErrorMessage(trimmed) {
+            launcherError = message
+            return
+        }
+        lastLine = trimmed
+        if Self.isExceptionLine(trimmed) { exceptionLine = trimmed }
+    }
+
+    /// The message of a launcher error line: `{"error": {"kind": ..., "message": ...}}`.
+    static func launcherErrorMessage(_ line: String) -> String? {
+        guard line.hasPrefix("{"), line.contains("\"error\""),
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let error = object["error"]
+        else { return nil }
+        if let text = error as? String { return text }
+        if let detail = error as? [String: Any], let message = detail["message"] as? String { return message }
+        return nil
+    }
+
+    /// Whether `line` is a server's access-log line (`127.0.0.1 - - [date] "GET / HTTP/1.1" 200 -`): those say
+    /// nothing about why the app died.
+    static func isRequestLogLine(_ line: String) -> Bool {
+        guard let dash = line.range(of: " - ") else { return false }
+        return !line[..<dash.lowerBound].contains(" ") && line[dash.upperBound...].contains("] \"")
+    }
+
+    /// Whether `line` is the last line of a Python traceback (`pkg.SomeError: message`) or a launcher error.
+    static func isExceptionLine(_ line: String) -> Bool {
+        let name = line.prefix { $0 != ":" }
+        guard !name.isEmpty, name.count < line.count || name.hasSuffix("Error"),
+            name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." })
+        else { return false }
+        return name == "feisty" || ["Error", "Exception", "Exit", "Interrupt"].contains { name.hasSuffix($0) }
+    }
+}

@@ -1,0 +1,56 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Asks the app one HTTP question to learn whether it serves: `HEAD /` on its internal address.
+///
+/// Any response head counts (a 404 or a 500 still means the server is up). `HEAD` keeps the response short;
+/// the app does see (and log) this one request.
+enum HTTPReadinessProbe {
+    /// Sends `HEAD /` and waits for a response head.
+    /// - Parameters:
+    ///   - address: The app's internal address.
+    ///   - timeout: How long to wait for the connection and the response head.
+    /// - Returns: Whether a response head arrived in time.
+    static func answers(_ address: ListenAddress, timeout: Duration = .seconds(1)) async -> Bool {
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(Int64(timeout / .milliseconds(1))))
+                .connect(host: address.host, port: address.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                            wrappingChannelSynchronously: channel
+                        )
+                    }
+                }
+            return try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await channel.executeThenClose { inbound, outbound in
+                        var head = HTTPRequestHead(version: .http1_1, method: .HEAD, uri: "/")
+                        head.headers.add(name: "Host", value: address.description)
+                        head.headers.add(name: "User-Agent", value: "feisty-readiness")
+                        head.headers.add(name: "Connection", value: "close")
+                        try await outbound.write(.head(head))
+                        try await outbound.write(.end(nil))
+                        for try await part in inbound {
+                            if case .head = part { return true }
+                        }
+                        return false
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    // A server that accepted but never answers: close so the reader above ends.
+                    try? await channel.channel.close()
+                    return false
+                }
+                let answered = try await group.next() ?? false
+                group.cancelAll()
+                return answered
+            }
+        } catch {
+            return false
+        }
+    }
+}

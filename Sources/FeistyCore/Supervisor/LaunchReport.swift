@@ -1,0 +1,35 @@
+/// What the launcher writes (atomically) once the app object is known: the app's route table plus
+/// where the app asked to listen and where it was actually bound.
+///
+/// The JSON is the `RouteTable` object with two extra keys, `requested` and `bind`.
+public struct LaunchReport: Sendable, Hashable, Decodable {
+    /// The app's routes, read from the live `app.url_map`.
+    public var table: RouteTable
+    /// What `app.run(...)` asked for (`0.0.0.0:8080`), or `nil` when the app never called it (module specs).
+    public var requested: ListenAddress?
+    /// Where the app actually listens: feisty's internal loopback address.
+    public var bind: ListenAddress
+
+    /// Creates a report.
+    /// - Parameters:
+    ///   - table: The app's routes.
+    ///   - requested: The address the app asked for.
+    ///   - bind: The address the app listens on.
+    public init(table: RouteTable, requested: ListenAddress?, bind: ListenAddress) {
+        self.table = table
+        self.requested = requested
+        self.bind = bind
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case requested, bind
+    }
+
+    /// Decodes the report: the route table from the whole object, the two addresses from their keys.
+    public init(from decoder: any Decoder) throws {
+        self.table = try RouteTable(from: decoder)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.requested = try container.decodeIfPresent(ListenAddress.self, forKey: .requested)
+        self.bind = try container.decode(ListenAddress.self, forKey: .bind)
+    }
+}

@@ -1,0 +1,60 @@
+"""Shared fixtures for the probe and launcher tests: the repository root, free ports, running the probe."""
+import json
+import pathlib
+import socket
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+PROBE = REPO / "Sources" / "FeistyCore" / "Python" / "feisty_probe.py"
+EXAMPLES = REPO / "examples"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def repo() -> pathlib.Path:
+    return REPO
+
+
+class ProbeResult:
+    """One probe run: exit status, the JSON document it printed, and its stderr."""
+
+    def __init__(self, completed: subprocess.CompletedProcess):
+        self.status = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        lines = [line for line in completed.stdout.splitlines() if line.strip()]
+        assert len(lines) == 1, f"expected exactly one JSON line on stdout, got {completed.stdout!r}"
+        self.json = json.loads(lines[0])
+
+    @property
+    def error(self):
+        return self.json.get("error")
+
+
+def run_probe(*args, cwd=REPO, python=sys.executable, timeout=30, embedded=False) -> ProbeResult:
+    """Runs `python feisty_probe.py ARGS` (or `python -c SOURCE ARGS`, as feisty does, when embedded)."""
+    if embedded:
+        command = [python, "-c", PROBE.read_text(encoding="utf-8"), *map(str, args)]
+    else:
+        command = [python, str(PROBE), *map(str, args)]
+    completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return ProbeResult(completed)
+
+
+@pytest.fixture
+def probe():
+    return run_probe

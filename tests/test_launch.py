@@ -1,0 +1,395 @@
+"""`launch`: the app served on feisty's --bind address, the report, liveness, debugger and server choices."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import requests
+
+from conftest import PROBE, REPO, free_port
+
+DEBUGGER_WARNING = ("feisty: the Werkzeug debugger is disabled (it is a remote console); pass --allow-debugger "
+                    "to keep it")
+
+
+class Launch:
+    """`python3 feisty_probe.py launch ...` started the way feisty starts it: own session, stdin a pipe."""
+
+    def __init__(self, app, port, report, *extra, cwd=REPO, env=None, stdin=subprocess.PIPE):
+        self.port = port
+        self.report = report
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(PROBE), "launch", str(app), "--bind", f"127.0.0.1:{port}", "--report",
+             str(report), *extra],
+            cwd=cwd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True, env={**os.environ, **(env or {})},
+        )
+
+    def wait_report(self, timeout=20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(self.report):
+                with open(self.report, encoding="utf-8") as handle:
+                    return json.load(handle)
+            if self.proc.poll() is not None:
+                pytest.fail(f"launcher exited ({self.proc.returncode}) before the report: {self.proc.stderr.read()}")
+            time.sleep(0.05)
+        pytest.fail("no report")
+
+    def wait_http(self, path="/", timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return requests.get(self.base + path, timeout=2)
+            except requests.ConnectionError:
+                if self.proc.poll() is not None:
+                    pytest.fail(f"launcher exited ({self.proc.returncode}): {self.proc.stderr.read()}")
+                time.sleep(0.05)
+        pytest.fail(f"nothing answers on {self.base}")
+
+    def close_stdin_and_wait(self, timeout=10.0) -> int:
+        self.proc.stdin.close()
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+        return self.proc.stdout.read(), self.proc.stderr.read()
+
+
+@pytest.fixture
+def launches():
+    started = []
+
+    def start(*args, **kwargs):
+        launch = Launch(*args, **kwargs)
+        started.append(launch)
+        return launch
+
+    yield start
+    for launch in started:
+        launch.stop()
+
+
+def write_app(directory, body: str, name="app.py"):
+    path = directory / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_seed_is_served_on_the_bind_port_and_reported(launches, tmp_path):
+    port = free_port()
+    launch = launches("examples/seed/app.py", port, tmp_path / "report.json")
+    report = launch.wait_report()
+    assert report["requested"] == {"host": "0.0.0.0", "port": 8080}
+    assert report["bind"] == {"host": "127.0.0.1", "port": port}
+    assert report["source"] == "runtime" and report["port"] == 8080
+    assert [r["endpoint"] for r in report["rules"]] == ["static", "overview", "getuser", "getyear"]
+    assert not os.path.exists(str(tmp_path / "report.json") + ".tmp")
+    response = launch.wait_http("/2024")
+    assert response.status_code == 200 and response.text == "2024"
+    assert launch.proc.poll() is None
+    # The app's own 8080 was never bound by this process (something else may own 8080 on this machine).
+    listening = subprocess.run(["sh", "-c", f"ls -l /proc/{launch.proc.pid}/fd"], capture_output=True, text=True)
+    sockets = listening.stdout.count("socket:")
+    assert sockets >= 1
+    with socket.socket() as probe_socket:
+        probe_socket.settimeout(0.5)
+        if probe_socket.connect_ex(("127.0.0.1", 8080)) == 0:
+            pytest.skip("something else listens on 8080 here: cannot tell it is not the app")
+    status = launch.close_stdin_and_wait()
+    assert status != 0  # killed by the process-group SIGTERM
+    _, stderr = launch.stop()
+    assert "Running on http://127.0.0.1:%d" % port in stderr
+
+
+def test_closing_stdin_kills_the_app_and_its_children(launches, tmp_path):
+    pids = tmp_path / "pids"
+    write_app(tmp_path, f"""
+        import subprocess, sys
+        from flask import Flask
+        app = Flask(__name__)
+        plain = subprocess.Popen(["sleep", "300"])
+        stubborn = subprocess.Popen([sys.executable, "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"])
+        open({str(pids)!r}, "w").write(f"{{plain.pid}} {{stubborn.pid}}")
+
+        @app.route("/")
+        def index():
+            return "up"
+
+        if __name__ == "__main__":
+            app.run(port=5999)
+    """)
+    port = free_port()
+    launch = launches(tmp_path / "app.py", port, tmp_path / "report.json")
+    launch.wait_report()
+    assert launch.wait_http("/").text == "up"
+    children = [int(p) for p in pids.read_text().split()]
+    launch.close_stdin_and_wait(timeout=5)
+    deadline = time.monotonic() + 8
+    alive = children
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in children if _alive(pid)]
+        time.sleep(0.1)
+    assert alive == [], "children survived the launcher"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(launch.base, timeout=1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_stdin_that_is_not_a_pipe_does_not_stop_the_app(launches, tmp_path):
+    port = free_port()
+    launch = launches("examples/seed/app.py", port, tmp_path / "r.json", stdin=subprocess.DEVNULL)
+    launch.wait_report()
+    assert launch.wait_http("/2024").status_code == 200
+    time.sleep(0.5)
+    assert launch.proc.poll() is None
+
+
+DEBUG_APP = """
+    from flask import Flask
+    app = Flask(__name__)
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("kaboom")
+
+    if __name__ == "__main__":
+        app.run(host="0.0.0.0", port=5001, debug=True)
+"""
+
+
+def test_debugger_is_disabled_with_a_warning(launches, tmp_path):
+    write_app(tmp_path, DEBUG_APP)
+    port = free_port()
+    launch = launches(tmp_path / "app.py", port, tmp_path / "r.json")
+    report = launch.wait_report()
+    assert report["requested"] == {"host": "0.0.0.0", "port": 5001}
+    response = launch.wait_http("/boom")
+    assert response.status_code == 500
+    assert "Werkzeug Debugger" not in response.text and "kaboom" not in response.text
+    _, stderr = launch.stop()
+    assert DEBUGGER_WARNING in stderr.splitlines()
+    assert "feisty: the reloader is disabled" in stderr
+    assert "Restarting with" not in stderr  # no reloader child
+
+
+def test_allow_debugger_keeps_it(launches, tmp_path):
+    write_app(tmp_path, DEBUG_APP)
+    port = free_port()
+    launch = launches(tmp_path / "app.py", port, tmp_path / "r.json", "--allow-debugger")
+    launch.wait_report()
+    response = launch.wait_http("/boom")
+    assert response.status_code == 500 and "Werkzeug Debugger" in response.text
+    _, stderr = launch.stop()
+    assert DEBUGGER_WARNING not in stderr and "Restarting with" not in stderr
+
+
+def test_module_name_is_served_by_run_simple(launches, tmp_path):
+    port = free_port()
+    launch = launches("app:app", port, tmp_path / "r.json", cwd=REPO / "examples" / "seed")
+    report = launch.wait_report()
+    assert report["requested"] is None and report["bind"]["port"] == port
+    assert launch.wait_http("/1999").text == "1999"
+    _, stderr = launch.stop()
+    assert f"Running on http://127.0.0.1:{port}" in stderr  # Werkzeug's run_simple banner
+
+
+def test_factory_with_arguments_is_served(launches, tmp_path):
+    port = free_port()
+    launch = launches('factory:create_app("testing")', port, tmp_path / "r.json", cwd=REPO / "examples")
+    report = launch.wait_report()
+    assert "auth.login" in [r["endpoint"] for r in report["rules"]]
+    assert launch.wait_http("/auth/login").text == "login"
+
+
+def test_script_without_app_run_is_served_after_it_ends(launches, tmp_path):
+    write_app(tmp_path, """
+        from flask import Flask
+        app = Flask(__name__)
+        print("script ran as __main__:", __name__ == "__main__")
+
+        @app.route("/")
+        def index():
+            return "served"
+    """)
+    port = free_port()
+    launch = launches(tmp_path, port, tmp_path / "r.json")
+    report = launch.wait_report()
+    assert report["requested"] is None
+    assert launch.wait_http("/").text == "served"
+    stdout, _ = launch.stop()
+    assert "script ran as __main__: True" in stdout
+
+
+def _exchange(conn, request: bytes) -> bytes:
+    """Sends one request and reads exactly one response (Content-Length or chunked body)."""
+    conn.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lower = head.lower()
+    if b"content-length:" in lower:
+        length = int(lower.split(b"content-length:")[1].split(b"\r\n")[0])
+        while len(body) < length:
+            body += conn.recv(65536)
+    elif b"transfer-encoding: chunked" in lower:
+        while not body.endswith(b"0\r\n\r\n"):
+            body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_http11_keeps_connections_alive(launches, tmp_path):
+    port = free_port()
+    launch = launches("examples/rich/app.py", port, tmp_path / "a.json", "--http11")
+    launch.wait_http("/")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        for _ in range(3):  # several requests on one connection
+            first = _exchange(conn, b"GET /download/100000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert first.startswith(b"HTTP/1.1 200") and b"connection: close" not in first.lower()
+            assert len(first.partition(b"\r\n\r\n")[2]) == 100000
+        # Answered before the body was read: this one connection closes, as Werkzeug would.
+        refused = _exchange(conn, b"POST /upload/limited HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
+                            b"\r\n" + b"x" * 5000)
+        assert refused.startswith(b"HTTP/1.1 413") and b"connection: close" in refused.lower()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        for size in (10, 70000, 0):
+            body = bytes(range(256)) * (size // 256) + b"y" * (size % 256)
+            answer = _exchange(conn, b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+                               + body)
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+            assert json.loads(answer.partition(b"\r\n\r\n")[2])["size"] == size
+        unread = _exchange(conn, b"POST /2024 HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nignored")
+        assert unread.startswith(b"HTTP/1.1 404")  # /2024 is not in rich; the unread body must not poison the next
+        again = _exchange(conn, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert again.startswith(b"HTTP/1.1 200")
+
+
+def test_without_http11_werkzeug_closes_each_connection(launches, tmp_path):
+    port = free_port()
+    launch = launches("examples/seed/app.py", port, tmp_path / "b.json")
+    launch.wait_http("/2024")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        first = _exchange(conn, b"GET /2024 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"connection: close" in first.lower()
+        try:
+            second = _exchange(conn, b"GET /2024 HTTP/1.1\r\nHost: x\r\n\r\n")
+        except OSError:
+            second = b""
+        assert second == b""
+
+
+def test_gunicorn_missing_is_a_clear_error(tmp_path):
+    shadow = tmp_path / "shadow" / "gunicorn"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'gunicorn'\", name='gunicorn')\n")
+    completed = subprocess.run(
+        [sys.executable, str(PROBE), "launch", "examples/seed/app.py", "--bind", f"127.0.0.1:{free_port()}",
+         "--report", str(tmp_path / "r.json"), "--server", "gunicorn"],
+        cwd=REPO, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "shadow")},
+    )
+    assert completed.returncode == 1
+    error = json.loads(completed.stderr.strip().splitlines()[-1])["error"]
+    assert error["kind"] == "server_missing" and "gunicorn" in error["message"]
+
+
+@pytest.mark.parametrize("server,banner", [("gunicorn", "Listening at"), ("waitress", "Serving on")])
+def test_other_servers(launches, tmp_path, server, banner):
+    pytest.importorskip(server)
+    port = free_port()
+    launch = launches("examples/seed/app.py", port, tmp_path / "r.json", "--server", server)
+    report = launch.wait_report()
+    assert report["requested"] == {"host": "0.0.0.0", "port": 8080}
+    assert launch.wait_http("/2024").text == "2024"
+    launch.close_stdin_and_wait(timeout=10)
+    _, stderr = launch.stop()
+    assert banner in stderr
+
+
+@pytest.mark.parametrize("app,kind", [("examples/broken/syntax_error.py", "syntax_error"),
+                                      ("examples/broken/raises.py", "import_error"),
+                                      ("examples/broken/no_app.py", "no_app"),
+                                      ("examples/nowhere.py", "not_found")])
+def test_launch_errors_are_one_json_line_on_stderr(tmp_path, app, kind):
+    completed = subprocess.run(
+        [sys.executable, str(PROBE), "launch", app, "--bind", f"127.0.0.1:{free_port()}", "--report",
+         str(tmp_path / "r.json")], cwd=REPO, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert completed.returncode == 1
+    error = json.loads(completed.stderr.strip().splitlines()[-1])["error"]
+    assert error["kind"] == kind and "\n" not in error["message"]
+    assert completed.stdout == "" or "raises.py" in completed.stdout
+
+
+def test_bind_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        completed = subprocess.run(
+            [sys.executable, str(PROBE), "launch", "examples/seed/app.py", "--bind", f"127.0.0.1:{port}",
+             "--report", str(tmp_path / "r.json")], cwd=REPO, capture_output=True, text=True, timeout=30,
+            stdin=subprocess.DEVNULL)
+    assert completed.returncode == 1
+    assert json.loads(completed.stderr.strip().splitlines()[-1])["error"]["kind"] == "bind_error"
+
+
+def test_launch_usage_error():
+    completed = subprocess.run([sys.executable, str(PROBE), "launch", "examples/seed/app.py"], cwd=REPO,
+                               capture_output=True, text=True, timeout=30)
+    assert completed.returncode == 1
+    assert json.loads(completed.stderr.strip().splitlines()[-1])["error"]["kind"] == "usage"
+
+
+def test_embedded_launcher_runs_from_dash_c(launches, tmp_path):
+    """feisty runs `python3 -c <source> launch ...`: no __file__, argv[0] == '-c'; the script still sees itself."""
+    write_app(tmp_path, """
+        import sys
+        from flask import Flask
+        app = Flask(__name__)
+
+        @app.route("/argv")
+        def argv():
+            return sys.argv[0]
+
+        if __name__ == "__main__":
+            app.run(port=5002, ssl_context="adhoc")
+    """)
+    port = free_port()
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PROBE.read_text(encoding="utf-8"), "launch", str(tmp_path / "app.py"), "--bind",
+         f"127.0.0.1:{port}", "--report", str(report)],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        launch = Launch.__new__(Launch)
+        launch.proc, launch.port, launch.report, launch.base = proc, port, str(report), f"http://127.0.0.1:{port}"
+        assert launch.wait_report()["requested"] == {"host": "127.0.0.1", "port": 5002}
+        assert launch.wait_http("/argv").text == str(tmp_path / "app.py")  # plain HTTP despite ssl_context
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+    assert "ssl_context is ignored" in proc.stderr.read()
