@@ -127,7 +127,6 @@ func withProxyTestBed(
     let ports = String(decoding: line, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
     var bed = ProxyTestBed(proxyPort: 0, appPort: ports[0], closerPort: ports[1], closingAppPort: ports[2])
     var configuration = ProxyConfiguration(listenHost: "127.0.0.1", listenPort: 0, accessLog: false)
-    configuration.forwardUnknown = true  // the placeholder matcher refuses everything; gate tests turn this off
     tweak(&configuration)
     let target = upstream?(bed) ?? bed.appPort
     let routing = RoutingPublisher(

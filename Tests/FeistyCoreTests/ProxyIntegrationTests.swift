@@ -87,14 +87,24 @@ import Testing
         }
     }
 
-    @Test func gateAnswers404AndTheAppNeverSeesIt() async throws {
-        try await withProxyTestBed({ $0.forwardUnknown = false }) { bed, _ in
+    @Test func gateAnswers404And405AndTheAppNeverSeesThem() async throws {
+        try await withProxyTestBed { bed, _ in
             let out = try await curl("-w", "|%{http_code}", "\(bed.base)/wp-login.php")
             #expect(out == "404 Not Found\n|404")
             let post = try await curl("-w", "|%{http_code}", "-d", "a=b", "\(bed.base)/xmlrpc.php")
             #expect(post.hasSuffix("|404"))
+            let wrongMethod = try await curl("-D", "-", "-o", "/dev/null", "-X", "DELETE", "\(bed.base)/hello/x")
+            #expect(wrongMethod.hasPrefix("HTTP/1.1 405"))
+            #expect(wrongMethod.lowercased().contains("allow: get, head, options"))
             let count = try await runTool(["curl", "-s", "http://127.0.0.1:\(bed.appPort)/count"]).output
             #expect(count == "0", "the app saw refused requests")
+        }
+    }
+
+    @Test func forwardUnknownPassesRefusedRequestsOn() async throws {
+        try await withProxyTestBed({ $0.forwardUnknown = true }) { bed, _ in
+            let out = try await curl("-w", "|%{http_code}", "\(bed.base)/not/declared")
+            #expect(out == "app 404|404")
         }
     }
 
@@ -191,8 +201,7 @@ import Testing
         try await withProxyTestBed { bed, _ in
             let routing = RoutingPublisher(matcher: try RouteMatcher(table: ProxyTestUpstream.table), upstream: nil)
             let server = ProxyServer(
-                configuration: ProxyConfiguration(listenHost: "127.0.0.1", listenPort: 0, forwardUnknown: true,
-                    accessLog: false),
+                configuration: ProxyConfiguration(listenHost: "127.0.0.1", listenPort: 0, accessLog: false),
                 routing: routing
             )
             let group = ServiceGroup(services: [server], logger: .init(label: "t"))

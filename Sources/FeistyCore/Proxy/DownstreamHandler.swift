@@ -133,7 +133,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         let now = NIODeadline.now()
         let snapshot = environment.routing.current
         // The gate runs once per request, on the head's own uri string.
-        let verdict = snapshot.matcher.match(
+        let verdict = snapshot.matcher.gate(
             method: head.method.rawValue,
             target: head.uri,
             host: head.headers.first(name: "host") ?? "localhost"
