@@ -65,7 +65,7 @@ struct RunCommand: AsyncParsableCommand {
             try await launchApp(logger: logger)
             return
         }
-        let table = await routeTableOrEmpty()
+        let table = try await app.routeTable()
         do {
             var configuration = ProxyConfiguration()
             if let listen {
@@ -98,18 +98,6 @@ struct RunCommand: AsyncParsableCommand {
         } catch let error as RouteError {
             FileHandleOutput.error("feisty: \(error)")
             throw ExitCode.failure
-        }
-    }
-
-    /// TEMPORARY shim while the probe in main is a placeholder: an app whose routes cannot be extracted yet is
-    /// served with an empty table (every request refused unless `--forward-unknown`), with a warning.
-    private func routeTableOrEmpty() async -> RouteTable {
-        do {
-            return try await RouteExtractor(python: app.python, timeout: .seconds(app.timeout))
-                .extract(app: app.app, staticOnly: app.staticOnly)
-        } catch {
-            FileHandleOutput.error("feisty: warning: route extraction failed (\(error)); serving an empty route table")
-            return RouteTable(rules: [])
         }
     }
 

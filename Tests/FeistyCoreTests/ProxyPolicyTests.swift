@@ -11,7 +11,7 @@ import Testing
     }
 
     let admission = RequestAdmission(maxHeaderBytes: 1024, maxBodyBytes: 100, forwardUnknown: false)
-    let match = RouteVerdict.match(endpoint: "e", ruleIndex: 0, arguments: [])
+    let match = RouteGateDecision.forward
 
     @Test func smugglingFramingsAreRefused() {
         let cases: [[(String, String)]] = [
@@ -39,7 +39,7 @@ import Testing
             appAvailable: true) == .forward(framing: .length(10)))
         #expect(admission.decide(head: head(.POST, "/", [("transfer-encoding", "gzip, chunked")]), verdict: match,
             appAvailable: true) == .forward(framing: .chunked))
-        #expect(admission.decide(head: head(), verdict: .redirect(location: "/a/"), appAvailable: true)
+        #expect(admission.decide(head: head(), verdict: .forward, appAvailable: true)
             == .forward(framing: .none))
     }
 

@@ -1,7 +1,7 @@
 /// One access-log line: who asked what, what the gate said, what was answered, how much and how fast.
 ///
 /// `client method target verdict status bytes upstream_ms` — e.g.
-/// `127.0.0.1 GET /2024 match 200 4 1.3ms`; `-` when the app was not asked.
+/// `127.0.0.1 GET /2024 forward 200 4 1.3ms`; `-` when the app was not asked.
 struct AccessLogEntry {
     var client: String
     var method: String
@@ -23,11 +23,10 @@ struct AccessLogEntry {
         return "\(client) \(method) \(target) \(verdict) \(status) \(bytes) \(upstream)"
     }
 
-    /// The verdict column for a route verdict.
-    static func label(_ verdict: RouteVerdict) -> String {
-        switch verdict {
-        case .match: "match"
-        case .redirect: "redirect"
+    /// The verdict column for a gate decision (`forward`: a rule matched or Werkzeug would redirect).
+    static func label(_ decision: RouteGateDecision) -> String {
+        switch decision {
+        case .forward: "forward"
         case .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
         }

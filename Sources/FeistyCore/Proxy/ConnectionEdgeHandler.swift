@@ -21,7 +21,7 @@ final class ConnectionEdgeHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if let downstream, downstream.awaitsFirstByte { downstream.firstByteArrived() }
+        downstream?.rawBytesArrived()
         context.fireChannelRead(data)
     }
 

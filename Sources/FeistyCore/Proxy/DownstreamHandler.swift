@@ -24,6 +24,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var pendingParts = CircularBuffer<HTTPClientRequestPart>()
     private var pendingRead = false
     private var needsFlush = false
+    /// Between a socket read and its read-complete; parts delivered outside a burst (pipelined requests released
+    /// by the pipelining handler when a response ends) are flushed to the app at once.
+    private var inReadBurst = false
     private var tick: RepeatedTask?
 
     private var peer = "-"
@@ -46,11 +49,12 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     /// Whether the client connection can take more bytes now.
     var isWritable: Bool { context?.channel.isWritable ?? false }
-    /// Whether the next client byte starts a request head (the header timeout).
-    var awaitsFirstByte: Bool { machine.awaitsFirstByte }
 
-    /// The first byte of a request arrived.
-    func firstByteArrived() { machine.bytesArrived(now: .now()) }
+    /// Raw bytes arrived from the socket: the parts they decode into are flushed to the app on read-complete.
+    func rawBytesArrived() {
+        inReadBurst = true
+        if machine.awaitsFirstByte { machine.bytesArrived(now: .now()) }
+    }
 
     // MARK: lifecycle
 
@@ -129,7 +133,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         let now = NIODeadline.now()
         let snapshot = environment.routing.current
         // The gate runs once per request, on the head's own uri string.
-        let verdict = snapshot.matcher.match(
+        let verdict = snapshot.matcher.gate(
             method: head.method.rawValue,
             target: head.uri,
             host: head.headers.first(name: "host") ?? "localhost"
@@ -172,7 +176,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             pendingParts.append(.head(rewritten))
             self.connect(to: address, generation: snapshot.generation, context: context)
         } else {
-            upstream?.write(.head(rewritten))
+            send(.head(rewritten))
             if sendContinue { writeContinue() }
         }
     }
@@ -184,9 +188,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
         } else {
             pendingParts.append(part)
         }
+        if !inReadBurst { upstream?.flushIfNeeded() }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBurst = false
         upstream?.flushIfNeeded()
         context.fireChannelReadComplete()
     }
@@ -291,11 +297,12 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 execute(action)
                 return
             }
-            context.write(self.wrapOutboundOut(.end(trailers)), promise: nil)
-            needsFlush = false
-            context.flush()
+            // Writing the end may synchronously release the next pipelined request into this handler: finish
+            // this exchange's bookkeeping first.
             finishEntry()
             if !keepUpstream { dropUpstream() }
+            needsFlush = false
+            context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
             if closeDownstream { edge.closeAfterPendingWrites() }
         }
     }
@@ -370,11 +377,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
         case .routeNotFound, .methodNotAllowed: break  // the gate verdict says it already
         default: entry.verdict += "," + refusal.logLabel
         }
+        finishEntry()  // before the end is written: it may release the next pipelined request
+        needsFlush = false
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
-        needsFlush = false
-        finishEntry()
     }
 
     private func writeContinue() {

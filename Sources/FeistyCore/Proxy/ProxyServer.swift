@@ -80,20 +80,28 @@ public final class ProxyServer: Service, Sendable {
             logger.info("feisty proxy listening on \(address)")
         }
         let grace = configuration.gracePeriod
+        let drained = serverChannel.eventLoop.makePromise(of: Void.self)
+        let draining = Mutex(false)
         try await withGracefulShutdownHandler {
             try await serverChannel.closeFuture.get()
         } onGracefulShutdown: { [self] in
             logger.info("feisty proxy draining (grace \(grace.nanoseconds / 1_000_000) ms)")
-            let drained = serverChannel.eventLoop.makePromise(of: Void.self)
+            draining.withLock { $0 = true }
+            // Stops accepting, closes idle keep-alive connections, lets in-flight requests end (with
+            // `Connection: close`); the promise completes when the last connection closed.
             quiescing.initiateShutdown(promise: drained)
             // Whatever is still open when the grace period ends is closed hard.
             let forceClose = serverChannel.eventLoop.scheduleTask(in: grace) { [self] in
                 for channel in children.withLock({ Array($0.values) }) { channel.close(promise: nil) }
-                serverChannel.close(promise: nil)
             }
             drained.futureResult.whenComplete { _ in forceClose.cancel() }
         }
-        // After the drain, make sure nothing lingers (server channel closed by the quiescing helper).
+        // The server channel closes first during a drain: wait for the connections too.
+        if draining.withLock({ $0 }) {
+            try? await drained.futureResult.get()
+        } else {
+            drained.succeed()
+        }
         for channel in children.withLock({ Array($0.values) }) { channel.close(promise: nil) }
     }
 

@@ -38,9 +38,9 @@ public struct RequestAdmission: Sendable {
     /// Judges one request head.
     /// - Parameters:
     ///   - head: The parsed head.
-    ///   - verdict: The route gate's verdict (computed once by the caller).
+    ///   - verdict: The route gate's decision (computed once by the caller).
     ///   - appAvailable: Whether an upstream address is published.
-    public func decide(head: HTTPRequestHead, verdict: RouteVerdict, appAvailable: Bool) -> Decision {
+    public func decide(head: HTTPRequestHead, verdict: RouteGateDecision, appAvailable: Bool) -> Decision {
         let framing: Framing
         switch Self.framing(of: head) {
         case .success(let value): framing = value
@@ -51,7 +51,7 @@ public struct RequestAdmission: Sendable {
             switch verdict {
             case .notFound: return .refuse(.routeNotFound, framing: framing)
             case .methodNotAllowed(let allowed): return .refuse(.methodNotAllowed(allowed: allowed), framing: framing)
-            case .match, .redirect: break
+            case .forward: break
             }
         }
         if case .length(let length) = framing, let maxBodyBytes, length > maxBodyBytes {
