@@ -6,6 +6,9 @@ import Foundation
 /// The workload (written by bench/matcher_bench.sh) holds a route table and request targets; the
 /// benchmark times `RouteMatcher.gate` (the proxy hot path) and `RouteMatcher.match` over them on the
 /// calling thread and prints one `RESULT` line per entry point.
+///
+/// `FEISTY_BENCH_PASSES=N` runs exactly N passes per entry point instead (no warm-up, no clock), so that
+/// `valgrind --tool=callgrind` can count instructions per request: a stable figure on a shared machine.
 @main
 struct MatcherBenchmark {
     struct Workload: Decodable {
@@ -53,6 +56,10 @@ struct MatcherBenchmark {
 
     /// Runs `body` (one pass over `count` requests) repeatedly for about `seconds`; returns requests/s.
     static func measure(seconds: Double, count: Int, _ body: () -> Void) -> Double {
+        if let fixed = ProcessInfo.processInfo.environment["FEISTY_BENCH_PASSES"].flatMap(Int.init) {
+            for _ in 0..<fixed { body() }
+            return Double(fixed * count)
+        }
         for _ in 0..<3 { body() }  // warm up
         let clock = ContinuousClock()
         var passes = 0
