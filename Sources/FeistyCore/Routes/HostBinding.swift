@@ -63,6 +63,12 @@ struct HostBinding: Sendable {
         var idnaOK = true
         while index < end {
             let byte = utf8[index]
+            // Lower-case letters first: the usual host is all of them.
+            if byte &- 0x61 < 26 {
+                label += 1
+                index += 1
+                continue
+            }
             let folded = byte | 0x20
             if (folded >= 0x61 && folded <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: "-") {
                 label += 1

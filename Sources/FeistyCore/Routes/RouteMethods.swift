@@ -8,8 +8,10 @@ struct RouteMethods: Sendable {
     private let packed: [UInt64]
     /// The sorted `allowed` list for every union of rule method sets, built once so that a 405 costs a
     /// lookup instead of a filter, a sort and several allocations. Unions of more than `cachedUnionLimit`
-    /// distinct rule masks are built on demand.
-    private let allowedByMask: [UInt64: [String]]
+    /// distinct rule masks are built on demand. Sorted by mask for a binary search (cheaper than
+    /// hashing the mask for a dictionary).
+    private let allowedMasks: [UInt64]
+    private let allowedLists: [[String]]
 
     static let cachedUnionLimit = 512
 
@@ -44,9 +46,8 @@ struct RouteMethods: Sendable {
                 frontier.append(mask | other)
             }
         }
-        var allowed: [UInt64: [String]] = [:]
-        for mask in unions { allowed[mask] = Self.allowed(mask, names: names) }
-        self.allowedByMask = allowed
+        self.allowedMasks = unions.sorted()
+        self.allowedLists = allowedMasks.map { Self.allowed($0, names: names) }
     }
 
     /// The request method's bit: 0 when no rule lists it (`str.upper()` first, as Werkzeug does).
@@ -82,7 +83,14 @@ struct RouteMethods: Sendable {
 
     /// The sorted method names of `mask` (a 405's `allowed`).
     func allowed(_ mask: UInt64) -> [String] {
-        allowedByMask[mask] ?? Self.allowed(mask, names: names)
+        var low = 0
+        var high = allowedMasks.count
+        while low < high {
+            let middle = (low + high) / 2
+            if allowedMasks[middle] < mask { low = middle + 1 } else { high = middle }
+        }
+        if low < allowedMasks.count, allowedMasks[low] == mask { return allowedLists[low] }
+        return Self.allowed(mask, names: names)
     }
 
     private static func allowed(_ mask: UInt64, names: [String]) -> [String] {

@@ -34,8 +34,14 @@ enum UTF8Scan {
     static func digitEnd(_ buffer: UnsafeBufferPointer<UInt8>, _ position: Int, _ end: Int) -> Int? {
         guard position < end else { return nil }
         let byte = buffer[position]
-        if byte < 0x80 { return byte >= 0x30 && byte <= 0x39 ? position + 1 : nil }
-        return PythonNumber.decimalValue(scalar(buffer, position)) != nil ? position + width(byte) : nil
+        if byte < 0x80 { return byte &- 0x30 < 10 ? position + 1 : nil }
+        return nonASCIIDigitEnd(buffer, position)
+    }
+
+    /// `digitEnd` for a non-ASCII scalar, kept out of line so the ASCII test inlines into the loops.
+    @inline(never)
+    static func nonASCIIDigitEnd(_ buffer: UnsafeBufferPointer<UInt8>, _ position: Int) -> Int? {
+        PythonNumber.decimalValue(scalar(buffer, position)) != nil ? position + width(buffer[position]) : nil
     }
 
     static func isHex(_ byte: UInt8) -> Bool {
