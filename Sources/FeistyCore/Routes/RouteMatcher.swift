@@ -85,8 +85,7 @@ public struct RouteMatcher: Sendable {
     ///   - host: The `Host` header (`localhost`, `api.example.com:8080`).
     /// - Returns: The verdict.
     public func match(method: String, target: String, host: String = "localhost") -> RouteVerdict {
-        var target = target
-        return target.withUTF8 { utf8 in
+        target.utf8.span.withUnsafeBufferPointer { utf8 in
             let request = RequestTarget(utf8)
             guard let bound = compiled.binding.bind(host: request.hostOverride ?? host) else { return .notFound }
             let methodBit = compiled.methods.bit(method)
@@ -111,14 +110,9 @@ public struct RouteMatcher: Sendable {
     ///   - host: The `Host` header.
     /// - Returns: Whether to forward the request, or the 404/405 Werkzeug would answer.
     public func gate(method: String, target: String, host: String = "localhost") -> RouteGateDecision {
-        let compiled = self.compiled
-        if let decision = target.utf8.withContiguousStorageIfAvailable({
-            compiled.gate(method: method, utf8: $0, host: host)
-        }) {
-            return decision
-        }
-        var copy = target
-        return copy.withUTF8 { compiled.gate(method: method, utf8: $0, host: host) }
+        // `utf8.span` borrows the string's bytes in place (small strings included): unlike
+        // `withContiguousStorageIfAvailable` or `withUTF8`, it copies and retains nothing.
+        target.utf8.span.withUnsafeBufferPointer { compiled.gate(method: method, utf8: $0, host: host) }
     }
 
     private func verdict(

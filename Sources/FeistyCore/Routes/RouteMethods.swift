@@ -51,10 +51,11 @@ struct RouteMethods: Sendable {
     }
 
     /// The request method's bit: 0 when no rule lists it (`str.upper()` first, as Werkzeug does).
+    @inline(__always)
     func bit(_ method: String) -> UInt64 {
         // Pack up to 8 bytes, upper-casing ASCII on the way; anything else takes the general path.
-        // (The contiguous view is much cheaper than iterating `String.UTF8View` byte by byte.)
-        let key = method.utf8.withContiguousStorageIfAvailable { utf8 -> UInt64 in
+        // (`utf8.span` borrows the bytes in place: no copy, no retain.)
+        let key = method.utf8.span.withUnsafeBufferPointer { utf8 -> UInt64 in
             guard utf8.count <= 8 else { return 0 }
             var key: UInt64 = 0
             var index = 0
@@ -65,7 +66,7 @@ struct RouteMethods: Sendable {
                 index += 1
             }
             return key
-        } ?? 0
+        }
         guard key != 0 else { return slowBit(method) }
         return packed.withUnsafeBufferPointer { packed in
             var index = 0

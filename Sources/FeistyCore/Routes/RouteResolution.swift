@@ -69,7 +69,12 @@ extension RouteMatcher.Compiled {
             guard hostBinds(host) else { return .notFound }
             let path = UnsafeBufferPointer(rebasing: utf8[fast.path])
             let domain = UnsafeBufferPointer(machine.defaultDomain)
-            return decision(withCaptures { resolve(domain: domain, path: path, methodBit: methodBit, captures: $0) })
+            // unowned(unsafe): `self` is alive for the whole call; a strong capture made the optimizer
+            // retain and release it around the closure on every request.
+            unowned(unsafe) let compiled = self
+            return decision(withCaptures {
+                compiled.resolve(domain: domain, path: path, methodBit: methodBit, captures: $0)
+            })
         }
         let request = RequestTarget(utf8)
         guard let bound = binding.bind(host: request.hostOverride ?? host) else { return .notFound }
@@ -97,9 +102,7 @@ extension RouteMatcher.Compiled {
     /// Whether `Map.bind` accepts the host (no `BadHost`), checked without copying it.
     private func hostBinds(_ host: String) -> Bool {
         if let serverNameBinds { return serverNameBinds }
-        if let valid = host.utf8.withContiguousStorageIfAvailable(HostBinding.hostBinds) { return valid }
-        var copy = host
-        return copy.withUTF8(HostBinding.hostBinds)
+        return host.utf8.span.withUnsafeBufferPointer(HostBinding.hostBinds)
     }
 
     static func hasDoubleSlash(_ path: UnsafeBufferPointer<UInt8>) -> Bool {
