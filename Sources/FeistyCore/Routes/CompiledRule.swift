@@ -48,7 +48,10 @@ struct TraceItem: Hashable, Sendable {
 }
 
 /// A `RouteRule` compiled as `Rule.bind` + `Rule.compile` would.
-struct CompiledRule: Sendable {
+///
+/// A final class with `let` fields only (immutable, hence `Sendable`): `rules[index]` on the match path
+/// is one retain instead of a copy of a dozen reference-counted fields.
+final class CompiledRule: Sendable {
     let tableIndex: Int
     let source: RouteRule
     let parts: [CompiledPart]
@@ -56,6 +59,8 @@ struct CompiledRule: Sendable {
     let variableNames: [String]
     /// `rule._converters[name]` (the last declaration of a name wins, as in the dict).
     let converters: [String: RouteConverter]
+    /// `converters[variableNames[i]].behaviour`, so converting values needs no string hashing.
+    let behaviours: [ConverterBehaviour]
     /// `Rule._trace` (domain items, then `|`, then path items).
     let trace: [TraceItem]
     /// `Rule.arguments`: variables plus default keys.
@@ -92,6 +97,7 @@ struct CompiledRule: Sendable {
         self.parts = parts
         self.variableNames = parser.variableNames
         self.converters = parser.converters
+        self.behaviours = parser.variableNames.map { parser.converters[$0]!.behaviour }
         self.trace = parser.trace
         self.arguments = Set(parser.variableNames).union(rule.defaults.map { Set($0.keys) } ?? [])
         self.captureCount = parts.reduce(0) { $0 + ($1.pattern?.captureCount ?? 0) }

@@ -63,6 +63,12 @@ struct HostBinding: Sendable {
         var idnaOK = true
         while index < end {
             let byte = utf8[index]
+            // Lower-case letters first: the usual host is all of them.
+            if byte &- 0x61 < 26 {
+                label += 1
+                index += 1
+                continue
+            }
             let folded = byte | 0x20
             if (folded >= 0x61 && folded <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: "-") {
                 label += 1
@@ -149,17 +155,24 @@ struct HostBinding: Sendable {
         return copy.withUTF8 { idnaValid($0) }
     }
 
+    /// `bytes` as a `String`, ASCII upper-case letters lowered.
+    static func asciiLowercased(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        guard bytes.contains(where: { $0 &- 0x41 < 26 }) else { return String(decoding: bytes, as: UTF8.self) }
+        return String(decoding: bytes.map { $0 &- 0x41 < 26 ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+
     /// Binds the map for a request with this `Host` (already the absolute-form authority if any).
     /// - Returns: `nil` where Werkzeug raises `BadHost`.
     func bind(host: String) -> Bound? {
-        var hostBytes = Array(host.utf8)
-        let wsgiHost: String = hostBytes.withUnsafeBufferPointer { buffer in
-            guard let range = Self.wsgiHostRange(buffer) else { return "" }
-            return String(decoding: buffer[range], as: UTF8.self).lowercased()
+        // Borrowed in place (no copy); the kept host is ASCII (`_host_re`), so ASCII lower-casing is
+        // Python's `str.lower()` here.
+        let (wsgiHost, wsgiHostValid) = host.utf8.span.withUnsafeBufferPointer { buffer -> (String, Bool) in
+            guard let range = Self.wsgiHostRange(buffer) else { return ("", true) }
+            let kept = UnsafeBufferPointer(rebasing: buffer[range])
+            return (Self.asciiLowercased(kept), Self.idnaValid(kept))
         }
-        hostBytes = []
         if hostMatching {
-            guard Self.idnaValid(wsgiHost) else { return nil }
+            guard wsgiHostValid else { return nil }
             return Bound(domain: wsgiHost, serverName: wsgiHost, subdomain: nil)
         }
         let serverName = self.serverName ?? wsgiHost
@@ -173,7 +186,7 @@ struct HostBinding: Sendable {
                 subdomain = "<invalid>"
             }
         }
-        guard Self.idnaValid(serverName) else { return nil }
+        guard self.serverName == nil ? wsgiHostValid : Self.idnaValid(serverName) else { return nil }
         return Bound(domain: subdomain, serverName: serverName, subdomain: subdomain)
     }
 }

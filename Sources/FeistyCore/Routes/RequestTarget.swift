@@ -25,6 +25,12 @@ struct RequestTarget {
         var stop = count
         while index < count {
             let byte = utf8[index]
+            // One range test for the usual path bytes: everything that needs a second look (controls,
+            // space, `#`, `%`, `?`, DEL) is below `&` or exactly `?` or DEL.
+            if byte > UInt8(ascii: "%"), byte != UInt8(ascii: "?"), byte != 0x7F {
+                index += 1
+                continue
+            }
             if byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") {
                 stop = index
                 break

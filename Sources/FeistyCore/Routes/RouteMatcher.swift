@@ -12,26 +12,34 @@ public struct RouteMatcher: Sendable {
         let table: RouteTable
         let rules: [CompiledRule]
         let machine: RouteStateMachine
-        let methodNames: [String]
-        let methodBits: [String: Int]
+        let methods: RouteMethods
         let binding: HostBinding
         /// `Map.merge_slashes`.
         let mapMergeSlashes: Bool
         /// `_rules_by_endpoint`: table indices per endpoint, sorted by `build_compare_key` (stable).
         let rulesByEndpoint: [String: [Int]]
+        /// Neither host nor subdomain matching: the domain part is always the default subdomain, so the
+        /// host only has to bind (the common Flask configuration, and the gate's fast path).
+        let domainIsFixed: Bool
+        /// With `SERVER_NAME` configured, whether it binds (the same answer for every request).
+        let serverNameBinds: Bool?
+        /// Ints a walk's capture stack needs (two per converter group, plus slack).
+        let captureSlots: Int
 
         init(
-            table: RouteTable, rules: [CompiledRule], machine: RouteStateMachine, methodNames: [String],
-            methodBits: [String: Int], binding: HostBinding, mapMergeSlashes: Bool, rulesByEndpoint: [String: [Int]]
+            table: RouteTable, rules: [CompiledRule], machine: RouteStateMachine, methods: RouteMethods,
+            binding: HostBinding, rulesByEndpoint: [String: [Int]]
         ) {
             self.table = table
             self.rules = rules
             self.machine = machine
-            self.methodNames = methodNames
-            self.methodBits = methodBits
+            self.methods = methods
             self.binding = binding
-            self.mapMergeSlashes = mapMergeSlashes
+            self.mapMergeSlashes = table.mergeSlashes
             self.rulesByEndpoint = rulesByEndpoint
+            self.domainIsFixed = !binding.hostMatching && !binding.subdomainMatching
+            self.serverNameBinds = binding.serverName.map { HostBinding.idnaValid($0) }
+            self.captureSlots = 2 * machine.maxCaptures + 2
         }
     }
 
@@ -40,11 +48,6 @@ public struct RouteMatcher: Sendable {
     /// The table this matcher was compiled from.
     public var table: RouteTable { compiled.table }
     var rules: [CompiledRule] { compiled.rules }
-    var machine: RouteStateMachine { compiled.machine }
-    var methodNames: [String] { compiled.methodNames }
-    var methodBits: [String: Int] { compiled.methodBits }
-    var binding: HostBinding { compiled.binding }
-    var mapMergeSlashes: Bool { compiled.mapMergeSlashes }
     var rulesByEndpoint: [String: [Int]] { compiled.rulesByEndpoint }
 
     /// Compiles the table's rules.
@@ -55,17 +58,7 @@ public struct RouteMatcher: Sendable {
         for (index, rule) in table.rules.enumerated() {
             compiled.append(try CompiledRule(rule, tableIndex: index, table: table))
         }
-        var names: [String] = []
-        var bits: [String: Int] = [:]
-        for rule in table.rules {
-            for method in rule.methods ?? [] where bits[method] == nil {
-                guard names.count < 64 else {
-                    throw .malformedRule(rule: rule.rule, reason: "more than 64 distinct methods")
-                }
-                bits[method] = names.count
-                names.append(method)
-            }
-        }
+        let methods = try RouteMethods(rules: table.rules)
         let order = table.rules.indices.sorted {
             (table.rules[$0].registrationIndex ?? $0, $0) < (table.rules[$1].registrationIndex ?? $1, $1)
         }
@@ -78,11 +71,10 @@ public struct RouteMatcher: Sendable {
                 return left != right ? left < right : $0.offset < $1.offset
             }.map(\.element)
         }
+        let machine = RouteStateMachine(
+            rules: compiled, order: order, methods: methods, defaultDomain: table.defaultSubdomain)
         self.compiled = Compiled(
-            table: table, rules: compiled, machine: RouteStateMachine(
-                rules: compiled, order: order, methodNames: names, methodBits: bits,
-                defaultDomain: table.defaultSubdomain),
-            methodNames: names, methodBits: bits, binding: HostBinding(table: table), mapMergeSlashes: table.mergeSlashes,
+            table: table, rules: compiled, machine: machine, methods: methods, binding: HostBinding(table: table),
             rulesByEndpoint: byEndpoint)
     }
 
@@ -93,17 +85,18 @@ public struct RouteMatcher: Sendable {
     ///   - host: The `Host` header (`localhost`, `api.example.com:8080`).
     /// - Returns: The verdict.
     public func match(method: String, target: String, host: String = "localhost") -> RouteVerdict {
-        var target = target
-        return target.withUTF8 { utf8 in
+        target.utf8.span.withUnsafeBufferPointer { utf8 in
             let request = RequestTarget(utf8)
-            guard let bound = binding.bind(host: request.hostOverride ?? host) else { return .notFound }
-            let methodName = Self.upper(method)
-            let methodBit = methodBits[methodName].map { UInt64(1) << UInt64($0) } ?? 0
+            guard let bound = compiled.binding.bind(host: request.hostOverride ?? host) else { return .notFound }
+            let methodBit = compiled.methods.bit(method)
             let query = Self.query(request, utf8)
             return withPath(request, utf8) { path in
                 Array(bound.domain.utf8).withUnsafeBufferPointer { domain in
-                    resolve(domain: domain, path: path, methodBit: methodBit) { outcome in
-                        verdict(outcome, domain: domain, path: path, method: methodName, bound: bound, query: query)
+                    compiled.withCaptures { captures in
+                        let outcome = compiled.resolve(domain: domain, path: path, methodBit: methodBit, captures: captures)
+                        return verdict(
+                            outcome, captures: captures, domain: domain, path: path, method: method, bound: bound,
+                            query: query)
                     }
                 }
             }
@@ -117,150 +110,41 @@ public struct RouteMatcher: Sendable {
     ///   - host: The `Host` header.
     /// - Returns: Whether to forward the request, or the 404/405 Werkzeug would answer.
     public func gate(method: String, target: String, host: String = "localhost") -> RouteGateDecision {
-        if let decision = target.utf8.withContiguousStorageIfAvailable({ gate(method: method, utf8: $0, host: host) }) {
-            return decision
-        }
-        var copy = target
-        return copy.withUTF8 { gate(method: method, utf8: $0, host: host) }
-    }
-
-    private func gate(method: String, utf8: UnsafeBufferPointer<UInt8>, host: String) -> RouteGateDecision {
-        let compiled = self.compiled
-        let methodBit = methodBit(method)
-        if !compiled.binding.hostMatching, !compiled.binding.subdomainMatching {
-            // The common Flask case: the domain is the default subdomain; the host only has to bind.
-            if let fast = RequestTarget.fastPath(utf8) {
-                guard hostBinds(host) else { return .notFound }
-                let path = UnsafeBufferPointer(rebasing: utf8[fast.path])
-                let domain = UnsafeBufferPointer(compiled.machine.defaultDomain)
-                return resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
-            }
-        }
-        let request = RequestTarget(utf8)
-        guard let bound = compiled.binding.bind(host: request.hostOverride ?? host) else { return .notFound }
-        return withPath(request, utf8) { path in
-            Array(bound.domain.utf8).withUnsafeBufferPointer { domain in
-                resolve(domain: domain, path: path, methodBit: methodBit) { gateDecision($0) }
-            }
-        }
-    }
-
-    // MARK: - The match
-
-    /// What `StateMachineMatcher.match` ends with.
-    enum Outcome {
-        /// A rule matched and its values converted; `captures` holds its value ranges.
-        case rule(Int, captures: UnsafeMutablePointer<Int>)
-        /// `RequestPath`: redirect to this path (already `path/` or the merged path).
-        case requestPath([UInt8])
-        /// `NoMatch`.
-        case noMatch(haveMatchFor: UInt64, websocketMismatch: Bool)
-    }
-
-    private func resolve<Result>(
-        domain: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, methodBit: UInt64,
-        _ body: (Outcome) -> Result
-    ) -> Result {
-        let machine = compiled.machine
-        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * machine.maxCaptures + 2) { captureBuffer in
-            let captures = captureBuffer.baseAddress!
-            var walk = RouteWalk(machine: machine, domain: domain, path: path, methodBit: methodBit, captures: captures)
-            let first = walk.run()
-            if first == RouteStateMachine.slashRequired {
-                return body(.requestPath(Array(path) + [UInt8(ascii: "/")]))
-            }
-            if first >= 0 {
-                guard !machine.flags[Int(first)].needsValidation
-                    || RouteValues.validate(rules[Int(first)], captures: captures, domain: domain, path: path)
-                else {
-                    return body(.noMatch(haveMatchFor: walk.haveMatchFor, websocketMismatch: walk.websocketMismatch))
-                }
-                return body(.rule(Int(first), captures: captures))
-            }
-            if mapMergeSlashes, Self.hasDoubleSlash(path) {
-                let merged = Self.mergeSlashes(path)
-                let second = merged.withUnsafeBufferPointer { mergedPath in
-                    var again = RouteWalk(
-                        machine: machine, domain: domain, path: mergedPath, methodBit: methodBit, captures: captures)
-                    again.haveMatchFor = walk.haveMatchFor
-                    again.websocketMismatch = walk.websocketMismatch
-                    let result = again.run()
-                    walk.haveMatchFor = again.haveMatchFor
-                    walk.websocketMismatch = again.websocketMismatch
-                    return result
-                }
-                if second == RouteStateMachine.slashRequired {
-                    return body(.requestPath(merged + [UInt8(ascii: "/")]))
-                }
-                if second >= 0, rules[Int(second)].source.mergeSlashes {
-                    return body(.requestPath(merged))
-                }
-            }
-            return body(.noMatch(haveMatchFor: walk.haveMatchFor, websocketMismatch: walk.websocketMismatch))
-        }
-    }
-
-    private func gateDecision(_ outcome: Outcome) -> RouteGateDecision {
-        switch outcome {
-        case .rule, .requestPath: .forward
-        case .noMatch(let have, _): have != 0 ? .methodNotAllowed(allowed: allowedMethods(have)) : .notFound
-        }
+        // `utf8.span` borrows the string's bytes in place (small strings included): unlike
+        // `withContiguousStorageIfAvailable` or `withUTF8`, it copies and retains nothing.
+        target.utf8.span.withUnsafeBufferPointer { compiled.gate(method: method, utf8: $0, host: host) }
     }
 
     private func verdict(
-        _ outcome: Outcome, domain: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, method: String,
-        bound: HostBinding.Bound, query: String
+        _ outcome: Compiled.Outcome, captures: UnsafeMutablePointer<Int>, domain: UnsafeBufferPointer<UInt8>,
+        path: UnsafeBufferPointer<UInt8>, method: String, bound: HostBinding.Bound, query: String
     ) -> RouteVerdict {
+        let newPath: [UInt8]
         switch outcome {
-        case .noMatch(let have, _):
-            return have != 0 ? .methodNotAllowed(allowed: allowedMethods(have)) : .notFound
-        case .requestPath(let newPath):
-            let quoted = RouteURLBuilding.quote(String(decoding: newPath, as: UTF8.self))
-            return .redirect(location: RouteRedirects.makeRedirectURL(quoted, query: query, bound: bound, table: table))
-        case .rule(let index, let captures):
+        case .noMatch(let have):
+            return have != 0 ? .methodNotAllowed(allowed: compiled.methods.allowed(have)) : .notFound
+        case .redirectWithSlash:
+            newPath = Array(path) + [UInt8(ascii: "/")]
+        case .redirectMerged(let slash):
+            newPath = Compiled.mergeSlashes(path) + (slash ? [UInt8(ascii: "/")] : [])
+        case .rule(let index):
             let rule = rules[index]
             let arguments = RouteValues.arguments(rule, captures: captures, domain: domain, path: path)
             let redirects = RouteRedirects(matcher: self, bound: bound, query: query)
-            if let location = redirects.redirect(for: rule, arguments: arguments, method: method, path: path) {
+            let methodName = Self.upper(method)
+            if let location = redirects.redirect(for: rule, arguments: arguments, method: methodName, path: path) {
                 return .redirect(location: location)
             }
             return .match(endpoint: rule.source.endpoint, ruleIndex: index, arguments: arguments)
         }
+        let quoted = RouteURLBuilding.quote(String(decoding: newPath, as: UTF8.self))
+        return .redirect(location: RouteRedirects.makeRedirectURL(quoted, query: query, bound: bound, table: table))
     }
 
     // MARK: - Helpers
 
-    func allowedMethods(_ mask: UInt64) -> [String] {
-        methodNames.indices.filter { mask & (UInt64(1) << UInt64($0)) != 0 }.map { methodNames[$0] }.sorted()
-    }
-
-    /// The method's bit, comparing packed upper-cased ASCII without building the upper-cased string.
-    private func methodBit(_ method: String) -> UInt64 {
-        let packed: UInt64? = method.utf8.withContiguousStorageIfAvailable { utf8 in
-            guard utf8.count <= 8 else { return nil }
-            for byte in utf8 where byte >= 0x80 { return nil }
-            return RouteStateMachine.pack(utf8)
-        } ?? nil
-        guard let packed else { return methodBits[Self.upper(method)].map { UInt64(1) << UInt64($0) } ?? 0 }
-        var index = 0
-        let methods = compiled.machine.packedMethods
-        while index < compiled.methodNames.count {
-            if methods[index] == packed { return UInt64(1) << UInt64(index) }
-            index += 1
-        }
-        return 0
-    }
-
     /// Python's `str.upper()`.
     static func upper(_ method: String) -> String { method.uppercased() }
-
-    /// Whether `Map.bind` accepts the host (no `BadHost`), checked without copying it.
-    private func hostBinds(_ host: String) -> Bool {
-        if compiled.binding.serverName != nil { return compiled.binding.serverNameIsValid }
-        if let valid = host.utf8.withContiguousStorageIfAvailable(HostBinding.hostBinds) { return valid }
-        var copy = host
-        return copy.withUTF8(HostBinding.hostBinds)
-    }
 
     private static func query(_ request: RequestTarget, _ utf8: UnsafeBufferPointer<UInt8>) -> String {
         guard request.queryEnd > request.queryStart else { return "" }
@@ -275,20 +159,5 @@ public struct RouteMatcher: Sendable {
     ) -> Result {
         if let decoded = request.decodedPath { return decoded.withUnsafeBufferPointer(body) }
         return body(UnsafeBufferPointer(rebasing: utf8[request.pathStart..<request.pathEnd]))
-    }
-
-    private static func hasDoubleSlash(_ path: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard path.count > 1 else { return false }
-        for index in 1..<path.count where path[index] == UInt8(ascii: "/") && path[index - 1] == UInt8(ascii: "/") {
-            return true
-        }
-        return false
-    }
-
-    private static func mergeSlashes(_ path: UnsafeBufferPointer<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(path.count)
-        for byte in path where !(byte == UInt8(ascii: "/") && out.last == UInt8(ascii: "/")) { out.append(byte) }
-        return out
     }
 }

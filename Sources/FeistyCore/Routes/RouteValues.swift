@@ -26,8 +26,7 @@ enum RouteValues {
         let count = min(rule.variableNames.count, rule.captureCount)
         var index = 0
         while index < count {
-            let converter = rule.converters[rule.variableNames[index]]!
-            switch converter.behaviour {
+            switch rule.behaviours[index] {
             case .int(let fixedDigits, let minimum, let maximum, _):
                 let bytes = slice(captures, index, domain: domain, path: path)
                 if fixedDigits != 0, scalarCount(bytes) != fixedDigits { return false }
@@ -58,12 +57,13 @@ enum RouteValues {
         path: UnsafeBufferPointer<UInt8>
     ) -> [(name: String, value: JSONValue)] {
         var result: [(name: String, value: JSONValue)] = []
+        result.reserveCapacity(rule.variableNames.count + (rule.source.defaults?.count ?? 0))
         let count = min(rule.variableNames.count, rule.captureCount)
         for index in 0..<count {
             let name = rule.variableNames[index]
             let bytes = slice(captures, index, domain: domain, path: path)
             let value: JSONValue
-            switch rule.converters[name]!.behaviour {
+            switch rule.behaviours[index] {
             case .int:
                 switch integer(bytes) {
                 case .int(let number)?: value = .int(number)

@@ -1,0 +1,97 @@
+extension RouteStateMachine {
+    /// What the walk needs to know about a dynamic part, as plain data.
+    struct PartInfo {
+        var isFinal: Bool
+        var isSuffixed: Bool
+        var captureCount: Int
+        var program: PartProgram
+    }
+
+    /// The machine's flat buffers: plain pointers and integers only, so that a walk holding a copy
+    /// touches no reference count (reading buffers through the class reference made the optimizer
+    /// retain and release it around calls). `RouteStateMachine` allocates them once and frees them in
+    /// its `deinit`; a copy is only valid while the machine is alive.
+    struct Tables {
+        let nodes: UnsafeMutableBufferPointer<Node>
+        let edges: UnsafeMutableBufferPointer<StaticEdge>
+        /// Open-addressed hash slots of wide states (indices into `edges`, -1: empty).
+        let slots: UnsafeMutableBufferPointer<Int32>
+        /// The static edges' key bytes.
+        let keys: UnsafeMutableBufferPointer<UInt8>
+        let dynamics: UnsafeMutableBufferPointer<DynamicEdge>
+        /// Each node's rules, in registration order.
+        let ruleLists: UnsafeMutableBufferPointer<Int32>
+        /// Per rule, in table order.
+        let flags: UnsafeMutableBufferPointer<RuleFlags>
+        /// Per dynamic part.
+        let partInfo: UnsafeMutableBufferPointer<PartInfo>
+        /// The dynamic parts' objects, unretained (`RouteStateMachine.parts` owns them): only the ICU
+        /// path of a custom converter needs them.
+        let patterns: UnsafeMutableBufferPointer<Unmanaged<PartPattern>>
+
+        func deallocate() {
+            nodes.deallocate()
+            edges.deallocate()
+            slots.deallocate()
+            keys.deallocate()
+            dynamics.deallocate()
+            ruleLists.deallocate()
+            flags.deallocate()
+            partInfo.deallocate()
+            patterns.deallocate()
+        }
+
+        /// FNV-1a over `bytes[start..<end]`.
+        @inline(__always)
+        static func hash(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt32 {
+            var hash: UInt32 = 2_166_136_261
+            var index = start
+            while index < end {
+                hash = (hash ^ UInt32(bytes[index])) &* 16_777_619
+                index += 1
+            }
+            return hash
+        }
+
+        /// The static child of `node` for `bytes[start..<end]`, or -1.
+        @inline(__always)
+        func staticChild(_ node: Node, _ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int32 {
+            let count = end - start
+            if node.staticCount <= RouteStateMachine.linearLimit {
+                var index = Int(node.staticStart)
+                let stop = index + Int(node.staticCount)
+                while index < stop {
+                    let edge = edges[index]
+                    if Int(edge.keyCount) == count, keyEquals(edge, bytes, start, count) { return edge.target }
+                    index += 1
+                }
+                return -1
+            }
+            let hash = Self.hash(bytes, start, end)
+            let mask = Int(node.slotMask)
+            var slot = Int(hash) & mask
+            while true {
+                let entry = slots[Int(node.slotStart) + slot]
+                if entry < 0 { return -1 }
+                let edge = edges[Int(entry)]
+                if edge.hash == hash, Int(edge.keyCount) == count, keyEquals(edge, bytes, start, count) {
+                    return edge.target
+                }
+                slot = (slot + 1) & mask
+            }
+        }
+
+        @inline(__always)
+        private func keyEquals(
+            _ edge: StaticEdge, _ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ count: Int
+        ) -> Bool {
+            var offset = 0
+            let base = Int(edge.keyStart)
+            while offset < count {
+                if keys[base + offset] != bytes[start + offset] { return false }
+                offset += 1
+            }
+            return true
+        }
+    }
+}

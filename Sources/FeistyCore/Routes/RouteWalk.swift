@@ -1,0 +1,148 @@
+/// One walk of the machine for one request (the state of `StateMachineMatcher.match`).
+struct RouteWalk {
+    /// The machine's buffers; the matcher keeps the machine (their owner) alive for the whole walk.
+    let tables: RouteStateMachine.Tables
+    let domain: UnsafeBufferPointer<UInt8>
+    let path: UnsafeBufferPointer<UInt8>
+    /// The request method's bit (0 when no rule lists the method).
+    let methodBit: UInt64
+    /// Pairs of byte offsets (domain offsets carry `RouteStateMachine.domainTag`).
+    let captures: UnsafeMutablePointer<Int>
+    var haveMatchFor: UInt64 = 0
+    var websocketMismatch = false
+
+    init(
+        machine: RouteStateMachine, domain: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>,
+        methodBit: UInt64, captures: UnsafeMutablePointer<Int>
+    ) {
+        self.tables = machine.tables
+        self.domain = domain
+        self.path = path
+        self.methodBit = methodBit
+        self.captures = captures
+    }
+
+    /// `_match(root, [domain, *path.split("/")], [])`: a rule index, `noMatch` or `slashRequired`.
+    mutating func run() -> Int32 { walk(0, -1, 0) }
+
+    @inline(__always)
+    private func methodAllowed(_ flags: RouteStateMachine.RuleFlags) -> Bool {
+        flags.anyMethod || flags.methods & methodBit != 0
+    }
+
+    /// `pos == -1`: the current part is the domain; `0...n`: the path segment starting there;
+    /// `n + 1`: no parts left.
+    private mutating func walk(_ nodeIndex: Int32, _ pos: Int, _ depth: Int) -> Int32 {
+        let machine = tables  // a local copy of plain pointers
+        let node = machine.nodes[Int(nodeIndex)]
+        let count = path.count
+        if pos == count + 1 {
+            var index = Int(node.rulesStart)
+            let stop = index + Int(node.rulesCount)
+            while index < stop {
+                let rule = machine.ruleLists[index]
+                let flags = machine.flags[Int(rule)]
+                if !methodAllowed(flags) {
+                    haveMatchFor |= flags.methods
+                } else if flags.websocket {
+                    websocketMismatch = true
+                } else {
+                    return rule
+                }
+                index += 1
+            }
+            if node.emptyStatic >= 0 {
+                let child = machine.nodes[Int(node.emptyStatic)]
+                var index = Int(child.rulesStart)
+                let stop = index + Int(child.rulesCount)
+                while index < stop {
+                    let rule = machine.ruleLists[index]
+                    let flags = machine.flags[Int(rule)]
+                    if !flags.websocket, methodAllowed(flags) {
+                        return flags.strictSlashes ? RouteStateMachine.slashRequired : rule
+                    }
+                    index += 1
+                }
+            }
+            return RouteStateMachine.noMatch
+        }
+
+        let buffer: UnsafeBufferPointer<UInt8>
+        let start: Int
+        let end: Int
+        let next: Int
+        let tag: Int
+        if pos < 0 {
+            buffer = domain
+            start = 0
+            end = domain.count
+            next = 0
+            tag = RouteStateMachine.domainTag
+        } else {
+            buffer = path
+            start = pos
+            var cursor = pos
+            while cursor < count, path[cursor] != UInt8(ascii: "/") { cursor += 1 }
+            end = cursor
+            next = cursor < count ? cursor + 1 : count + 1
+            tag = 0
+        }
+
+        if node.staticCount > 0 {
+            let child = machine.staticChild(node, buffer, start, end)
+            if child >= 0 {
+                let result = walk(child, next, depth)
+                if result != RouteStateMachine.noMatch { return result }
+            }
+        }
+
+        var edgeIndex = Int(node.dynamicStart)
+        let edgeStop = edgeIndex + Int(node.dynamicCount)
+        while edgeIndex < edgeStop {
+            let edge = machine.dynamics[edgeIndex]
+            edgeIndex += 1
+            let partIndex = Int(edge.part)
+            let part = machine.partInfo[partIndex]
+            var targetEnd = end
+            var remaining = next
+            if part.isFinal {
+                // Final parts are never in the domain (rejected when compiling).
+                targetEnd = count
+                remaining = count + 1
+            }
+            let captureBase = captures + 2 * depth
+            let matched: Bool?
+            if part.program.usesICU {
+                matched = machine.patterns[partIndex]._withUnsafeGuaranteedRef {
+                    $0.match(buffer, from: start, to: targetEnd, captures: captureBase, offsetTag: tag)
+                }
+            } else {
+                matched = part.program.matchNative(
+                    buffer, from: start, to: targetEnd, captures: captureBase, offsetTag: tag)
+            }
+            guard let suffixSlash = matched else { continue }
+            if part.isSuffixed, suffixSlash { remaining = count }
+            let result = walk(edge.target, remaining, depth + part.captureCount)
+            if result != RouteStateMachine.noMatch { return result }
+        }
+
+        if pos == count {
+            var index = Int(node.rulesStart)
+            let stop = index + Int(node.rulesCount)
+            while index < stop {
+                let rule = machine.ruleLists[index]
+                let flags = machine.flags[Int(rule)]
+                index += 1
+                if flags.strictSlashes { continue }
+                if !methodAllowed(flags) {
+                    haveMatchFor |= flags.methods
+                } else if flags.websocket {
+                    websocketMismatch = true
+                } else {
+                    return rule
+                }
+            }
+        }
+        return RouteStateMachine.noMatch
+    }
+}
