@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# bench/proxy_bench.sh -- feisty's proxy against nginx (1 worker) in front of the same upstream, and in front of
+# the Flask dev server against the dev server alone. Prints req/s, p50, p99, CPU/request, RSS and the ratios.
+#
+#   bench/proxy_bench.sh            # both parts (about 6 minutes on a quiet 2-core machine)
+#   PART=static bench/proxy_bench.sh   # only feisty vs nginx, UPSTREAM=static (c=50 and c=1)
+#   PART=flask  bench/proxy_bench.sh   # only feisty vs the Flask dev server alone (DIRECT=1, UPSTREAM=flask)
+#
+# Needs: swift (release build of feisty), wrk, nginx, curl, python3 with Flask -- on Debian:
+#   apt-get install -y wrk nginx curl
+# Wraps ../shared/bench/proxy_bench.sh (the shared harness beside the repo); every harness variable (ROUNDS,
+# DURATION, CONNS, PB_WRK_CPUS, PB_SERVER_CPUS, ...) passes through. The route table is extracted from
+# ../shared/bench/app/app.py (its routes include `/`, the benchmarked path), so the gate runs on every request.
+# The access log is off (--no-access-log), as it is for the reference nginx (access_log off).
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+HARNESS=${HARNESS:-$REPO/../shared/bench}
+[ -x "$HARNESS/proxy_bench.sh" ] || { echo "proxy_bench: $HARNESS/proxy_bench.sh not found" >&2; exit 2; }
+for tool in wrk nginx curl python3; do
+    command -v "$tool" >/dev/null || { echo "proxy_bench: $tool is required (apt-get install -y wrk nginx curl)" >&2; exit 2; }
+done
+PART=${PART:-all}
+
+echo "== building feisty (release)"
+(cd "$REPO" && swift build -c release --product feisty 2>&1 | tail -1)
+FEISTY=$REPO/.build/release/feisty
+APP=$HARNESS/app/app.py
+CMD="$FEISTY run $APP --upstream 127.0.0.1:{upstream} --listen 127.0.0.1:{port} --no-access-log"
+
+if [ "$PART" = all ] || [ "$PART" = static ]; then
+    echo "== feisty vs nginx (1 worker), UPSTREAM=static"
+    PROXY_NAME=feisty UPSTREAM=static PROXY_CMD="$CMD" "$HARNESS/proxy_bench.sh"
+fi
+if [ "$PART" = all ] || [ "$PART" = flask ]; then
+    echo "== feisty in front of the Flask dev server vs the dev server alone (DIRECT=1, UPSTREAM=flask)"
+    PROXY_NAME=feisty UPSTREAM=flask DIRECT=1 PROXY_CMD="$CMD" "$HARNESS/proxy_bench.sh"
+fi
