@@ -4,48 +4,28 @@ import Logging
 
 /// `feisty run APP`: serve the app behind feisty's route-gated reverse proxy.
 ///
-/// With `--upstream HOST:PORT` the app is already running there (feisty only guards it); the launch mode (feisty
-/// starts the app itself) is added by the supervisor.
+/// By default feisty launches the app itself on an internal loopback port and serves the address the app asks for;
+/// with `--upstream HOST:PORT` the app already runs there (managed elsewhere) and feisty only guards it.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Serve the app behind feisty's reverse proxy, refusing URLs the app never declared."
+        abstract: "Serve the app behind feisty's reverse proxy, refusing URLs the app never declared.",
+        discussion: """
+            Use it instead of `python3 app.py`: the app runs unmodified (its __main__ block included) but binds an \
+            internal loopback port; feisty listens where the app's app.run(...) asked to (or --listen, else \
+            127.0.0.1:5000), answers requests to undeclared URLs itself (404/405), and forwards the rest.
+            """
     )
 
     @OptionGroup var app: AppOptions
 
-    @Option(help: "The public address (default: the app.run host/port in the source, else 127.0.0.1:5000).")
+    @Option(help: "The public address HOST:PORT (default: where the app's app.run asks to listen, else 127.0.0.1:5000).")
     var listen: String?
 
-    @Option(help: "An already running instance of the app to guard (HOST:PORT); feisty does not launch it.")
+    @Option(help: "Guard an already running server at HOST:PORT instead of launching the app (routes are extracted).")
     var upstream: String?
 
-    @Flag(help: "Forward requests the route gate refuses too (the verdict is still logged).")
-    var forwardUnknown = false
-
-    @Option(help: "A proxy (IP or CIDR, IPv4/IPv6) whose X-Forwarded-For is trusted; repeatable.")
-    var trustedProxy: [String] = []
-
-    @Option(help: "Largest request body forwarded, e.g. 10m, 1g; 0 = unlimited (413 above it).")
-    var maxBody: String = "1g"
-
-    @Option(help: "Largest request head in bytes, e.g. 16k (431 above it).")
-    var maxHeaderBytes: String = "16k"
-
-    @Option(help: "Seconds a client may take to send a request head (408 after it).")
-    var headerTimeout: String = "10"
-
-    @Option(help: "Seconds an idle keep-alive connection stays open.")
-    var idleTimeout: String = "60"
-
-    @Option(help: "Seconds of silence from the app before 504.")
-    var upstreamTimeout: String = "60"
-
-    @Option(help: "Seconds in-flight requests may take to finish on SIGTERM/SIGINT.")
-    var grace: String = "10"
-
-    @Flag(inversion: .prefixedNo, help: "Write one access-log line per request.")
-    var accessLog = true
+    @OptionGroup(title: "Proxy") var proxy: ProxyOptions
 
     @Option(help: "The WSGI server for module:name and factory apps (werkzeug, gunicorn, waitress).")
     var server: AppLaunchConfiguration.Server?
@@ -53,7 +33,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Keep the Werkzeug debugger (a remote code execution console) if the app enables it.")
     var allowDebugger = false
 
-    @Flag(help: "Let the internal Werkzeug server keep connections alive (HTTP/1.1) between feisty and the app.")
+    @Flag(help: "Keep connections to the internal Werkzeug server alive (faster; the app's threads then serve several requests).")
     var http11 = false
 
     @Option(help: "Seconds the app may take to bind and answer before feisty gives up.")
@@ -61,84 +41,56 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "feisty")
-        guard let upstream else {
-            try await launchApp(logger: logger)
-            return
-        }
-        let table = try await app.routeTable()
         do {
-            var configuration = ProxyConfiguration()
-            if let listen {
-                (configuration.listenHost, configuration.listenPort) = try ProxyValueParsing.hostPort(listen)
+            if let upstream {
+                try await guardRunningServer(at: upstream, logger: logger)
             } else {
-                configuration.listenHost = table.host ?? "127.0.0.1"
-                configuration.listenPort = table.port ?? 5000
+                try await launchApp(logger: logger)
             }
-            configuration.forwardUnknown = forwardUnknown
-            configuration.trustedProxies = try trustedProxy.map { (text) throws(ProxyError) in
-                try IPNetwork(parsing: text)
-            }
-            configuration.maxBodyBytes = try ProxyValueParsing.size(maxBody)
-            guard let headerBytes = try ProxyValueParsing.size(maxHeaderBytes), headerBytes < Int.max else {
-                throw ProxyError.invalidSize(maxHeaderBytes)
-            }
-            configuration.maxHeaderBytes = Int(headerBytes)
-            configuration.headerTimeout = try ProxyValueParsing.seconds(headerTimeout)
-            configuration.idleTimeout = try ProxyValueParsing.seconds(idleTimeout)
-            configuration.upstreamTimeout = try ProxyValueParsing.seconds(upstreamTimeout)
-            configuration.gracePeriod = try ProxyValueParsing.seconds(grace)
-            configuration.accessLog = accessLog
-            let upstreamAddress = try ProxyServer.resolve(upstream)
-            try await ProxyServer.serve(
-                table: table, upstream: upstreamAddress, configuration: configuration, logger: logger
-            )
         } catch let error as ProxyError {
             FileHandleOutput.error("feisty: \(error)")
             throw ExitCode.failure
         } catch let error as RouteError {
             FileHandleOutput.error("feisty: \(error)")
             throw ExitCode.failure
-        }
-    }
-
-    /// Launch mode: feisty starts the app itself and serves the address the app asks for (or `--listen`).
-    private func launchApp(logger: Logger) async throws {
-        do {
-            var proxy = ProxyConfiguration()
-            var listenAddress: ListenAddress? = nil
-            if let listen {
-                let (host, port) = try ProxyValueParsing.hostPort(listen)
-                listenAddress = ListenAddress(host: host, port: port)
-            }
-            proxy.forwardUnknown = forwardUnknown
-            proxy.trustedProxies = try trustedProxy.map { (text) throws(ProxyError) in try IPNetwork(parsing: text) }
-            proxy.maxBodyBytes = try ProxyValueParsing.size(maxBody)
-            guard let headerBytes = try ProxyValueParsing.size(maxHeaderBytes), headerBytes < Int.max else {
-                throw ProxyError.invalidSize(maxHeaderBytes)
-            }
-            proxy.maxHeaderBytes = Int(headerBytes)
-            proxy.headerTimeout = try ProxyValueParsing.seconds(headerTimeout)
-            proxy.idleTimeout = try ProxyValueParsing.seconds(idleTimeout)
-            proxy.upstreamTimeout = try ProxyValueParsing.seconds(upstreamTimeout)
-            proxy.gracePeriod = try ProxyValueParsing.seconds(grace)
-            proxy.accessLog = accessLog
-            let launch = AppLaunchConfiguration(
-                app: app.app,
-                python: app.python,
-                server: server,
-                allowDebugger: allowDebugger,
-                http11: http11,
-                startupTimeout: try ProxyValueParsing.seconds(startupTimeout).duration,
-                grace: proxy.gracePeriod.duration
-            )
-            try await LaunchedAppRun.serve(launch: launch, proxy: proxy, listen: listenAddress, logger: logger)
-        } catch let error as ProxyError {
-            FileHandleOutput.error("feisty: \(error)")
-            throw ExitCode.failure
         } catch let error as SupervisorError {
             FileHandleOutput.error("feisty: \(error.message)")
             throw ExitCode.failure
         }
+    }
+
+    /// `--upstream`: routes come from extracting APP; the public address defaults to what its `app.run` asks for.
+    private func guardRunningServer(at upstream: String, logger: Logger) async throws {
+        let table = try await app.routeTable()
+        var configuration = try proxy.configuration(listen: listen)
+        if listen == nil {
+            configuration.listenHost = table.host ?? LaunchedAppRun.fallbackAddress.host
+            configuration.listenPort = table.port ?? LaunchedAppRun.fallbackAddress.port
+        }
+        try await ProxyServer.serve(
+            table: table,
+            upstream: try ProxyServer.resolve(upstream),
+            configuration: configuration,
+            logger: logger
+        )
+    }
+
+    /// Launch mode: feisty starts the app itself and serves the address the app asks for (or `--listen`).
+    private func launchApp(logger: Logger) async throws {
+        let configuration = try proxy.configuration(listen: listen)
+        let launch = AppLaunchConfiguration(
+            app: app.app,
+            python: app.python,
+            server: server,
+            allowDebugger: allowDebugger,
+            http11: http11,
+            startupTimeout: try ProxyValueParsing.seconds(startupTimeout).duration,
+            grace: configuration.gracePeriod.duration
+        )
+        let listenAddress = listen.map { _ in
+            ListenAddress(host: configuration.listenHost, port: configuration.listenPort)
+        }
+        try await LaunchedAppRun.serve(launch: launch, proxy: configuration, listen: listenAddress, logger: logger)
     }
 }
 

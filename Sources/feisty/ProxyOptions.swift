@@ -1,0 +1,54 @@
+import ArgumentParser
+import FeistyCore
+
+/// The proxy's flags (`feisty run`): one place maps them onto `ProxyConfiguration` for both run modes.
+struct ProxyOptions: ParsableArguments {
+    @Flag(help: "Forward requests the route gate refuses too (the verdict is still logged).")
+    var forwardUnknown = false
+
+    @Option(help: "A proxy (IP or CIDR, IPv4/IPv6) whose X-Forwarded-For is trusted; repeatable.")
+    var trustedProxy: [String] = []
+
+    @Option(help: "Largest request body forwarded, e.g. 10m, 1g; 0 = unlimited (413 above it).")
+    var maxBody: String = "1g"
+
+    @Option(help: "Largest request head in bytes, e.g. 16k (431 above it).")
+    var maxHeaderBytes: String = "16k"
+
+    @Option(help: "Seconds a client may take to send a request head (408 after it).")
+    var headerTimeout: String = "10"
+
+    @Option(help: "Seconds an idle keep-alive connection stays open.")
+    var idleTimeout: String = "60"
+
+    @Option(help: "Seconds of silence from the app before 504.")
+    var upstreamTimeout: String = "60"
+
+    @Option(help: "Seconds in-flight requests may take to finish on SIGTERM/SIGINT (and the app to stop).")
+    var grace: String = "10"
+
+    @Flag(inversion: .prefixedNo, help: "Write one access-log line per request.")
+    var accessLog = true
+
+    /// The proxy configuration these flags describe, listening on `listen` (`HOST:PORT`) when given.
+    /// - Throws: `ProxyError` for a value that does not parse.
+    func configuration(listen: String?) throws(ProxyError) -> ProxyConfiguration {
+        var configuration = ProxyConfiguration()
+        if let listen {
+            (configuration.listenHost, configuration.listenPort) = try ProxyValueParsing.hostPort(listen)
+        }
+        configuration.forwardUnknown = forwardUnknown
+        configuration.trustedProxies = try trustedProxy.map { (text) throws(ProxyError) in try IPNetwork(parsing: text) }
+        configuration.maxBodyBytes = try ProxyValueParsing.size(maxBody)
+        guard let headerBytes = try ProxyValueParsing.size(maxHeaderBytes), headerBytes < Int.max else {
+            throw ProxyError.invalidSize(maxHeaderBytes)
+        }
+        configuration.maxHeaderBytes = Int(headerBytes)
+        configuration.headerTimeout = try ProxyValueParsing.seconds(headerTimeout)
+        configuration.idleTimeout = try ProxyValueParsing.seconds(idleTimeout)
+        configuration.upstreamTimeout = try ProxyValueParsing.seconds(upstreamTimeout)
+        configuration.gracePeriod = try ProxyValueParsing.seconds(grace)
+        configuration.accessLog = accessLog
+        return configuration
+    }
+}
