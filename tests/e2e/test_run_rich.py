@@ -3,6 +3,7 @@ import hashlib
 import os
 import socket
 import subprocess
+import time
 
 import requests
 
@@ -93,6 +94,13 @@ def test_upstream_mode_guards_a_running_server(start_feisty, tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the app must be up first: until then feisty rightly answers 502
+            try:
+                socket.create_connection(("127.0.0.1", app_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
         feisty = start_feisty("examples/seed/app.py", "--upstream", f"127.0.0.1:{app_port}")
         assert requests.get(feisty.base + "/2024").text == "2024"
         assert requests.get(feisty.base + "/.env").status_code == 404
