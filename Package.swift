@@ -34,6 +34,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
+            // The probe's source; the binary carries it through the generated EmbeddedPython.swift.
+            exclude: ["Python/feisty_probe.py"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
