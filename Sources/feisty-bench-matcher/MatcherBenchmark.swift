@@ -24,7 +24,10 @@ struct MatcherBenchmark {
             exit(2)
         }
         let seconds = arguments.count > 2 ? Double(arguments[2]) ?? 2 : 2
-        let workload = try JSONDecoder().decode(Workload.self, from: Data(contentsOf: URL(fileURLWithPath: arguments[1])))
+        let workload = try JSONDecoder().decode(
+            Workload.self,
+            from: Data(contentsOf: URL(fileURLWithPath: arguments[1]))
+        )
         let matcher = try RouteMatcher(table: workload.table)
         // Three parallel arrays rather than an array of tuples: reading a tuple of three strings out of
         // an array copies it (a memmove plus retains), which the proxy, holding the request, never pays.

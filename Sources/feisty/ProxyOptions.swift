@@ -38,7 +38,8 @@ struct ProxyOptions: ParsableArguments {
             (configuration.listenHost, configuration.listenPort) = try ProxyValueParsing.hostPort(listen)
         }
         configuration.forwardUnknown = forwardUnknown
-        configuration.trustedProxies = try trustedProxy.map { (text) throws(ProxyError) in try IPNetwork(parsing: text) }
+        configuration.trustedProxies = try trustedProxy.map { (text) throws(ProxyError) in try IPNetwork(parsing: text)
+        }
         configuration.maxBodyBytes = try ProxyValueParsing.size(maxBody)
         guard let headerBytes = try ProxyValueParsing.size(maxHeaderBytes), headerBytes < Int.max else {
             throw ProxyError.invalidSize(maxHeaderBytes)

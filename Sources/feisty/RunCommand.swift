@@ -19,7 +19,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var app: AppOptions
 
-    @Option(help: "The public address HOST:PORT (default: where the app's app.run asks to listen, else 127.0.0.1:5000).")
+    @Option(
+        help: "The public address HOST:PORT (default: where the app's app.run asks to listen, else 127.0.0.1:5000)."
+    )
     var listen: String?
 
     @Option(help: "Guard an already running server at HOST:PORT instead of launching the app (routes are extracted).")
@@ -33,7 +35,10 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Keep the Werkzeug debugger (a remote code execution console) if the app enables it.")
     var allowDebugger = false
 
-    @Flag(help: "Keep connections to the internal Werkzeug server alive (faster; the app's threads then serve several requests).")
+    @Flag(
+        help:
+            "Keep connections to the internal Werkzeug server alive (faster; the app's threads then serve several requests)."
+    )
     var http11 = false
 
     @Option(help: "Seconds the app may take to bind and answer before feisty gives up.")

@@ -38,7 +38,8 @@ import Testing
     }
 
     static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     static func runOracle(seed: Int, rulesets: Int, requests: Int) throws -> OracleOutput {
@@ -140,12 +141,16 @@ import Testing
                         "seed \(seed) ruleset \(ruleset.index): \(item.method) \(item.target) host=\(item.host)"
                             + " expected \(item.expect.kind) \(item.expect.location ?? "")"
                             + "\(item.expect.endpoint ?? "") \(item.expect.rule.map(String.init) ?? "")"
-                            + " \(item.expect.args ?? []) \(item.expect.allowed ?? []): \(problem)")
+                            + " \(item.expect.args ?? []) \(item.expect.allowed ?? []): \(problem)"
+                    )
                 }
             }
         }
         #expect(checked > cases / 2, "the oracle produced too few cases")
-        #expect(failures.isEmpty, "\(failures.count) of \(checked) cases disagree:\n\(failures.prefix(15).joined(separator: "\n"))")
+        #expect(
+            failures.isEmpty,
+            "\(failures.count) of \(checked) cases disagree:\n\(failures.prefix(15).joined(separator: "\n"))"
+        )
         print("differential: seed \(seed), \(checked) cases, \(failures.count) disagreements")
     }
 }

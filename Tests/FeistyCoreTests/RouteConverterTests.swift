@@ -38,7 +38,9 @@ import Testing
         #expect(try value("/<int(fixed_digits=3):n>", "/007") == .int(7))
         #expect(try value("/<int(fixed_digits=3):n>", "/07") == nil)
         #expect(try value("/<int(min=1, max=10):n>", "/10") == .int(10))
-        #expect(try value("/<int:n>", "/123456789012345678901234567890") == .bigInteger("123456789012345678901234567890"))
+        #expect(
+            try value("/<int:n>", "/123456789012345678901234567890") == .bigInteger("123456789012345678901234567890")
+        )
         // A failing to_python is a 404 for the whole match, even when another rule would match.
         let matcher = try routeMatcher([rule("/<int(max=10):x>", "small"), rule("/<y>", "any")])
         #expect(matcher.match(method: "GET", target: "/20") == .notFound)
@@ -62,25 +64,48 @@ import Testing
         #expect(try value("/<float(signed=True):f>", "/-1.50") == .double(-1.5))
         #expect(
             try value("/<uuid:u>", "/4155D7EF-28DD-37EB-2ADF-559A11CBC288")
-                == .string("4155d7ef-28dd-37eb-2adf-559a11cbc288"))
+                == .string("4155d7ef-28dd-37eb-2adf-559a11cbc288")
+        )
         #expect(try value("/<uuid:u>", "/4155D7EF-28DD-37EB-2ADF-559A11CBC28") == nil)
     }
 
     @Test func customConvertersMatchThroughTheirRegex() throws {
         var custom = rule("/c/<hex:h>.<fmt>", "e")
         custom.converters = [
-            ConverterSpec(variable: "h", converter: "hex", kind: "custom", regex: "[0-9a-f]+", weight: 80,
-                partIsolating: true),
-            ConverterSpec(variable: "fmt", converter: "default", kind: "string", regex: "[^/]{1,}", weight: 100,
-                partIsolating: true),
+            ConverterSpec(
+                variable: "h",
+                converter: "hex",
+                kind: "custom",
+                regex: "[0-9a-f]+",
+                weight: 80,
+                partIsolating: true
+            ),
+            ConverterSpec(
+                variable: "fmt",
+                converter: "default",
+                kind: "string",
+                regex: "[^/]{1,}",
+                weight: 100,
+                partIsolating: true
+            ),
         ]
         let matcher = try routeMatcher([custom])
         #expect(matched(matcher.match(method: "GET", target: "/c/%C3%A9ff.x"))?.1 == nil)
-        #expect(matched(matcher.match(method: "GET", target: "/c/0af.json"))?.1 == ["h": .string("0af"), "fmt": .string("json")])
+        #expect(
+            matched(matcher.match(method: "GET", target: "/c/0af.json"))?.1 == [
+                "h": .string("0af"), "fmt": .string("json"),
+            ]
+        )
         var slashy = rule("/s/<slug:s>/end", "e")
         slashy.converters = [
-            ConverterSpec(variable: "s", converter: "slug", kind: "custom", regex: "[a-z]+(?:/[a-z]+)*", weight: 100,
-                partIsolating: false)
+            ConverterSpec(
+                variable: "s",
+                converter: "slug",
+                kind: "custom",
+                regex: "[a-z]+(?:/[a-z]+)*",
+                weight: 100,
+                partIsolating: false
+            )
         ]
         let paths = try routeMatcher([slashy])
         #expect(matched(paths.match(method: "GET", target: "/s/ab/cd/end"))?.1 == ["s": .string("ab/cd")])

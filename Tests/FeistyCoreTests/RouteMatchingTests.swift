@@ -24,7 +24,9 @@ import Testing
     }
 
     @Test func methodNotAllowedListsSortedMethods() throws {
-        let matcher = try routeMatcher([rule("/x", "a", methods: ["POST"]), rule("/x", "b", methods: ["PUT", "DELETE"])])
+        let matcher = try routeMatcher([
+            rule("/x", "a", methods: ["POST"]), rule("/x", "b", methods: ["PUT", "DELETE"]),
+        ])
         #expect(matcher.match(method: "GET", target: "/x") == .methodNotAllowed(allowed: ["DELETE", "POST", "PUT"]))
         #expect(matcher.gate(method: "get", target: "/x") == .methodNotAllowed(allowed: ["DELETE", "POST", "PUT"]))
         #expect(matched(matcher.match(method: "put", target: "/x"))?.0 == "b")
@@ -39,7 +41,9 @@ import Testing
         old.alias = true
         var moved = rule("/r/<n>", "r")
         moved.redirectTo = "other/<n>"
-        let matcher = try routeMatcher([all, rule("/all/page/<int:page>", "all"), old, rule("/new/<int:n>", "c"), moved])
+        let matcher = try routeMatcher([
+            all, rule("/all/page/<int:page>", "all"), old, rule("/new/<int:n>", "c"), moved,
+        ])
         #expect(matcher.match(method: "GET", target: "/all/page/1") == .redirect(location: "http://localhost/all/"))
         #expect(matched(matcher.match(method: "GET", target: "/all/page/2"))?.1 == ["page": .int(2)])
         #expect(matched(matcher.match(method: "GET", target: "/all/"))?.1 == ["page": .int(1)])
@@ -52,7 +56,9 @@ import Testing
         var hosted = rule("/", "sub")
         hosted.host = "<sub>.example.com"
         let byHost = try routeMatcher([hosted]) { $0.hostMatching = true }
-        #expect(matched(byHost.match(method: "GET", target: "/", host: "API.example.com"))?.1 == ["sub": .string("api")])
+        #expect(
+            matched(byHost.match(method: "GET", target: "/", host: "API.example.com"))?.1 == ["sub": .string("api")]
+        )
         #expect(byHost.match(method: "GET", target: "/", host: "example.org") == .notFound)
 
         var api = rule("/", "api")
@@ -79,7 +85,7 @@ import Testing
         #expect(matched(matcher.match(method: "GET", target: "http://example.com/a/y?z"))?.1 == ["x": .string("y")])
         #expect(matched(matcher.match(method: "GET", target: "/a/%E2%82"))?.1 == ["x": .string("\u{FFFD}")])
         #expect(matched(matcher.match(method: "GET", target: "/a/1+2"))?.1 == ["x": .string("1+2")])
-        #expect(matcher.match(method: "GET", target: "/a/.%2E/q")  != .notFound)
+        #expect(matcher.match(method: "GET", target: "/a/.%2E/q") != .notFound)
     }
 
     @Test func gateAgreesWithMatch() throws {
@@ -89,7 +95,9 @@ import Testing
             rule("/", "i"), rule("/user/<username>", "u"), rule("/<int(max=2000):year>", "y"), rule("/d/", "d"),
             rule("/x", "x", methods: ["POST"]), loose,
         ])
-        let targets = ["/", "/user/a", "/user/", "/1999", "/2001", "/d", "/d/", "/x", "/s/", "//user//b", "/%75ser/c", "/nope"]
+        let targets = [
+            "/", "/user/a", "/user/", "/1999", "/2001", "/d", "/d/", "/x", "/s/", "//user//b", "/%75ser/c", "/nope",
+        ]
         for target in targets {
             for method in ["GET", "POST", "DELETE"] {
                 let expected: RouteGateDecision

@@ -9,7 +9,8 @@ import Testing
             tokens == [
                 .slash, .staticText("a"), .slash, .variable(converter: "int", arguments: "min=1", name: "id"),
                 .staticText("."), .variable(converter: nil, arguments: nil, name: "fmt"),
-            ])
+            ]
+        )
     }
 
     @Test func rejectsMalformedRules() {
@@ -19,7 +20,10 @@ import Testing
     }
 
     @Test func parsesConverterArgumentsLikeWerkzeug() throws {
-        let (positional, keyword) = try RuleSyntax.parseArguments(#"1, 2.5, 'a,b', "q", True, None, x = 7, y=abc"#, rule: "/")
+        let (positional, keyword) = try RuleSyntax.parseArguments(
+            #"1, 2.5, 'a,b', "q", True, None, x = 7, y=abc"#,
+            rule: "/"
+        )
         #expect(positional == [.int(1), .float(2.5), .string("a,b"), .string("q"), .bool(true), .none])
         #expect(keyword.map(\.0) == ["x", "y"])
         #expect(keyword.map(\.1) == [.int(7), .string("abc")])
@@ -33,10 +37,19 @@ import Testing
 
     @Test func buildsWerkzeugPartContentAndWeights() throws {
         let compiled = try CompiledRule(rule("/x.y/<int:a>-<b>", "e"), tableIndex: 0, table: RouteTable(rules: []))
-        #expect(compiled.parts.map(\.content) == ["", "", "x.y", #"(?P<__werkzeug_0>\d+)\-(?P<__werkzeug_1>[^/]{1,})\Z"#])
+        #expect(
+            compiled.parts.map(\.content) == ["", "", "x.y", #"(?P<__werkzeug_0>\d+)\-(?P<__werkzeug_1>[^/]{1,})\Z"#]
+        )
         let dynamic = compiled.parts[3].weight
-        #expect(dynamic == Weighting(numberStaticWeights: -1, staticWeights: [0, -1], numberArgumentWeights: -2,
-            argumentWeights: [50, 100]))
+        #expect(
+            dynamic
+                == Weighting(
+                    numberStaticWeights: -1,
+                    staticWeights: [0, -1],
+                    numberArgumentWeights: -2,
+                    argumentWeights: [50, 100]
+                )
+        )
         let path = try CompiledRule(rule("/f/<path:p>/", "e"), tableIndex: 0, table: RouteTable(rules: []))
         #expect(path.parts.last!.content == "")
         #expect(path.parts[path.parts.count - 2].isSuffixed)

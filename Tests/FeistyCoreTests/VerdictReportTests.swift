@@ -31,8 +31,10 @@ import Testing
         let matcher = try RouteMatcher(table: RouteTable(rules: []))
         let batch = BatchMatch(matcher: matcher, defaultHost: "localhost", json: true)
         #expect(batch.answer(line: "{not json").contains(#""outcome": "error""#))
-        #expect(batch.answer(line: #"{"id": "a", "method": "GET", "path": "/nope"}"#)
-            == #"{"id": "a", "outcome": "not_found", "status": 404}"#)
+        #expect(
+            batch.answer(line: #"{"id": "a", "method": "GET", "path": "/nope"}"#)
+                == #"{"id": "a", "outcome": "not_found", "status": 404}"#
+        )
     }
 
     @Test func controlCharactersAreEscaped() {

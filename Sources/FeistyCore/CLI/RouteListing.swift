@@ -14,13 +14,16 @@ public enum RouteListing {
     /// A readable table: endpoint, methods (without the implied HEAD and OPTIONS, as `flask routes` shows them),
     /// rule, then where `app.run` would serve and what static extraction could not resolve.
     public static func text(_ table: RouteTable) -> String {
-        let showHost = table.rules.contains { ($0.host ?? "").isEmpty == false || ($0.subdomain ?? "").isEmpty == false }
+        let showHost = table.rules.contains {
+            ($0.host ?? "").isEmpty == false || ($0.subdomain ?? "").isEmpty == false
+        }
         var rows: [[String]] = [showHost ? ["Endpoint", "Methods", "Host", "Rule"] : ["Endpoint", "Methods", "Rule"]]
         for rule in table.rules {
-            let methods = rule.methods.map { all in
-                let shown = all.filter { $0 != "HEAD" && $0 != "OPTIONS" }
-                return (shown.isEmpty ? all : shown).sorted().joined(separator: ", ")
-            } ?? "*"
+            let methods =
+                rule.methods.map { all in
+                    let shown = all.filter { $0 != "HEAD" && $0 != "OPTIONS" }
+                    return (shown.isEmpty ? all : shown).sorted().joined(separator: ", ")
+                } ?? "*"
             var rendered = rule.rule
             if let target = rule.redirectTo { rendered += " -> \(target)" }
             let where_ = table.hostMatching ? (rule.host ?? "") : (rule.subdomain ?? "")

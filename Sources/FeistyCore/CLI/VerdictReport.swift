@@ -38,7 +38,8 @@ public enum VerdictReport {
             return "200 match \(endpoint)" + (args.isEmpty ? "" : " " + args)
         case .redirect(let location): return "308 redirect \(location)"
         case .notFound: return "404 not found"
-        case .methodNotAllowed(let allowed): return "405 method not allowed (allowed: \(allowed.joined(separator: ", ")))"
+        case .methodNotAllowed(let allowed):
+            return "405 method not allowed (allowed: \(allowed.joined(separator: ", ")))"
         }
     }
 

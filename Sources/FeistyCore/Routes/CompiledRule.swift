@@ -7,8 +7,12 @@ struct Weighting: Hashable, Comparable, Sendable {
     var argumentWeights: [Int]
 
     static func < (lhs: Weighting, rhs: Weighting) -> Bool {
-        if lhs.numberStaticWeights != rhs.numberStaticWeights { return lhs.numberStaticWeights < rhs.numberStaticWeights }
-        if lhs.staticWeights != rhs.staticWeights { return lhs.staticWeights.lexicographicallyPrecedes(rhs.staticWeights) }
+        if lhs.numberStaticWeights != rhs.numberStaticWeights {
+            return lhs.numberStaticWeights < rhs.numberStaticWeights
+        }
+        if lhs.staticWeights != rhs.staticWeights {
+            return lhs.staticWeights.lexicographicallyPrecedes(rhs.staticWeights)
+        }
         if lhs.numberArgumentWeights != rhs.numberArgumentWeights {
             return lhs.numberArgumentWeights < rhs.numberArgumentWeights
         }
@@ -81,13 +85,26 @@ final class CompiledRule: Sendable {
         if domainRule.isEmpty {
             parts.append(
                 CompiledPart(
-                    content: "", isFinal: false, isStatic: true, isSuffixed: false,
-                    weight: Weighting(numberStaticWeights: 0, staticWeights: [], numberArgumentWeights: 0,
-                        argumentWeights: []), pattern: nil))
+                    content: "",
+                    isFinal: false,
+                    isStatic: true,
+                    isSuffixed: false,
+                    weight: Weighting(
+                        numberStaticWeights: 0,
+                        staticWeights: [],
+                        numberArgumentWeights: 0,
+                        argumentWeights: []
+                    ),
+                    pattern: nil
+                )
+            )
         } else {
             let domainParts = try parser.parse(domainRule)
             if domainParts.contains(where: \.isFinal) {
-                throw .malformedRule(rule: rule.rule, reason: "a converter matching '/' in the host rule is not supported")
+                throw .malformedRule(
+                    rule: rule.rule,
+                    reason: "a converter matching '/' in the host rule is not supported"
+                )
             }
             parts.append(contentsOf: domainParts)
         }
@@ -153,20 +170,32 @@ private struct RuleParser {
         }
         func weighting() -> Weighting {
             Weighting(
-                numberStaticWeights: -(staticWeights.count / 2), staticWeights: staticWeights,
-                numberArgumentWeights: -argumentWeights.count, argumentWeights: argumentWeights)
+                numberStaticWeights: -(staticWeights.count / 2),
+                staticWeights: staticWeights,
+                numberArgumentWeights: -argumentWeights.count,
+                argumentWeights: argumentWeights
+            )
         }
         func makePart(suffixed: Bool) throws(RouteError) -> CompiledPart {
             var pattern: PartPattern?
             if !isStatic {
                 flushLiteral()
                 pattern = try PartPattern(
-                    elements: elements, content: content, hasCustom: hasCustom, rule: rule.rule,
-                    variable: firstCustomVariable)
+                    elements: elements,
+                    content: content,
+                    hasCustom: hasCustom,
+                    rule: rule.rule,
+                    variable: firstCustomVariable
+                )
             }
             return CompiledPart(
-                content: content, isFinal: isFinal, isStatic: isStatic, isSuffixed: suffixed, weight: weighting(),
-                pattern: pattern)
+                content: content,
+                isFinal: isFinal,
+                isStatic: isStatic,
+                isSuffixed: suffixed,
+                weight: weighting(),
+                pattern: pattern
+            )
         }
 
         for token in try RuleSyntax.tokenize(text) {
@@ -182,7 +211,11 @@ private struct RuleParser {
                 isStatic = false
                 let spec = rule.converters.last { $0.variable == name }
                 let converter = try RouteConverter.make(
-                    name: converterName, arguments: arguments, spec: spec, rule: rule.rule)
+                    name: converterName,
+                    arguments: arguments,
+                    spec: spec,
+                    rule: rule.rule
+                )
                 if converters[name] == nil { variableNames.append(name) }
                 converters[name] = converter
                 if !converter.partIsolating { isFinal = true }
@@ -233,7 +266,14 @@ private struct RuleParser {
         if suffixed {
             result.append(
                 CompiledPart(
-                    content: "", isFinal: false, isStatic: true, isSuffixed: false, weight: last.weight, pattern: nil))
+                    content: "",
+                    isFinal: false,
+                    isStatic: true,
+                    isSuffixed: false,
+                    weight: last.weight,
+                    pattern: nil
+                )
+            )
         }
         return result
     }

@@ -95,7 +95,9 @@ struct HostBinding: Sendable {
     private static func matchesHostPattern(_ utf8: UnsafeBufferPointer<UInt8>, _ end: Int) -> Bool {
         guard end > 0 else { return false }
         var index = 0
-        func isHex(_ byte: UInt8) -> Bool { (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66) }
+        func isHex(_ byte: UInt8) -> Bool {
+            (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66)
+        }
         if utf8[0] == UInt8(ascii: "[") {
             // IPv6: backtracking over `[a-f0-9]*:` means "some `:` after hex digits only".
             var cursor = 1
@@ -103,7 +105,9 @@ struct HostBinding: Sendable {
             guard cursor < end, utf8[cursor] == UInt8(ascii: ":") else { return false }
             cursor += 1
             let bodyStart = cursor
-            while cursor < end, isHex(utf8[cursor]) || utf8[cursor] == UInt8(ascii: ".") || utf8[cursor] == UInt8(ascii: ":") {
+            while cursor < end,
+                isHex(utf8[cursor]) || utf8[cursor] == UInt8(ascii: ".") || utf8[cursor] == UInt8(ascii: ":")
+            {
                 cursor += 1
             }
             // `[a-f0-9.:]+` is greedy but may give back characters so that `](?::\d+)?` matches.
@@ -116,7 +120,8 @@ struct HostBinding: Sendable {
         }
         while index < end {
             let byte = utf8[index] | 0x20
-            let isName = (byte >= 0x61 && byte <= 0x7A) || (utf8[index] >= 0x30 && utf8[index] <= 0x39)
+            let isName =
+                (byte >= 0x61 && byte <= 0x7A) || (utf8[index] >= 0x30 && utf8[index] <= 0x39)
                 || utf8[index] == UInt8(ascii: ".") || utf8[index] == UInt8(ascii: "-")
             if !isName { break }
             index += 1

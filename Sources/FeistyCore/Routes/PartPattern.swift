@@ -53,10 +53,20 @@ struct PartProgram {
     /// - Returns: `nil` when there is no match, else whether the suffix group matched `/`.
     @inline(__always)
     func matchNative(
-        _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, captures: UnsafeMutablePointer<Int>,
+        _ buffer: UnsafeBufferPointer<UInt8>,
+        from start: Int,
+        to end: Int,
+        captures: UnsafeMutablePointer<Int>,
         offsetTag: Int
     ) -> Bool? {
-        var walk = PartWalk(program: self, buffer: buffer, start: start, end: end, captures: captures, offsetTag: offsetTag)
+        var walk = PartWalk(
+            program: self,
+            buffer: buffer,
+            start: start,
+            end: end,
+            captures: captures,
+            offsetTag: offsetTag
+        )
         return walk.run(0, start, group: 0) ? walk.suffixSlash : nil
     }
 }
@@ -125,8 +135,12 @@ final class PartPattern: @unchecked Sendable {
             return false
         }
         self.program = PartProgram(
-            ops: Self.copy(opList), bytes: Self.copy(byteList), alternatives: Self.copy(alternativeList),
-            slotOfGroup: Self.copy(slots), usesICU: hasCustom)
+            ops: Self.copy(opList),
+            bytes: Self.copy(byteList),
+            alternatives: Self.copy(alternativeList),
+            slotOfGroup: Self.copy(slots),
+            usesICU: hasCustom
+        )
         self.captureCount = groupCount
         if hasCustom {
             guard let translated = PythonRegexTranslation.translate(content),
@@ -174,7 +188,10 @@ final class PartPattern: @unchecked Sendable {
 
     /// Matches `buffer[start..<end]` as `PartProgram.matchNative` does, natively or through ICU.
     func match(
-        _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, captures: UnsafeMutablePointer<Int>,
+        _ buffer: UnsafeBufferPointer<UInt8>,
+        from start: Int,
+        to end: Int,
+        captures: UnsafeMutablePointer<Int>,
         offsetTag: Int
     ) -> Bool? {
         guard let icu else {
@@ -184,15 +201,21 @@ final class PartPattern: @unchecked Sendable {
     }
 
     private func matchICU(
-        _ icu: ICUPart, _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int,
-        captures: UnsafeMutablePointer<Int>, offsetTag: Int
+        _ icu: ICUPart,
+        _ buffer: UnsafeBufferPointer<UInt8>,
+        from start: Int,
+        to end: Int,
+        captures: UnsafeMutablePointer<Int>,
+        offsetTag: Int
     ) -> Bool? {
         let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self)
         let utf16Count = text.utf16.count
         guard
             let result = icu.regex.firstMatch(
-                in: text, options: [.anchored, .withoutAnchoringBounds],
-                range: NSRange(location: 0, length: utf16Count))
+                in: text,
+                options: [.anchored, .withoutAnchoringBounds],
+                range: NSRange(location: 0, length: utf16Count)
+            )
         else { return nil }
         // UTF-16 offset -> UTF-8 offset, walking scalars once.
         var map: [Int: Int] = [:]

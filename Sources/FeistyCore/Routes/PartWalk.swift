@@ -16,8 +16,12 @@ struct PartWalk {
 
     @inline(__always)
     init(
-        program: PartProgram, buffer: UnsafeBufferPointer<UInt8>, start: Int, end: Int,
-        captures: UnsafeMutablePointer<Int>, offsetTag: Int
+        program: PartProgram,
+        buffer: UnsafeBufferPointer<UInt8>,
+        start: Int,
+        end: Int,
+        captures: UnsafeMutablePointer<Int>,
+        offsetTag: Int
     ) {
         ops = program.ops
         bytes = program.bytes.baseAddress!

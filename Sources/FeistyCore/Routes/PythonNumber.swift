@@ -21,8 +21,10 @@ enum PythonNumber: Equatable {
     /// `int(text)`: optional surrounding whitespace and sign, digits with single `_` between them.
     /// Returns `nil` where Python raises ValueError (including over `maxStringDigits` digits).
     static func parseInt(_ text: String) -> PythonNumber? {
-        let scalars = Array(text.unicodeScalars.drop(while: \.properties.isWhitespace).reversed()
-            .drop(while: \.properties.isWhitespace).reversed())
+        let scalars = Array(
+            text.unicodeScalars.drop(while: \.properties.isWhitespace).reversed()
+                .drop(while: \.properties.isWhitespace).reversed()
+        )
         var index = 0
         var negative = false
         if index < scalars.count, scalars[index] == "-" || scalars[index] == "+" {
@@ -91,7 +93,9 @@ enum PythonNumber: Equatable {
         // Python's grammar: digits [. digits] | . digits, then an optional exponent.
         var sawDigit = false
         var index = unsigned.startIndex
-        while index < unsigned.endIndex, unsigned[index].isASCIIDigit { sawDigit = true; index = unsigned.index(after: index) }
+        while index < unsigned.endIndex, unsigned[index].isASCIIDigit {
+            sawDigit = true; index = unsigned.index(after: index)
+        }
         if index < unsigned.endIndex, unsigned[index] == "." {
             index = unsigned.index(after: index)
             while index < unsigned.endIndex, unsigned[index].isASCIIDigit {

@@ -74,8 +74,11 @@ struct RouteConverter: Sendable {
                 }
             }
             return RouteConverter(
-                behaviour: .string(minLength: minLength, maxLength: maxLength), regex: "[^/]\(lengthRegex)",
-                weight: 100, partIsolating: true)
+                behaviour: .string(minLength: minLength, maxLength: maxLength),
+                regex: "[^/]\(lengthRegex)",
+                weight: 100,
+                partIsolating: true
+            )
         case "path":
             _ = try bind([])
             return RouteConverter(behaviour: .path, regex: "[^/].*?", weight: 200, partIsolating: false)
@@ -90,22 +93,35 @@ struct RouteConverter: Sendable {
             }
             let regex = "(?:" + items.map(RuleSyntax.reEscape).joined(separator: "|") + ")"
             return RouteConverter(
-                behaviour: .any(alternatives: items.map { Array($0.utf8) }, items: items), regex: regex, weight: 100,
-                partIsolating: true)
+                behaviour: .any(alternatives: items.map { Array($0.utf8) }, items: items),
+                regex: regex,
+                weight: 100,
+                partIsolating: true
+            )
         case "int":
             let bound = try bind(["fixed_digits", "min", "max", "signed"])
             let signed = truthy(bound["signed"])
             let fixed = bound["fixed_digits"].map { (try? pythonInt($0, rule: rule)) ?? 0 } ?? 0
             return RouteConverter(
                 behaviour: .int(
-                    fixedDigits: fixed, min: nonNone(bound["min"]), max: nonNone(bound["max"]), signed: signed),
-                regex: signed ? #"-?\d+"# : #"\d+"#, weight: 50, partIsolating: true)
+                    fixedDigits: fixed,
+                    min: nonNone(bound["min"]),
+                    max: nonNone(bound["max"]),
+                    signed: signed
+                ),
+                regex: signed ? #"-?\d+"# : #"\d+"#,
+                weight: 50,
+                partIsolating: true
+            )
         case "float":
             let bound = try bind(["min", "max", "signed"])
             let signed = truthy(bound["signed"])
             return RouteConverter(
                 behaviour: .float(min: nonNone(bound["min"]), max: nonNone(bound["max"]), signed: signed),
-                regex: signed ? #"-?\d+\.\d+"# : #"\d+\.\d+"#, weight: 50, partIsolating: true)
+                regex: signed ? #"-?\d+\.\d+"# : #"\d+\.\d+"#,
+                weight: 50,
+                partIsolating: true
+            )
         case "uuid":
             _ = try bind([])
             return RouteConverter(behaviour: .uuid, regex: uuidRegex, weight: 100, partIsolating: true)
@@ -114,7 +130,11 @@ struct RouteConverter: Sendable {
                 throw .malformedRule(rule: rule, reason: "the converter \(name ?? "default") does not exist")
             }
             return RouteConverter(
-                behaviour: .custom, regex: spec.regex, weight: spec.weight, partIsolating: spec.partIsolating)
+                behaviour: .custom,
+                regex: spec.regex,
+                weight: spec.weight,
+                partIsolating: spec.partIsolating
+            )
         }
     }
 

@@ -83,7 +83,10 @@ extension RouteStateMachine {
 
         @inline(__always)
         private func keyEquals(
-            _ edge: StaticEdge, _ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ count: Int
+            _ edge: StaticEdge,
+            _ bytes: UnsafeBufferPointer<UInt8>,
+            _ start: Int,
+            _ count: Int
         ) -> Bool {
             var offset = 0
             let base = Int(edge.keyStart)

@@ -27,8 +27,12 @@ public struct RouteMatcher: Sendable {
         let captureSlots: Int
 
         init(
-            table: RouteTable, rules: [CompiledRule], machine: RouteStateMachine, methods: RouteMethods,
-            binding: HostBinding, rulesByEndpoint: [String: [Int]]
+            table: RouteTable,
+            rules: [CompiledRule],
+            machine: RouteStateMachine,
+            methods: RouteMethods,
+            binding: HostBinding,
+            rulesByEndpoint: [String: [Int]]
         ) {
             self.table = table
             self.rules = rules
@@ -72,10 +76,19 @@ public struct RouteMatcher: Sendable {
             }.map(\.element)
         }
         let machine = RouteStateMachine(
-            rules: compiled, order: order, methods: methods, defaultDomain: table.defaultSubdomain)
+            rules: compiled,
+            order: order,
+            methods: methods,
+            defaultDomain: table.defaultSubdomain
+        )
         self.compiled = Compiled(
-            table: table, rules: compiled, machine: machine, methods: methods, binding: HostBinding(table: table),
-            rulesByEndpoint: byEndpoint)
+            table: table,
+            rules: compiled,
+            machine: machine,
+            methods: methods,
+            binding: HostBinding(table: table),
+            rulesByEndpoint: byEndpoint
+        )
     }
 
     /// Judges one request as Werkzeug would.
@@ -93,10 +106,21 @@ public struct RouteMatcher: Sendable {
             return withPath(request, utf8) { path in
                 Array(bound.domain.utf8).withUnsafeBufferPointer { domain in
                     compiled.withCaptures { captures in
-                        let outcome = compiled.resolve(domain: domain, path: path, methodBit: methodBit, captures: captures)
+                        let outcome = compiled.resolve(
+                            domain: domain,
+                            path: path,
+                            methodBit: methodBit,
+                            captures: captures
+                        )
                         return verdict(
-                            outcome, captures: captures, domain: domain, path: path, method: method, bound: bound,
-                            query: query)
+                            outcome,
+                            captures: captures,
+                            domain: domain,
+                            path: path,
+                            method: method,
+                            bound: bound,
+                            query: query
+                        )
                     }
                 }
             }
@@ -116,8 +140,13 @@ public struct RouteMatcher: Sendable {
     }
 
     private func verdict(
-        _ outcome: Compiled.Outcome, captures: UnsafeMutablePointer<Int>, domain: UnsafeBufferPointer<UInt8>,
-        path: UnsafeBufferPointer<UInt8>, method: String, bound: HostBinding.Bound, query: String
+        _ outcome: Compiled.Outcome,
+        captures: UnsafeMutablePointer<Int>,
+        domain: UnsafeBufferPointer<UInt8>,
+        path: UnsafeBufferPointer<UInt8>,
+        method: String,
+        bound: HostBinding.Bound,
+        query: String
     ) -> RouteVerdict {
         let newPath: [UInt8]
         switch outcome {
@@ -155,7 +184,9 @@ public struct RouteMatcher: Sendable {
     }
 
     private func withPath<Result>(
-        _ request: RequestTarget, _ utf8: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+        _ request: RequestTarget,
+        _ utf8: UnsafeBufferPointer<UInt8>,
+        _ body: (UnsafeBufferPointer<UInt8>) -> Result
     ) -> Result {
         if let decoded = request.decodedPath { return decoded.withUnsafeBufferPointer(body) }
         return body(UnsafeBufferPointer(rebasing: utf8[request.pathStart..<request.pathEnd]))

@@ -7,7 +7,11 @@ struct RouteRedirects {
 
     /// `MapAdapter.make_redirect_url(path_info, query_args, domain_part)`.
     static func makeRedirectURL(
-        _ pathInfo: String, query: String, bound: HostBinding.Bound, table: RouteTable, domainPart: String? = nil
+        _ pathInfo: String,
+        query: String,
+        bound: HostBinding.Bound,
+        table: RouteTable,
+        domainPart: String? = nil
     ) -> String {
         let host = Self.host(domainPart, bound: bound, hostMatching: table.hostMatching)
         let path = "/" + pathInfo.drop { $0 == "/" }
@@ -23,7 +27,9 @@ struct RouteRedirects {
 
     /// The redirect location for a matched rule, or `nil` when the match stands.
     func redirect(
-        for rule: CompiledRule, arguments: [(name: String, value: JSONValue)], method: String,
+        for rule: CompiledRule,
+        arguments: [(name: String, value: JSONValue)],
+        method: String,
         path: UnsafeBufferPointer<UInt8>
     ) -> String? {
         let table = matcher.table
@@ -57,7 +63,8 @@ struct RouteRedirects {
             }
             out += rest[..<open]
             let name = String(rest[afterOpen..<close])
-            guard let value = values.last(where: { $0.name == name })?.value, let converter = rule.converters[name] else {
+            guard let value = values.last(where: { $0.name == name })?.value, let converter = rule.converters[name]
+            else {
                 throw RouteURLBuilding.BuildFailure()
             }
             out += try RouteURLBuilding.toURL(converter, value)
@@ -88,7 +95,12 @@ struct RouteRedirects {
                 return nil
             }
             return Self.makeRedirectURL(
-                path, query: query, bound: bound, table: matcher.table, domainPart: domain)
+                path,
+                query: query,
+                bound: bound,
+                table: matcher.table,
+                domainPart: domain
+            )
         }
         return nil
     }
@@ -109,7 +121,8 @@ struct RouteRedirects {
     }
 
     /// `make_alias_redirect_url`: `build(endpoint, values, method, append_unknown=False, force_external=True)`.
-    private func aliasRedirect(endpoint: String, values: [(name: String, value: JSONValue)], method: String) -> String? {
+    private func aliasRedirect(endpoint: String, values: [(name: String, value: JSONValue)], method: String) -> String?
+    {
         let filtered = values.filter { $0.value != .null }
         var chosen: (String, String)?
         for index in matcher.rulesByEndpoint[endpoint] ?? [] {

@@ -32,15 +32,18 @@ extension RouteMatcher.Compiled {
 
     /// `StateMachineMatcher.match(domain, path, method, websocket=False)` plus `to_python` validation.
     func resolve(
-        domain: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, methodBit: UInt64,
+        domain: UnsafeBufferPointer<UInt8>,
+        path: UnsafeBufferPointer<UInt8>,
+        methodBit: UInt64,
         captures: UnsafeMutablePointer<Int>
     ) -> Outcome {
         var walk = RouteWalk(machine: machine, domain: domain, path: path, methodBit: methodBit, captures: captures)
         let first = walk.run()
         if first == RouteStateMachine.slashRequired { return .redirectWithSlash }
         if first >= 0 {
-            guard !machine.tables.flags[Int(first)].needsValidation
-                || RouteValues.validate(rules[Int(first)], captures: captures, domain: domain, path: path)
+            guard
+                !machine.tables.flags[Int(first)].needsValidation
+                    || RouteValues.validate(rules[Int(first)], captures: captures, domain: domain, path: path)
             else { return .noMatch(haveMatchFor: walk.haveMatchFor) }
             return .rule(Int(first))
         }
@@ -48,7 +51,12 @@ extension RouteMatcher.Compiled {
             let merged = Self.mergeSlashes(path)
             let second = merged.withUnsafeBufferPointer { mergedPath in
                 var again = RouteWalk(
-                    machine: machine, domain: domain, path: mergedPath, methodBit: methodBit, captures: captures)
+                    machine: machine,
+                    domain: domain,
+                    path: mergedPath,
+                    methodBit: methodBit,
+                    captures: captures
+                )
                 again.haveMatchFor = walk.haveMatchFor
                 again.websocketMismatch = walk.websocketMismatch
                 let result = again.run()
@@ -72,9 +80,11 @@ extension RouteMatcher.Compiled {
             // unowned(unsafe): `self` is alive for the whole call; a strong capture made the optimizer
             // retain and release it around the closure on every request.
             unowned(unsafe) let compiled = self
-            return decision(withCaptures {
-                compiled.resolve(domain: domain, path: path, methodBit: methodBit, captures: $0)
-            })
+            return decision(
+                withCaptures {
+                    compiled.resolve(domain: domain, path: path, methodBit: methodBit, captures: $0)
+                }
+            )
         }
         let request = RequestTarget(utf8)
         guard let bound = binding.bind(host: request.hostOverride ?? host) else { return .notFound }

@@ -127,8 +127,12 @@ final class RouteStateMachine: @unchecked Sendable {
                 let hash = bytes.withUnsafeBufferPointer { Tables.hash($0, 0, $0.count) }
                 edgeList.append(
                     StaticEdge(
-                        keyStart: Int32(keyBytes.count), keyCount: Int32(bytes.count), hash: hash,
-                        target: Int32(builder.staticChildren[key]!)))
+                        keyStart: Int32(keyBytes.count),
+                        keyCount: Int32(bytes.count),
+                        hash: hash,
+                        target: Int32(builder.staticChildren[key]!)
+                    )
+                )
                 keyBytes.append(contentsOf: bytes)
             }
             if node.staticCount > Self.linearLimit {
@@ -148,7 +152,9 @@ final class RouteStateMachine: @unchecked Sendable {
             node.emptyStatic = builder.staticChildren[""].map(Int32.init) ?? -1
             node.dynamicStart = Int32(dynamicList.count)
             node.dynamicCount = Int32(builder.dynamic.count)
-            for (_, part, child) in builder.dynamic { dynamicList.append(DynamicEdge(part: Int32(part), target: Int32(child))) }
+            for (_, part, child) in builder.dynamic {
+                dynamicList.append(DynamicEdge(part: Int32(part), target: Int32(child)))
+            }
             node.rulesStart = Int32(ruleList.count)
             node.rulesCount = Int32(builder.rules.count)
             ruleList.append(contentsOf: builder.rules.map(Int32.init))
@@ -159,8 +165,10 @@ final class RouteStateMachine: @unchecked Sendable {
                 methods: (rule.source.methods ?? []).reduce(UInt64(0)) { mask, method in
                     mask | (methods.bits[method].map { UInt64(1) << UInt64($0) } ?? 0)
                 },
-                anyMethod: rule.source.methods == nil, strictSlashes: rule.source.strictSlashes,
-                websocket: rule.source.websocket, mergeSlashes: rule.source.mergeSlashes,
+                anyMethod: rule.source.methods == nil,
+                strictSlashes: rule.source.strictSlashes,
+                websocket: rule.source.websocket,
+                mergeSlashes: rule.source.mergeSlashes,
                 needsValidation: rule.converters.values.contains { converter in
                     switch converter.behaviour {
                     case .int(let fixedDigits, let minimum, let maximum, _):
@@ -168,20 +176,33 @@ final class RouteStateMachine: @unchecked Sendable {
                     case .float(let minimum, let maximum, _): minimum != nil || maximum != nil
                     default: false
                     }
-                })
+                }
+            )
         }
         self.tables = Tables(
-            nodes: Self.copy(nodeList), edges: Self.copy(edgeList), slots: Self.copy(slotList),
-            keys: Self.copy(keyBytes), dynamics: Self.copy(dynamicList), ruleLists: Self.copy(ruleList),
+            nodes: Self.copy(nodeList),
+            edges: Self.copy(edgeList),
+            slots: Self.copy(slotList),
+            keys: Self.copy(keyBytes),
+            dynamics: Self.copy(dynamicList),
+            ruleLists: Self.copy(ruleList),
             flags: Self.copy(flagList),
-            partInfo: Self.copy(parts.map { part in
-                PartInfo(
-                    isFinal: part.isFinal, isSuffixed: part.isSuffixed, captureCount: part.pattern!.captureCount,
-                    program: part.pattern!.program)
-            }),
-            patterns: Self.copy(parts.map { Unmanaged.passUnretained($0.pattern!) }))
+            partInfo: Self.copy(
+                parts.map { part in
+                    PartInfo(
+                        isFinal: part.isFinal,
+                        isSuffixed: part.isSuffixed,
+                        captureCount: part.pattern!.captureCount,
+                        program: part.pattern!.program
+                    )
+                }
+            ),
+            patterns: Self.copy(parts.map { Unmanaged.passUnretained($0.pattern!) })
+        )
         self.parts = parts
-        self.defaultDomain = UnsafeMutableBufferPointer(rebasing: Self.copy(Array(defaultDomain.utf8))[0..<defaultDomain.utf8.count])
+        self.defaultDomain = UnsafeMutableBufferPointer(
+            rebasing: Self.copy(Array(defaultDomain.utf8))[0..<defaultDomain.utf8.count]
+        )
         self.maxCaptures = max(1, rules.map(\.captureCount).max() ?? 0)
     }
 

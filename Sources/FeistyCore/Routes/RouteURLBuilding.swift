@@ -10,7 +10,8 @@ enum RouteURLBuilding {
         out.reserveCapacity(text.utf8.count)
         let hex = Array("0123456789ABCDEF".utf8)
         for byte in text.utf8 {
-            let alwaysSafe = (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A)
+            let alwaysSafe =
+                (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A)
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
                 || byte == UInt8(ascii: "~")
             if alwaysSafe || safe.contains(byte) {
@@ -38,7 +39,10 @@ enum RouteURLBuilding {
         case .string(let text): text
         case .array(let items): "[" + items.map(pythonRepr).joined(separator: ", ") + "]"
         case .object(let items):
-            "{" + items.sorted { $0.key < $1.key }.map { "'\($0.key)': \(pythonRepr($0.value))" }.joined(separator: ", ")
+            "{"
+                + items.sorted { $0.key < $1.key }.map { "'\($0.key)': \(pythonRepr($0.value))" }.joined(
+                    separator: ", "
+                )
                 + "}"
         }
     }
@@ -61,7 +65,8 @@ enum RouteURLBuilding {
             text = String(text[..<e])
         }
         var digits = text.replacingOccurrences(".", with: "")
-        let pointPosition = (text.firstIndex(of: ".").map { text.distance(from: text.startIndex, to: $0) } ?? text.count)
+        let pointPosition =
+            (text.firstIndex(of: ".").map { text.distance(from: text.startIndex, to: $0) } ?? text.count)
         var decimalExponent = pointPosition + exponent  // digits are 0.d1d2... * 10^decimalExponent
         let leadingZeros = digits.prefix { $0 == "0" }.count
         digits.removeFirst(leadingZeros)

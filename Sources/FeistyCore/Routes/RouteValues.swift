@@ -4,7 +4,9 @@ enum RouteValues {
     /// The bytes of capture `index` (a range in the path, or in the domain when tagged).
     @inline(__always)
     static func slice(
-        _ captures: UnsafeMutablePointer<Int>, _ index: Int, domain: UnsafeBufferPointer<UInt8>,
+        _ captures: UnsafeMutablePointer<Int>,
+        _ index: Int,
+        domain: UnsafeBufferPointer<UInt8>,
         path: UnsafeBufferPointer<UInt8>
     ) -> UnsafeBufferPointer<UInt8> {
         var start = captures[2 * index]
@@ -20,7 +22,9 @@ enum RouteValues {
     /// Whether every `to_python` succeeds (a converter raising something other than `ValidationError`,
     /// such as `int()` over 4300 digits, still counts as matched: the app answers, with a 500).
     static func validate(
-        _ rule: CompiledRule, captures: UnsafeMutablePointer<Int>, domain: UnsafeBufferPointer<UInt8>,
+        _ rule: CompiledRule,
+        captures: UnsafeMutablePointer<Int>,
+        domain: UnsafeBufferPointer<UInt8>,
         path: UnsafeBufferPointer<UInt8>
     ) -> Bool {
         let count = min(rule.variableNames.count, rule.captureCount)
@@ -53,7 +57,9 @@ enum RouteValues {
     /// The converted values in `_converters` order, then the defaults (sorted by key; a default for a
     /// variable replaces its value in place, as `dict.update` does).
     static func arguments(
-        _ rule: CompiledRule, captures: UnsafeMutablePointer<Int>, domain: UnsafeBufferPointer<UInt8>,
+        _ rule: CompiledRule,
+        captures: UnsafeMutablePointer<Int>,
+        domain: UnsafeBufferPointer<UInt8>,
         path: UnsafeBufferPointer<UInt8>
     ) -> [(name: String, value: JSONValue)] {
         var result: [(name: String, value: JSONValue)] = []

@@ -12,8 +12,11 @@ struct RouteWalk {
     var websocketMismatch = false
 
     init(
-        machine: RouteStateMachine, domain: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>,
-        methodBit: UInt64, captures: UnsafeMutablePointer<Int>
+        machine: RouteStateMachine,
+        domain: UnsafeBufferPointer<UInt8>,
+        path: UnsafeBufferPointer<UInt8>,
+        methodBit: UInt64,
+        captures: UnsafeMutablePointer<Int>
     ) {
         self.tables = machine.tables
         self.domain = domain
@@ -118,7 +121,12 @@ struct RouteWalk {
                 }
             } else {
                 matched = part.program.matchNative(
-                    buffer, from: start, to: targetEnd, captures: captureBase, offsetTag: tag)
+                    buffer,
+                    from: start,
+                    to: targetEnd,
+                    captures: captureBase,
+                    offsetTag: tag
+                )
             }
             guard let suffixSlash = matched else { continue }
             if part.isSuffixed, suffixSlash { remaining = count }

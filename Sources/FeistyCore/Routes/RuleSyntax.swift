@@ -42,7 +42,10 @@ enum RuleSyntax {
         while position < text.length {
             guard
                 let match = partPattern.firstMatch(
-                    in: rule, options: [.anchored], range: NSRange(location: position, length: text.length - position))
+                    in: rule,
+                    options: [.anchored],
+                    range: NSRange(location: position, length: text.length - position)
+                )
             else {
                 throw .malformedRule(rule: rule, reason: "malformed url rule")
             }

@@ -20,12 +20,14 @@ enum UTF8Scan {
         case 2: return Unicode.Scalar((lead & 0x1F) << 6 | UInt32(buffer[position + 1] & 0x3F)) ?? "\u{FFFD}"
         case 3:
             return Unicode.Scalar(
-                (lead & 0x0F) << 12 | UInt32(buffer[position + 1] & 0x3F) << 6 | UInt32(buffer[position + 2] & 0x3F))
+                (lead & 0x0F) << 12 | UInt32(buffer[position + 1] & 0x3F) << 6 | UInt32(buffer[position + 2] & 0x3F)
+            )
                 ?? "\u{FFFD}"
         default:
             return Unicode.Scalar(
                 (lead & 0x07) << 18 | UInt32(buffer[position + 1] & 0x3F) << 12
-                    | UInt32(buffer[position + 2] & 0x3F) << 6 | UInt32(buffer[position + 3] & 0x3F)) ?? "\u{FFFD}"
+                    | UInt32(buffer[position + 2] & 0x3F) << 6 | UInt32(buffer[position + 3] & 0x3F)
+            ) ?? "\u{FFFD}"
         }
     }
 
