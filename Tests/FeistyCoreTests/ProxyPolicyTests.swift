@@ -170,4 +170,16 @@ import Testing
         #expect(throws: ProxyError.invalidAddress("h:99999")) { try ProxyValueParsing.hostPort("h:99999") }
         #expect(try ProxyValueParsing.seconds("0.5") == .milliseconds(500))
     }
+
+    @Test func headerNamesCompareCaseInsensitivelyInPlace() {
+        #expect("Content-Length".equalsASCIICaseInsensitive("content-length"))
+        #expect("X-FORWARDED-FOR".equalsASCIICaseInsensitive("x-forwarded-for"))
+        #expect("100-Continue".equalsASCIICaseInsensitive("100-continue"))
+        #expect(!"Content-Lengt".equalsASCIICaseInsensitive("content-length"))
+        #expect(!"content-lengthx".equalsASCIICaseInsensitive("content-length"))
+        // Folding bit 0x20 applies to letters only: '[' | 0x20 is '{', which must not match.
+        #expect(!"ho[t".equalsASCIICaseInsensitive("ho{t"))
+        #expect(!"content\rlength".equalsASCIICaseInsensitive("content-length"))
+        #expect("TE".equalsASCIICaseInsensitive("te") && !"TÉ".equalsASCIICaseInsensitive("te"))
+    }
 }

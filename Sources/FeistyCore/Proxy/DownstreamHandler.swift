@@ -34,7 +34,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var requestVersion = HTTPVersion.http1_1
     private var expectsContinue = false
     private var entry = AccessLogEntry(client: "-", method: "-", target: "-", verdict: "-", status: 0, bytes: 0)
+    /// Whether an access-log line is being filled (never when the access log is off).
     private var entryOpen = false
+    private var isHeadRequest = false
     private var forwardedAt = NIODeadline.uptimeNanoseconds(0)
 
     init(environment: ProxyEnvironment, edge: ConnectionEdgeHandler) {
@@ -142,21 +144,24 @@ final class DownstreamHandler: ChannelDuplexHandler {
             head: head, verdict: verdict, appAvailable: snapshot.upstream != nil
         )
         requestVersion = head.version
-        expectsContinue = head.version.minor >= 1 && head.headers.contains(name: "expect")
-            && head.headers.first(name: "expect")?.lowercased() == "100-continue"
-        entry = AccessLogEntry(
-            client: peerTrusted
-                ? environment.identity.client(
-                    peer: peer, peerTrusted: true,
-                    forwardedFor: head.headers["x-forwarded-for"], forwarded: head.headers["forwarded"]
-                ) : peer,
-            method: head.method.rawValue,
-            target: head.uri,
-            verdict: AccessLogEntry.label(verdict),
-            status: 0,
-            bytes: 0
-        )
-        entryOpen = true
+        expectsContinue = head.version.minor >= 1 && Self.expectsContinue(head.headers)
+        isHeadRequest = head.method == .HEAD
+        if environment.accessLogger != nil {
+            // Only a logged request pays for its line's fields (the client chain is parsed per request).
+            entry = AccessLogEntry(
+                client: peerTrusted
+                    ? environment.identity.client(
+                        peer: peer, peerTrusted: true,
+                        forwardedFor: head.headers["x-forwarded-for"], forwarded: head.headers["forwarded"]
+                    ) : peer,
+                method: head.method.rawValue,
+                target: head.uri,
+                verdict: AccessLogEntry.label(verdict),
+                status: 0,
+                bytes: 0
+            )
+            entryOpen = true
+        }
         let reusable = upstream?.isActive == true && upstreamGeneration == snapshot.generation
         let action = machine.requestHead(
             decision: decision,
@@ -215,7 +220,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             let refusal: ProxyRefusal =
                 parserError == .headerOverflow
                 ? .headerTooLarge : .malformedRequest(reason: "unparseable request (\(parserError))")
-            if !entryOpen {
+            if !entryOpen, environment.accessLogger != nil {
                 entry = AccessLogEntry(
                     client: peer, method: "-", target: "-", verdict: "-", status: 0, bytes: 0
                 )
@@ -276,19 +281,21 @@ final class DownstreamHandler: ChannelDuplexHandler {
             let delimitedByClose =
                 requestVersion.minor == 0 && !head.headers.contains(name: "content-length")
                 && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
-                && entry.method != "HEAD"
+                && !isHeadRequest
             let action = machine.responseHead(
                 upstreamKeepAlive: head.isKeepAlive, delimitedByClose: delimitedByClose, now: now
             )
             guard case .forwardResponseHead(let close) = action else { return }
-            entry.status = head.status.code
-            entry.upstreamMilliseconds = Double((now - forwardedAt).nanoseconds) / 1e6
+            if entryOpen {
+                entry.status = head.status.code
+                entry.upstreamMilliseconds = Double((now - forwardedAt).nanoseconds) / 1e6
+            }
             let out = environment.rewriter.downstreamResponse(head, requestVersion: requestVersion, close: close)
             context.write(self.wrapOutboundOut(.head(out)), promise: nil)
             needsFlush = true
         case .body(let buffer):
             guard case .forwardResponseBody = machine.responseBody(now: .now()) else { return }
-            entry.bytes += buffer.readableBytes
+            if entryOpen { entry.bytes += buffer.readableBytes }
             context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             needsFlush = true
         case .end(let trailers):
@@ -347,9 +354,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
             resumeReadIfAllowed()
         case .refuseAtEdgeAndClose(let refusal):
             dropUpstream()
-            entry.status = refusal.status.code
-            entry.verdict = entry.verdict == "-" ? refusal.logLabel : entry.verdict
-            finishEntry()
+            if entryOpen {
+                entry.status = refusal.status.code
+                entry.verdict = entry.verdict == "-" ? refusal.logLabel : entry.verdict
+                finishEntry()
+            }
             if let context { edge.writeRawAndClose(refusal.rawResponse(allocator: context.channel.allocator)) }
         case .close:
             dropUpstream()
@@ -371,11 +380,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
         guard let context else { return }
         let head = refusal.responseHead(version: requestVersion, close: close)
         let body = context.channel.allocator.buffer(string: refusal.body)
-        entry.status = refusal.status.code
-        entry.bytes = body.readableBytes
-        switch refusal {
-        case .routeNotFound, .methodNotAllowed: break  // the gate verdict says it already
-        default: entry.verdict += "," + refusal.logLabel
+        if entryOpen {
+            entry.status = refusal.status.code
+            entry.bytes = body.readableBytes
+            switch refusal {
+            case .routeNotFound, .methodNotAllowed: break  // the gate verdict says it already
+            default: entry.verdict += "," + refusal.logLabel
+            }
         }
         finishEntry()  // before the end is written: it may release the next pipelined request
         needsFlush = false
@@ -403,6 +414,14 @@ final class DownstreamHandler: ChannelDuplexHandler {
         else { return }
         pendingRead = false
         context.read()
+    }
+
+    /// `Expect: 100-continue` (compared in place: this runs for every request).
+    private static func expectsContinue(_ headers: HTTPHeaders) -> Bool {
+        for header in headers where header.name.equalsASCIICaseInsensitive("expect") {
+            return header.value.equalsASCIICaseInsensitive("100-continue")
+        }
+        return false
     }
 
     private func finishEntry() {
