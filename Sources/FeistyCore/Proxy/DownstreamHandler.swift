@@ -245,7 +245,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // Request fields were parsed by NIO (CR, LF, NUL rejected) or are feisty's own: not revalidated.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
             }

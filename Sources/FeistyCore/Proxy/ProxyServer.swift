@@ -122,9 +122,12 @@ public final class ProxyServer: Service, Sendable {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = environment.configuration.maxHeaderBytes
         limits.maxHeaderFieldSize = environment.configuration.maxHeaderBytes
+        // No outbound header validation: every response field comes from NIO's parser (which rejects CR, LF and
+        // NUL in names and values) or from feisty's fixed names, so re-scanning each field per response is waste.
         try sync.configureHTTPServerPipeline(
             withPipeliningAssistance: true,
             withErrorHandling: false,
+            withOutboundHeaderValidation: false,
             withEncoderConfiguration: .init(),
             withDecoderLimitConfiguration: limits
         )
