@@ -34,10 +34,15 @@ import Testing
                 "GET /hello/\(name) HTTP/1.1\r\nHost: t\r\n\(last ? "Connection: close\r\n" : "")\r\n"
             }
             let reply = try await rawExchange(
-                port: bed.proxyPort, pieces: [request("a", false) + request("b", false) + request("c", true)]
+                port: bed.proxyPort,
+                pieces: [
+                    request("a", false) + "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n" + request("b", false)
+                        + request("c", true)
+                ]
             )
             let bodies = reply.components(separatedBy: "\r\n\r\n").dropFirst().map { $0.prefix(7) }
-            #expect(bodies == ["hello a", "hello b", "hello c"], "\(reply)")
+            #expect(bodies.count == 4 && bodies[0] == "hello a" && bodies[2] == "hello b", "\(reply)")
+            #expect(bodies.last == "hello c" && reply.components(separatedBy: "HTTP/1.1 404").count == 2, "\(reply)")
             #expect(reply.hasSuffix("EOF"))
         }
     }

@@ -177,4 +177,26 @@ import Testing
         _ = streaming.responseHead(upstreamKeepAlive: true, now: t0)
         #expect(streaming.parseError(.malformedRequest(reason: "x")) == .close)
     }
+
+    @Test func pipelinedHeadsWaitAndQuiescingClosesAfterTheExchange() {
+        var m = machine()
+        #expect(m.acceptsRequestHead)
+        _ = m.requestHead(
+            decision: .forward(framing: .none), keepAlive: true, expectsContinue: false, upstreamReusable: true,
+            now: t0
+        )
+        #expect(!m.acceptsRequestHead)  // a pipelined head is held until this exchange ended
+        #expect(m.requestEnd(now: t0) == .forwardRequestEnd)
+        #expect(m.quiesce() == .none)  // busy: finish the exchange first, announcing the close
+        #expect(m.responseHead(upstreamKeepAlive: true, now: t0) == .forwardResponseHead(close: true))
+        #expect(
+            m.responseEnd(now: t0) == .forwardResponseEnd(closeDownstream: true, keepUpstream: true,
+                exchangeComplete: true)
+        )
+        #expect(!m.acceptsRequestHead)
+
+        var idle = machine()
+        #expect(idle.quiesce() == .close)  // an idle keep-alive connection closes at once
+        #expect(idle.state == .closed)
+    }
 }

@@ -22,6 +22,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var upstreamGeneration: UInt64 = 0
     /// Request parts decoded while the app connection is being set up (at most one read's worth).
     private var pendingParts = CircularBuffer<HTTPClientRequestPart>()
+    /// Pipelined request parts that arrived while an exchange was in progress (at most one read's worth).
+    private var heldParts = CircularBuffer<HTTPServerRequestPart>()
+    private var releasingHeld = false
     private var pendingRead = false
     private var needsFlush = false
     /// Between a socket read and its read-complete; parts delivered outside a burst (pipelined requests released
@@ -94,6 +97,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         machine.downstreamClosed()
+        heldParts.removeAll()
         tick?.cancel()
         tick = nil
         dropUpstream()
@@ -111,7 +115,48 @@ final class DownstreamHandler: ChannelDuplexHandler {
     // MARK: client → app
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch self.unwrapInboundIn(data) {
+        let part = self.unwrapInboundIn(data)
+        // A pipelined request waits until the exchange in progress ended; reads stop while one is held.
+        if !heldParts.isEmpty || (!machine.acceptsRequestHead && Self.isHead(part)) {
+            heldParts.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private static func isHead(_ part: HTTPServerRequestPart) -> Bool {
+        if case .head = part { return true }
+        return false
+    }
+
+    /// Passes held pipelined requests on once the exchange before them ended (stops at a head that cannot be
+    /// taken yet: that request's response is still going out).
+    private func releaseHeldRequests() {
+        guard !releasingHeld, !heldParts.isEmpty, let context else { return }
+        releasingHeld = true
+        let wasInBurst = inReadBurst
+        inReadBurst = true  // batch the released parts into one flush to the app
+        while let part = heldParts.first {
+            if Self.isHead(part) && !machine.acceptsRequestHead { break }
+            heldParts.removeFirst()
+            handle(part, context: context)
+        }
+        inReadBurst = wasInBurst
+        releasingHeld = false
+        if !inReadBurst { upstream?.flushIfNeeded() }
+        resumeReadIfAllowed()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            execute(machine.quiesce())
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             receive(head: head, context: context)
         case .body(let buffer):
@@ -203,7 +248,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if machine.mayReadDownstream, upstream.map({ $0.isWritable || !$0.isActive }) ?? true {
+        if heldParts.isEmpty, machine.mayReadDownstream, upstream.map({ $0.isWritable || !$0.isActive }) ?? true {
             context.read()
         } else {
             pendingRead = true
@@ -305,13 +350,15 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 execute(action)
                 return
             }
-            // Writing the end may synchronously release the next pipelined request into this handler: finish
-            // this exchange's bookkeeping first.
             finishEntry()
             if !keepUpstream { dropUpstream() }
             needsFlush = false
             context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
-            if closeDownstream { edge.closeAfterPendingWrites() }
+            if closeDownstream {
+                edge.closeAfterPendingWrites()
+            } else {
+                releaseHeldRequests()
+            }
         }
     }
 
@@ -342,8 +389,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     private func execute(_ action: ProxyConnectionStateMachine.Action) {
         switch action {
-        case .none, .discard, .refusalComplete, .forwardResponseHead, .forwardResponseBody:
+        case .none, .discard, .forwardResponseHead, .forwardResponseBody:
             break
+        case .refusalComplete:
+            releaseHeldRequests()
         case .forwardRequestHead, .forwardRequestBody, .forwardRequestEnd, .forwardResponseEnd:
             break  // handled where the part is at hand
         case .refuse(let refusal, let closeUpstream, let closeNow):
@@ -389,7 +438,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             default: entry.verdict += "," + refusal.logLabel
             }
         }
-        finishEntry()  // before the end is written: it may release the next pipelined request
+        finishEntry()
         needsFlush = false
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -410,7 +459,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     private func resumeReadIfAllowed() {
-        guard pendingRead, let context, machine.mayReadDownstream,
+        guard pendingRead, heldParts.isEmpty, let context, machine.mayReadDownstream,
             upstream.map({ $0.isWritable || !$0.isActive }) ?? true
         else { return }
         pendingRead = false
