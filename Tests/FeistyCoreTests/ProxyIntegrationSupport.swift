@@ -9,75 +9,75 @@ import ServiceLifecycle
 /// server `flask run` uses), plus a raw socket listener that closes every connection without answering.
 enum ProxyTestUpstream {
     static let script = #"""
-import json, socket, sys, threading, time
-from werkzeug.serving import make_server
+        import json, socket, sys, threading, time
+        from werkzeug.serving import make_server
 
-seen = {"count": 0}
+        seen = {"count": 0}
 
-def app(environ, start_response):
-    path = environ["PATH_INFO"]
-    if path != "/count":
-        seen["count"] += 1
-    def send(status, body, headers=()):
-        body = body if isinstance(body, bytes) else body.encode()
-        start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))] + list(headers))
-        return [body]
-    if path.startswith("/hello/"):
-        return send("200 OK", "hello " + path[7:])
-    if path == "/count":
-        return send("200 OK", str(seen["count"]))
-    if path == "/port":
-        return send("200 OK", environ["REMOTE_PORT"])
-    if path == "/headers":
-        keys = ["HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_CONNECTION",
-                "HTTP_X_SECRET", "HTTP_FORWARDED", "HTTP_EXPECT"]
-        return send("200 OK", json.dumps({k: environ.get(k) for k in keys}))
-    if path == "/upload":
-        stream, total = environ["wsgi.input"], 0
-        length = environ.get("CONTENT_LENGTH")
-        left = int(length) if length else None
-        while left is None or left > 0:
-            chunk = stream.read(65536 if left is None else min(65536, left))
-            if left is not None:
-                left -= len(chunk)
-            if not chunk:
-                break
-            total += len(chunk)
-        return send("200 OK", str(total))
-    if path.startswith("/download/"):
-        size = int(path[10:])
-        start_response("200 OK", [("Content-Type", "application/octet-stream")])
-        block = b"x" * 262144
-        def body():
-            left = size
-            while left > 0:
-                n = min(left, len(block))
-                yield block[:n]
-                left -= n
-        return body()
-    if path == "/reject":
-        return send("413 Request Entity Too Large", "too big", [("Connection", "close")])
-    if path.startswith("/slow/"):
-        time.sleep(float(path[6:]))
-        return send("200 OK", "slow")
-    return send("404 NOT FOUND", "app 404")
+        def app(environ, start_response):
+            path = environ["PATH_INFO"]
+            if path != "/count":
+                seen["count"] += 1
+            def send(status, body, headers=()):
+                body = body if isinstance(body, bytes) else body.encode()
+                start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))] + list(headers))
+                return [body]
+            if path.startswith("/hello/"):
+                return send("200 OK", "hello " + path[7:])
+            if path == "/count":
+                return send("200 OK", str(seen["count"]))
+            if path == "/port":
+                return send("200 OK", environ["REMOTE_PORT"])
+            if path == "/headers":
+                keys = ["HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_CONNECTION",
+                        "HTTP_X_SECRET", "HTTP_FORWARDED", "HTTP_EXPECT"]
+                return send("200 OK", json.dumps({k: environ.get(k) for k in keys}))
+            if path == "/upload":
+                stream, total = environ["wsgi.input"], 0
+                length = environ.get("CONTENT_LENGTH")
+                left = int(length) if length else None
+                while left is None or left > 0:
+                    chunk = stream.read(65536 if left is None else min(65536, left))
+                    if left is not None:
+                        left -= len(chunk)
+                    if not chunk:
+                        break
+                    total += len(chunk)
+                return send("200 OK", str(total))
+            if path.startswith("/download/"):
+                size = int(path[10:])
+                start_response("200 OK", [("Content-Type", "application/octet-stream")])
+                block = b"x" * 262144
+                def body():
+                    left = size
+                    while left > 0:
+                        n = min(left, len(block))
+                        yield block[:n]
+                        left -= n
+                return body()
+            if path == "/reject":
+                return send("413 Request Entity Too Large", "too big", [("Connection", "close")])
+            if path.startswith("/slow/"):
+                time.sleep(float(path[6:]))
+                return send("200 OK", "slow")
+            return send("404 NOT FOUND", "app 404")
 
-def closer(listener):
-    while True:
-        conn, _ = listener.accept()
-        conn.recv(65536)
-        conn.close()
+        def closer(listener):
+            while True:
+                conn, _ = listener.accept()
+                conn.recv(65536)
+                conn.close()
 
-server = make_server("127.0.0.1", 0, app, threaded=True)
-closing = make_server("127.0.0.1", 0, app)  # not threaded: HTTP/1.0, closes after every response
-threading.Thread(target=closing.serve_forever, daemon=True).start()
-raw = socket.socket()
-raw.bind(("127.0.0.1", 0))
-raw.listen(16)
-threading.Thread(target=closer, args=(raw,), daemon=True).start()
-print(server.server_port, raw.getsockname()[1], closing.server_port, flush=True)
-server.serve_forever()
-"""#
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        closing = make_server("127.0.0.1", 0, app)  # not threaded: HTTP/1.0, closes after every response
+        threading.Thread(target=closing.serve_forever, daemon=True).start()
+        raw = socket.socket()
+        raw.bind(("127.0.0.1", 0))
+        raw.listen(16)
+        threading.Thread(target=closer, args=(raw,), daemon=True).start()
+        print(server.server_port, raw.getsockname()[1], closing.server_port, flush=True)
+        server.serve_forever()
+        """#
 
     /// The route table of the fixture, as the probe would report it.
     static let table = RouteTable(rules: [
@@ -196,34 +196,34 @@ func curl(_ arguments: String...) async throws -> String {
 /// the server closes or `readTimeout` seconds of silence pass; the last line says `EOF` or `TIMEOUT`.
 func rawExchange(port: Int, pieces: [String], pause: Double = 0, readTimeout: Double = 5) async throws -> String {
     let script = #"""
-import socket, sys, time, json
-port, pause, timeout = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-pieces = json.loads(sys.stdin.read())
-s = socket.create_connection(("127.0.0.1", port))
-for i, piece in enumerate(pieces):
-    if i and pause:
-        time.sleep(pause)
-    try:
-        s.sendall(piece.encode("latin-1"))
-    except OSError:
-        break
-s.settimeout(timeout)
-data = b""
-end = "EOF"
-while True:
-    try:
-        chunk = s.recv(65536)
-    except socket.timeout:
-        end = "TIMEOUT"
-        break
-    except OSError:
-        end = "RESET"
-        break
-    if not chunk:
-        break
-    data += chunk
-sys.stdout.write(data.decode("latin-1") + "\n" + end)
-"""#
+        import socket, sys, time, json
+        port, pause, timeout = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+        pieces = json.loads(sys.stdin.read())
+        s = socket.create_connection(("127.0.0.1", port))
+        for i, piece in enumerate(pieces):
+            if i and pause:
+                time.sleep(pause)
+            try:
+                s.sendall(piece.encode("latin-1"))
+            except OSError:
+                break
+        s.settimeout(timeout)
+        data = b""
+        end = "EOF"
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                end = "TIMEOUT"
+                break
+            except OSError:
+                end = "RESET"
+                break
+            if not chunk:
+                break
+            data += chunk
+        sys.stdout.write(data.decode("latin-1") + "\n" + end)
+        """#
     let payload = try JSONEncoder().encode(pieces)
     return try await runTool(["python3", "-c", script, "\(port)", "\(pause)", "\(readTimeout)"], stdin: payload)
         .output

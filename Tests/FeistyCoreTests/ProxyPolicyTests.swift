@@ -5,8 +5,12 @@ import Testing
 @testable import FeistyCore
 
 @Suite struct ProxyPolicyTests {
-    func head(_ method: HTTPMethod = .GET, _ uri: String = "/", _ headers: [(String, String)] = [],
-        version: HTTPVersion = .http1_1) -> HTTPRequestHead {
+    func head(
+        _ method: HTTPMethod = .GET,
+        _ uri: String = "/",
+        _ headers: [(String, String)] = [],
+        version: HTTPVersion = .http1_1
+    ) -> HTTPRequestHead {
         HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(headers))
     }
 
@@ -35,26 +39,63 @@ import Testing
     }
 
     @Test func validFramingsAreForwarded() {
-        #expect(admission.decide(head: head(.POST, "/", [("Content-Length", "10")]), verdict: match,
-            appAvailable: true) == .forward(framing: .length(10)))
-        #expect(admission.decide(head: head(.POST, "/", [("transfer-encoding", "gzip, chunked")]), verdict: match,
-            appAvailable: true) == .forward(framing: .chunked))
-        #expect(admission.decide(head: head(), verdict: .forward, appAvailable: true)
-            == .forward(framing: .none))
+        #expect(
+            admission.decide(
+                head: head(.POST, "/", [("Content-Length", "10")]),
+                verdict: match,
+                appAvailable: true
+            ) == .forward(framing: .length(10))
+        )
+        #expect(
+            admission.decide(
+                head: head(.POST, "/", [("transfer-encoding", "gzip, chunked")]),
+                verdict: match,
+                appAvailable: true
+            ) == .forward(framing: .chunked)
+        )
+        #expect(
+            admission.decide(head: head(), verdict: .forward, appAvailable: true)
+                == .forward(framing: .none)
+        )
     }
 
     @Test func limitsGateAndAvailabilityInOrder() {
         let big = head(.GET, "/", [("X-Big", String(repeating: "a", count: 2000))])
-        #expect(admission.decide(head: big, verdict: match, appAvailable: true) == .refuse(.headerTooLarge,
-            framing: .none))
-        #expect(admission.decide(head: head(), verdict: .notFound, appAvailable: true) == .refuse(.routeNotFound,
-            framing: .none))
-        #expect(admission.decide(head: head(.POST), verdict: .methodNotAllowed(allowed: ["GET", "HEAD"]),
-            appAvailable: true) == .refuse(.methodNotAllowed(allowed: ["GET", "HEAD"]), framing: .none))
-        #expect(admission.decide(head: head(.POST, "/", [("Content-Length", "101")]), verdict: match,
-            appAvailable: true) == .refuse(.bodyTooLarge, framing: .length(101)))
-        #expect(admission.decide(head: head(), verdict: match, appAvailable: false) == .refuse(.appUnavailable,
-            framing: .none))
+        #expect(
+            admission.decide(head: big, verdict: match, appAvailable: true)
+                == .refuse(
+                    .headerTooLarge,
+                    framing: .none
+                )
+        )
+        #expect(
+            admission.decide(head: head(), verdict: .notFound, appAvailable: true)
+                == .refuse(
+                    .routeNotFound,
+                    framing: .none
+                )
+        )
+        #expect(
+            admission.decide(
+                head: head(.POST),
+                verdict: .methodNotAllowed(allowed: ["GET", "HEAD"]),
+                appAvailable: true
+            ) == .refuse(.methodNotAllowed(allowed: ["GET", "HEAD"]), framing: .none)
+        )
+        #expect(
+            admission.decide(
+                head: head(.POST, "/", [("Content-Length", "101")]),
+                verdict: match,
+                appAvailable: true
+            ) == .refuse(.bodyTooLarge, framing: .length(101))
+        )
+        #expect(
+            admission.decide(head: head(), verdict: match, appAvailable: false)
+                == .refuse(
+                    .appUnavailable,
+                    framing: .none
+                )
+        )
         let open = RequestAdmission(maxHeaderBytes: 1024, maxBodyBytes: nil, forwardUnknown: true)
         #expect(open.decide(head: head(), verdict: .notFound, appAvailable: true) == .forward(framing: .none))
     }
@@ -70,31 +111,44 @@ import Testing
             #expect(refusal.status.code == status)
             #expect(refusal.closesConnection == closes)
         }
-        let head405 = ProxyRefusal.methodNotAllowed(allowed: ["GET", "HEAD"]).responseHead(version: .http1_1,
-            close: false)
+        let head405 = ProxyRefusal.methodNotAllowed(allowed: ["GET", "HEAD"]).responseHead(
+            version: .http1_1,
+            close: false
+        )
         #expect(head405.headers["allow"] == ["GET, HEAD"])
-        #expect(ProxyRefusal.appUnavailable.responseHead(version: .http1_1, close: false).headers["retry-after"]
-            == ["1"])
+        #expect(
+            ProxyRefusal.appUnavailable.responseHead(version: .http1_1, close: false).headers["retry-after"]
+                == ["1"]
+        )
         let raw = ProxyRefusal.requestHeadTimeout.rawResponse(allocator: ByteBufferAllocator())
         #expect(String(buffer: raw).hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
     }
 
     @Test func hopByHopHeadersAreStrippedBothWays() {
         let rewriter = HeaderRewriter()
-        let incoming = head(.GET, "/", [
-            ("Host", "example.com"), ("Connection", "keep-alive, X-Secret"), ("X-Secret", "1"), ("Keep-Alive", "5"),
-            ("Proxy-Connection", "x"), ("TE", "trailers"), ("Trailer", "x"), ("Upgrade", "websocket"),
-            ("Expect", "100-continue"), ("Accept", "*/*"),
-        ], version: .http1_0)
+        let incoming = head(
+            .GET,
+            "/",
+            [
+                ("Host", "example.com"), ("Connection", "keep-alive, X-Secret"), ("X-Secret", "1"), ("Keep-Alive", "5"),
+                ("Proxy-Connection", "x"), ("TE", "trailers"), ("Trailer", "x"), ("Upgrade", "websocket"),
+                ("Expect", "100-continue"), ("Accept", "*/*"),
+            ],
+            version: .http1_0
+        )
         let out = rewriter.upstreamRequest(incoming, peer: "192.0.2.7", peerTrusted: false)
         for name in ["connection", "x-secret", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"] {
             #expect(!out.headers.contains(name: name), "\(name) kept")
         }
         #expect(out.headers["accept"] == ["*/*"])
         #expect(out.version == .http1_1)
-        var response = HTTPResponseHead(version: .http1_0, status: .ok, headers: HTTPHeaders([
-            ("Connection", "close, X-Internal"), ("X-Internal", "1"), ("Content-Length", "2"), ("Keep-Alive", "x"),
-        ]))
+        var response = HTTPResponseHead(
+            version: .http1_0,
+            status: .ok,
+            headers: HTTPHeaders([
+                ("Connection", "close, X-Internal"), ("X-Internal", "1"), ("Content-Length", "2"), ("Keep-Alive", "x"),
+            ])
+        )
         response = rewriter.downstreamResponse(response, requestVersion: .http1_1, close: false)
         #expect(response.headers.map(\.name) == ["Content-Length"])
         #expect(response.version == .http1_1)
@@ -104,10 +158,14 @@ import Testing
 
     @Test func forwardedHeadersFromAnUntrustedPeerAreReplaced() {
         let rewriter = HeaderRewriter()
-        let spoofed = head(.GET, "/", [
-            ("Host", "app.test:8080"), ("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-Proto", "https"),
-            ("X-Forwarded-Host", "evil"), ("Forwarded", "for=6.6.6.6"), ("X-Forwarded-Prefix", "/evil"),
-        ])
+        let spoofed = head(
+            .GET,
+            "/",
+            [
+                ("Host", "app.test:8080"), ("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Host", "evil"), ("Forwarded", "for=6.6.6.6"), ("X-Forwarded-Prefix", "/evil"),
+            ]
+        )
         let out = rewriter.upstreamRequest(spoofed, peer: "192.0.2.7", peerTrusted: false)
         #expect(out.headers["x-forwarded-for"] == ["192.0.2.7"])
         #expect(out.headers["x-forwarded-proto"] == ["http"])
@@ -120,10 +178,14 @@ import Testing
 
     @Test func forwardedHeadersFromATrustedPeerAreAppendedTo() {
         let rewriter = HeaderRewriter()
-        let viaProxy = head(.GET, "/", [
-            ("Host", "h"), ("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-For", "10.0.0.2"),
-            ("X-Forwarded-Proto", "https"),
-        ])
+        let viaProxy = head(
+            .GET,
+            "/",
+            [
+                ("Host", "h"), ("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-For", "10.0.0.2"),
+                ("X-Forwarded-Proto", "https"),
+            ]
+        )
         let out = rewriter.upstreamRequest(viaProxy, peer: "10.0.0.1", peerTrusted: true)
         #expect(out.headers["x-forwarded-for"] == ["203.0.113.9, 10.0.0.2, 10.0.0.1"])
         #expect(out.headers["x-forwarded-proto"] == ["https"])
@@ -139,14 +201,30 @@ import Testing
         #expect(identity.isTrusted(IPAddress("2001:db8:1::5")))
         #expect(!identity.isTrusted(IPAddress("2001:db9::5")))
         #expect(!identity.isTrusted(IPAddress("192.0.2.1")))
-        #expect(identity.client(peer: "192.0.2.1", peerTrusted: false, forwardedFor: ["1.1.1.1"], forwarded: [])
-            == "192.0.2.1")
-        #expect(identity.client(peer: "10.0.0.1", peerTrusted: true,
-            forwardedFor: ["6.6.6.6, 203.0.113.9", "10.0.0.7"], forwarded: []) == "203.0.113.9")
-        #expect(identity.client(peer: "10.0.0.1", peerTrusted: true, forwardedFor: [],
-            forwarded: [#"for=198.51.100.1;proto=https, for="[2001:db8::7]:4711""#]) == "198.51.100.1")
-        #expect(identity.client(peer: "10.0.0.1", peerTrusted: true, forwardedFor: ["10.0.0.9"], forwarded: [])
-            == "10.0.0.9")
+        #expect(
+            identity.client(peer: "192.0.2.1", peerTrusted: false, forwardedFor: ["1.1.1.1"], forwarded: [])
+                == "192.0.2.1"
+        )
+        #expect(
+            identity.client(
+                peer: "10.0.0.1",
+                peerTrusted: true,
+                forwardedFor: ["6.6.6.6, 203.0.113.9", "10.0.0.7"],
+                forwarded: []
+            ) == "203.0.113.9"
+        )
+        #expect(
+            identity.client(
+                peer: "10.0.0.1",
+                peerTrusted: true,
+                forwardedFor: [],
+                forwarded: [#"for=198.51.100.1;proto=https, for="[2001:db8::7]:4711""#]
+            ) == "198.51.100.1"
+        )
+        #expect(
+            identity.client(peer: "10.0.0.1", peerTrusted: true, forwardedFor: ["10.0.0.9"], forwarded: [])
+                == "10.0.0.9"
+        )
         #expect(identity.client(peer: "10.0.0.1", peerTrusted: true, forwardedFor: [], forwarded: []) == "10.0.0.1")
     }
 
@@ -169,5 +247,17 @@ import Testing
         #expect(throws: ProxyError.invalidAddress("::1:80")) { try ProxyValueParsing.hostPort("::1:80") }
         #expect(throws: ProxyError.invalidAddress("h:99999")) { try ProxyValueParsing.hostPort("h:99999") }
         #expect(try ProxyValueParsing.seconds("0.5") == .milliseconds(500))
+    }
+
+    @Test func headerNamesCompareCaseInsensitivelyInPlace() {
+        #expect("Content-Length".equalsASCIICaseInsensitive("content-length"))
+        #expect("X-FORWARDED-FOR".equalsASCIICaseInsensitive("x-forwarded-for"))
+        #expect("100-Continue".equalsASCIICaseInsensitive("100-continue"))
+        #expect(!"Content-Lengt".equalsASCIICaseInsensitive("content-length"))
+        #expect(!"content-lengthx".equalsASCIICaseInsensitive("content-length"))
+        // Folding bit 0x20 applies to letters only: '[' | 0x20 is '{', which must not match.
+        #expect(!"ho[t".equalsASCIICaseInsensitive("ho{t"))
+        #expect(!"content\rlength".equalsASCIICaseInsensitive("content-length"))
+        #expect("TE".equalsASCIICaseInsensitive("te") && !"TÉ".equalsASCIICaseInsensitive("te"))
     }
 }

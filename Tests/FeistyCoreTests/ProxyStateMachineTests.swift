@@ -16,7 +16,10 @@ import Testing
         m.bytesArrived(now: t0)
         #expect(m.state == .readingHead(deadline: t0 + .seconds(10)))
         let head = m.requestHead(
-            decision: .forward(framing: .none), keepAlive: true, expectsContinue: false, upstreamReusable: false,
+            decision: .forward(framing: .none),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: false,
             now: t0
         )
         #expect(head == .forwardRequestHead(connect: true, sendContinue: false))
@@ -26,12 +29,19 @@ import Testing
         #expect(m.responseHead(upstreamKeepAlive: true, now: t0) == .forwardResponseHead(close: false))
         #expect(m.responseBody(now: t0) == .forwardResponseBody)
         #expect(
-            m.responseEnd(now: t0) == .forwardResponseEnd(closeDownstream: false, keepUpstream: true,
-                exchangeComplete: true)
+            m.responseEnd(now: t0)
+                == .forwardResponseEnd(
+                    closeDownstream: false,
+                    keepUpstream: true,
+                    exchangeComplete: true
+                )
         )
         #expect(m.state == .idle(deadline: t0 + .seconds(60)))
         let second = m.requestHead(
-            decision: .forward(framing: .none), keepAlive: true, expectsContinue: false, upstreamReusable: true,
+            decision: .forward(framing: .none),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: true,
             now: t0
         )
         #expect(second == .forwardRequestHead(connect: false, sendContinue: false))
@@ -39,32 +49,59 @@ import Testing
 
     @Test func upstreamClosingAfterEachResponseIsNotReused() {
         var m = machine()
-        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
-            upstreamReusable: false, now: t0)
+        _ = m.requestHead(
+            decision: .forward(framing: .none),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: false,
+            now: t0
+        )
         _ = m.upstreamConnected(expectsContinue: false)
         _ = m.requestEnd(now: t0)
         _ = m.responseHead(upstreamKeepAlive: false, now: t0)
-        #expect(m.responseEnd(now: t0) == .forwardResponseEnd(closeDownstream: false, keepUpstream: false,
-            exchangeComplete: true))
+        #expect(
+            m.responseEnd(now: t0)
+                == .forwardResponseEnd(
+                    closeDownstream: false,
+                    keepUpstream: false,
+                    exchangeComplete: true
+                )
+        )
         #expect(m.upstreamClosed(now: t0) == .none)  // idle: the close is expected
     }
 
     @Test func clientWithoutKeepAliveIsClosedAfterTheResponse() {
         var m = machine()
-        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: false, expectsContinue: false,
-            upstreamReusable: false, now: t0)
+        _ = m.requestHead(
+            decision: .forward(framing: .none),
+            keepAlive: false,
+            expectsContinue: false,
+            upstreamReusable: false,
+            now: t0
+        )
         _ = m.upstreamConnected(expectsContinue: false)
         _ = m.requestEnd(now: t0)
         #expect(m.responseHead(upstreamKeepAlive: true, now: t0) == .forwardResponseHead(close: true))
-        #expect(m.responseEnd(now: t0) == .forwardResponseEnd(closeDownstream: true, keepUpstream: true,
-            exchangeComplete: true))
+        #expect(
+            m.responseEnd(now: t0)
+                == .forwardResponseEnd(
+                    closeDownstream: true,
+                    keepUpstream: true,
+                    exchangeComplete: true
+                )
+        )
         #expect(m.state == .closed)
     }
 
     @Test func upstreamClosingBeforeTheHeadIs502() {
         var m = machine()
-        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
-            upstreamReusable: true, now: t0)
+        _ = m.requestHead(
+            decision: .forward(framing: .none),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: true,
+            now: t0
+        )
         _ = m.requestEnd(now: t0)
         #expect(m.upstreamClosed(now: t0) == .refuse(.upstreamUnreachable, closeUpstream: true, closeNow: false))
         #expect(m.state == .idle(deadline: t0 + .seconds(60)))
@@ -72,8 +109,13 @@ import Testing
 
     @Test func upstreamClosingMidResponseClosesTheClient() {
         var m = machine()
-        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
-            upstreamReusable: true, now: t0)
+        _ = m.requestHead(
+            decision: .forward(framing: .none),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: true,
+            now: t0
+        )
         _ = m.requestEnd(now: t0)
         _ = m.responseHead(upstreamKeepAlive: true, now: t0)
         #expect(m.upstreamClosed(now: t0) == .close)
@@ -81,25 +123,46 @@ import Testing
 
     @Test func connectFailureIs502() {
         var m = machine()
-        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
-            upstreamReusable: false, now: t0)
+        _ = m.requestHead(
+            decision: .forward(framing: .none),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: false,
+            now: t0
+        )
         _ = m.requestEnd(now: t0)
-        #expect(m.upstreamConnectFailed(now: t0) == .refuse(.upstreamUnreachable, closeUpstream: true,
-            closeNow: false))
+        #expect(
+            m.upstreamConnectFailed(now: t0)
+                == .refuse(
+                    .upstreamUnreachable,
+                    closeUpstream: true,
+                    closeNow: false
+                )
+        )
     }
 
     @Test func expectContinueIsAnsweredOnceTheAppIsConnected() {
         var m = machine()
-        let head = m.requestHead(decision: .forward(framing: .length(10)), keepAlive: true, expectsContinue: true,
-            upstreamReusable: false, now: t0)
+        let head = m.requestHead(
+            decision: .forward(framing: .length(10)),
+            keepAlive: true,
+            expectsContinue: true,
+            upstreamReusable: false,
+            now: t0
+        )
         #expect(head == .forwardRequestHead(connect: true, sendContinue: false))
         #expect(m.upstreamConnected(expectsContinue: true) == .upstreamReady(sendContinue: true))
     }
 
     @Test func chunkedBodyOverTheLimitIs413BeforeAnyResponse() {
         var m = machine(maxBody: 100)
-        _ = m.requestHead(decision: .forward(framing: .chunked), keepAlive: true, expectsContinue: false,
-            upstreamReusable: true, now: t0)
+        _ = m.requestHead(
+            decision: .forward(framing: .chunked),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: true,
+            now: t0
+        )
         #expect(m.requestBody(count: 60, now: t0) == .forwardRequestBody)
         #expect(m.requestBody(count: 60, now: t0) == .refuse(.bodyTooLarge, closeUpstream: true, closeNow: false))
         #expect(m.requestBody(count: 60, now: t0) == .discard)
@@ -108,12 +171,23 @@ import Testing
 
     @Test func earlyResponseIsRelayedThenTheConnectionLingersAndCloses() {
         var m = machine()
-        _ = m.requestHead(decision: .forward(framing: .length(1 << 30)), keepAlive: true, expectsContinue: false,
-            upstreamReusable: true, now: t0)
+        _ = m.requestHead(
+            decision: .forward(framing: .length(1 << 30)),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: true,
+            now: t0
+        )
         #expect(m.requestBody(count: 1000, now: t0) == .forwardRequestBody)
         #expect(m.responseHead(upstreamKeepAlive: false, now: t0) == .forwardResponseHead(close: true))
-        #expect(m.responseEnd(now: t0) == .forwardResponseEnd(closeDownstream: false, keepUpstream: false,
-            exchangeComplete: false))
+        #expect(
+            m.responseEnd(now: t0)
+                == .forwardResponseEnd(
+                    closeDownstream: false,
+                    keepUpstream: false,
+                    exchangeComplete: false
+                )
+        )
         #expect(m.requestBody(count: 1000, now: t0) == .discard)
         #expect(m.tick(now: t0 + .seconds(1)) == .none)
         #expect(m.tick(now: t0 + .seconds(3)) == .close)
@@ -121,8 +195,13 @@ import Testing
 
     @Test func refusedRequestWithSmallBodyIsDrainedAndKeptAlive() {
         var m = machine()
-        let action = m.requestHead(decision: .refuse(.routeNotFound, framing: .length(10)), keepAlive: true,
-            expectsContinue: false, upstreamReusable: false, now: t0)
+        let action = m.requestHead(
+            decision: .refuse(.routeNotFound, framing: .length(10)),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: false,
+            now: t0
+        )
         #expect(action == .refuse(.routeNotFound, closeUpstream: false, closeNow: false))
         #expect(!m.closesAfterRefusal)
         #expect(m.requestBody(count: 10, now: t0) == .discard)
@@ -132,12 +211,22 @@ import Testing
 
     @Test func refusedRequestWithLargeOrUnsentBodyCloses() {
         var large = machine()
-        _ = large.requestHead(decision: .refuse(.routeNotFound, framing: .length(1 << 20)), keepAlive: true,
-            expectsContinue: false, upstreamReusable: false, now: t0)
+        _ = large.requestHead(
+            decision: .refuse(.routeNotFound, framing: .length(1 << 20)),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: false,
+            now: t0
+        )
         #expect(large.closesAfterRefusal)
         var continued = machine()
-        _ = continued.requestHead(decision: .refuse(.bodyTooLarge, framing: .length(10)), keepAlive: true,
-            expectsContinue: true, upstreamReusable: false, now: t0)
+        _ = continued.requestHead(
+            decision: .refuse(.bodyTooLarge, framing: .length(10)),
+            keepAlive: true,
+            expectsContinue: true,
+            upstreamReusable: false,
+            now: t0
+        )
         #expect(continued.closesAfterRefusal)
         #expect(continued.tick(now: t0 + .seconds(3)) == .close)  // the client never sends: linger ends
     }
@@ -154,14 +243,24 @@ import Testing
 
     @Test func silentAppIs504BeforeTheHeadAndACloseAfterIt() {
         var m = machine()
-        _ = m.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
-            upstreamReusable: true, now: t0)
+        _ = m.requestHead(
+            decision: .forward(framing: .none),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: true,
+            now: t0
+        )
         _ = m.requestEnd(now: t0)
         #expect(m.tick(now: t0 + .seconds(29)) == .none)
         #expect(m.tick(now: t0 + .seconds(30)) == .refuse(.upstreamTimeout, closeUpstream: true, closeNow: false))
         var streaming = machine()
-        _ = streaming.requestHead(decision: .forward(framing: .none), keepAlive: true, expectsContinue: false,
-            upstreamReusable: true, now: t0)
+        _ = streaming.requestHead(
+            decision: .forward(framing: .none),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: true,
+            now: t0
+        )
         _ = streaming.requestEnd(now: t0)
         _ = streaming.responseHead(upstreamKeepAlive: true, now: t0 + .seconds(20))
         #expect(streaming.tick(now: t0 + .seconds(31)) == .none)  // the head pushed the deadline on
@@ -172,9 +271,43 @@ import Testing
         var m = machine()
         #expect(m.parseError(.headerTooLarge) == .refuseAtEdgeAndClose(.headerTooLarge))
         var streaming = machine()
-        _ = streaming.requestHead(decision: .forward(framing: .chunked), keepAlive: true, expectsContinue: false,
-            upstreamReusable: true, now: t0)
+        _ = streaming.requestHead(
+            decision: .forward(framing: .chunked),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: true,
+            now: t0
+        )
         _ = streaming.responseHead(upstreamKeepAlive: true, now: t0)
         #expect(streaming.parseError(.malformedRequest(reason: "x")) == .close)
+    }
+
+    @Test func pipelinedHeadsWaitAndQuiescingClosesAfterTheExchange() {
+        var m = machine()
+        #expect(m.acceptsRequestHead)
+        _ = m.requestHead(
+            decision: .forward(framing: .none),
+            keepAlive: true,
+            expectsContinue: false,
+            upstreamReusable: true,
+            now: t0
+        )
+        #expect(!m.acceptsRequestHead)  // a pipelined head is held until this exchange ended
+        #expect(m.requestEnd(now: t0) == .forwardRequestEnd)
+        #expect(m.quiesce() == .none)  // busy: finish the exchange first, announcing the close
+        #expect(m.responseHead(upstreamKeepAlive: true, now: t0) == .forwardResponseHead(close: true))
+        #expect(
+            m.responseEnd(now: t0)
+                == .forwardResponseEnd(
+                    closeDownstream: true,
+                    keepUpstream: true,
+                    exchangeComplete: true
+                )
+        )
+        #expect(!m.acceptsRequestHead)
+
+        var idle = machine()
+        #expect(idle.quiesce() == .close)  // an idle keep-alive connection closes at once
+        #expect(idle.state == .closed)
     }
 }

@@ -66,7 +66,9 @@ public struct ClientIdentity: Sendable {
 
 extension Substring {
     fileprivate func trimmingCharacters() -> String {
-        String(self.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" })
-            .reversed())
+        String(
+            self.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" })
+                .reversed()
+        )
     }
 }

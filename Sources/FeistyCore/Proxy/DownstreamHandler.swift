@@ -22,6 +22,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var upstreamGeneration: UInt64 = 0
     /// Request parts decoded while the app connection is being set up (at most one read's worth).
     private var pendingParts = CircularBuffer<HTTPClientRequestPart>()
+    /// Pipelined request parts that arrived while an exchange was in progress (at most one read's worth).
+    private var heldParts = CircularBuffer<HTTPServerRequestPart>()
+    private var releasingHeld = false
     private var pendingRead = false
     private var needsFlush = false
     /// Between a socket read and its read-complete; parts delivered outside a burst (pipelined requests released
@@ -34,7 +37,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var requestVersion = HTTPVersion.http1_1
     private var expectsContinue = false
     private var entry = AccessLogEntry(client: "-", method: "-", target: "-", verdict: "-", status: 0, bytes: 0)
+    /// Whether an access-log line is being filled (never when the access log is off).
     private var entryOpen = false
+    private var isHeadRequest = false
     private var forwardedAt = NIODeadline.uptimeNanoseconds(0)
 
     init(environment: ProxyEnvironment, edge: ConnectionEdgeHandler) {
@@ -92,6 +97,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         machine.downstreamClosed()
+        heldParts.removeAll()
         tick?.cancel()
         tick = nil
         dropUpstream()
@@ -109,7 +115,48 @@ final class DownstreamHandler: ChannelDuplexHandler {
     // MARK: client → app
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch self.unwrapInboundIn(data) {
+        let part = self.unwrapInboundIn(data)
+        // A pipelined request waits until the exchange in progress ended; reads stop while one is held.
+        if !heldParts.isEmpty || (!machine.acceptsRequestHead && Self.isHead(part)) {
+            heldParts.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private static func isHead(_ part: HTTPServerRequestPart) -> Bool {
+        if case .head = part { return true }
+        return false
+    }
+
+    /// Passes held pipelined requests on once the exchange before them ended (stops at a head that cannot be
+    /// taken yet: that request's response is still going out).
+    private func releaseHeldRequests() {
+        guard !releasingHeld, !heldParts.isEmpty, let context else { return }
+        releasingHeld = true
+        let wasInBurst = inReadBurst
+        inReadBurst = true  // batch the released parts into one flush to the app
+        while let part = heldParts.first {
+            if Self.isHead(part) && !machine.acceptsRequestHead { break }
+            heldParts.removeFirst()
+            handle(part, context: context)
+        }
+        inReadBurst = wasInBurst
+        releasingHeld = false
+        if !inReadBurst { upstream?.flushIfNeeded() }
+        resumeReadIfAllowed()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            execute(machine.quiesce())
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             receive(head: head, context: context)
         case .body(let buffer):
@@ -139,24 +186,31 @@ final class DownstreamHandler: ChannelDuplexHandler {
             host: head.headers.first(name: "host") ?? "localhost"
         )
         let decision = environment.admission.decide(
-            head: head, verdict: verdict, appAvailable: snapshot.upstream != nil
+            head: head,
+            verdict: verdict,
+            appAvailable: snapshot.upstream != nil
         )
         requestVersion = head.version
-        expectsContinue = head.version.minor >= 1 && head.headers.contains(name: "expect")
-            && head.headers.first(name: "expect")?.lowercased() == "100-continue"
-        entry = AccessLogEntry(
-            client: peerTrusted
-                ? environment.identity.client(
-                    peer: peer, peerTrusted: true,
-                    forwardedFor: head.headers["x-forwarded-for"], forwarded: head.headers["forwarded"]
-                ) : peer,
-            method: head.method.rawValue,
-            target: head.uri,
-            verdict: AccessLogEntry.label(verdict),
-            status: 0,
-            bytes: 0
-        )
-        entryOpen = true
+        expectsContinue = head.version.minor >= 1 && Self.expectsContinue(head.headers)
+        isHeadRequest = head.method == .HEAD
+        if environment.accessLogger != nil {
+            // Only a logged request pays for its line's fields (the client chain is parsed per request).
+            entry = AccessLogEntry(
+                client: peerTrusted
+                    ? environment.identity.client(
+                        peer: peer,
+                        peerTrusted: true,
+                        forwardedFor: head.headers["x-forwarded-for"],
+                        forwarded: head.headers["forwarded"]
+                    ) : peer,
+                method: head.method.rawValue,
+                target: head.uri,
+                verdict: AccessLogEntry.label(verdict),
+                status: 0,
+                bytes: 0
+            )
+            entryOpen = true
+        }
         let reusable = upstream?.isActive == true && upstreamGeneration == snapshot.generation
         let action = machine.requestHead(
             decision: decision,
@@ -198,7 +252,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if machine.mayReadDownstream, upstream.map({ $0.isWritable || !$0.isActive }) ?? true {
+        if heldParts.isEmpty, machine.mayReadDownstream, upstream.map({ $0.isWritable || !$0.isActive }) ?? true {
             context.read()
         } else {
             pendingRead = true
@@ -215,9 +269,14 @@ final class DownstreamHandler: ChannelDuplexHandler {
             let refusal: ProxyRefusal =
                 parserError == .headerOverflow
                 ? .headerTooLarge : .malformedRequest(reason: "unparseable request (\(parserError))")
-            if !entryOpen {
+            if !entryOpen, environment.accessLogger != nil {
                 entry = AccessLogEntry(
-                    client: peer, method: "-", target: "-", verdict: "-", status: 0, bytes: 0
+                    client: peer,
+                    method: "-",
+                    target: "-",
+                    verdict: "-",
+                    status: 0,
+                    bytes: 0
                 )
                 entryOpen = true
             }
@@ -240,7 +299,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // Request fields were parsed by NIO (CR, LF, NUL rejected) or are feisty's own: not revalidated.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
             }
@@ -276,19 +336,23 @@ final class DownstreamHandler: ChannelDuplexHandler {
             let delimitedByClose =
                 requestVersion.minor == 0 && !head.headers.contains(name: "content-length")
                 && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
-                && entry.method != "HEAD"
+                && !isHeadRequest
             let action = machine.responseHead(
-                upstreamKeepAlive: head.isKeepAlive, delimitedByClose: delimitedByClose, now: now
+                upstreamKeepAlive: head.isKeepAlive,
+                delimitedByClose: delimitedByClose,
+                now: now
             )
             guard case .forwardResponseHead(let close) = action else { return }
-            entry.status = head.status.code
-            entry.upstreamMilliseconds = Double((now - forwardedAt).nanoseconds) / 1e6
+            if entryOpen {
+                entry.status = head.status.code
+                entry.upstreamMilliseconds = Double((now - forwardedAt).nanoseconds) / 1e6
+            }
             let out = environment.rewriter.downstreamResponse(head, requestVersion: requestVersion, close: close)
             context.write(self.wrapOutboundOut(.head(out)), promise: nil)
             needsFlush = true
         case .body(let buffer):
             guard case .forwardResponseBody = machine.responseBody(now: .now()) else { return }
-            entry.bytes += buffer.readableBytes
+            if entryOpen { entry.bytes += buffer.readableBytes }
             context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             needsFlush = true
         case .end(let trailers):
@@ -297,13 +361,15 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 execute(action)
                 return
             }
-            // Writing the end may synchronously release the next pipelined request into this handler: finish
-            // this exchange's bookkeeping first.
             finishEntry()
             if !keepUpstream { dropUpstream() }
             needsFlush = false
             context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
-            if closeDownstream { edge.closeAfterPendingWrites() }
+            if closeDownstream {
+                edge.closeAfterPendingWrites()
+            } else {
+                releaseHeldRequests()
+            }
         }
     }
 
@@ -334,8 +400,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     private func execute(_ action: ProxyConnectionStateMachine.Action) {
         switch action {
-        case .none, .discard, .refusalComplete, .forwardResponseHead, .forwardResponseBody:
+        case .none, .discard, .forwardResponseHead, .forwardResponseBody:
             break
+        case .refusalComplete:
+            releaseHeldRequests()
         case .forwardRequestHead, .forwardRequestBody, .forwardRequestEnd, .forwardResponseEnd:
             break  // handled where the part is at hand
         case .refuse(let refusal, let closeUpstream, let closeNow):
@@ -347,9 +415,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
             resumeReadIfAllowed()
         case .refuseAtEdgeAndClose(let refusal):
             dropUpstream()
-            entry.status = refusal.status.code
-            entry.verdict = entry.verdict == "-" ? refusal.logLabel : entry.verdict
-            finishEntry()
+            if entryOpen {
+                entry.status = refusal.status.code
+                entry.verdict = entry.verdict == "-" ? refusal.logLabel : entry.verdict
+                finishEntry()
+            }
             if let context { edge.writeRawAndClose(refusal.rawResponse(allocator: context.channel.allocator)) }
         case .close:
             dropUpstream()
@@ -371,13 +441,15 @@ final class DownstreamHandler: ChannelDuplexHandler {
         guard let context else { return }
         let head = refusal.responseHead(version: requestVersion, close: close)
         let body = context.channel.allocator.buffer(string: refusal.body)
-        entry.status = refusal.status.code
-        entry.bytes = body.readableBytes
-        switch refusal {
-        case .routeNotFound, .methodNotAllowed: break  // the gate verdict says it already
-        default: entry.verdict += "," + refusal.logLabel
+        if entryOpen {
+            entry.status = refusal.status.code
+            entry.bytes = body.readableBytes
+            switch refusal {
+            case .routeNotFound, .methodNotAllowed: break  // the gate verdict says it already
+            default: entry.verdict += "," + refusal.logLabel
+            }
         }
-        finishEntry()  // before the end is written: it may release the next pipelined request
+        finishEntry()
         needsFlush = false
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -398,11 +470,19 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     private func resumeReadIfAllowed() {
-        guard pendingRead, let context, machine.mayReadDownstream,
+        guard pendingRead, heldParts.isEmpty, let context, machine.mayReadDownstream,
             upstream.map({ $0.isWritable || !$0.isActive }) ?? true
         else { return }
         pendingRead = false
         context.read()
+    }
+
+    /// `Expect: 100-continue` (compared in place: this runs for every request).
+    private static func expectsContinue(_ headers: HTTPHeaders) -> Bool {
+        for header in headers where header.name.equalsASCIICaseInsensitive("expect") {
+            return header.value.equalsASCIICaseInsensitive("100-continue")
+        }
+        return false
     }
 
     private func finishEntry() {

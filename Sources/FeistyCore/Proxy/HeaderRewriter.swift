@@ -18,7 +18,8 @@ public struct HeaderRewriter: Sendable {
     ///   - peerTrusted: Whether the peer is a trusted proxy.
     public func upstreamRequest(_ head: HTTPRequestHead, peer: String, peerTrusted: Bool) -> HTTPRequestHead {
         var head = head
-        head.version = .http1_1
+        // Assigning the same version would still copy the head's storage (it is shared with the decoder's part).
+        if head.version != .http1_1 { head.version = .http1_1 }
         Self.stripHopByHop(&head.headers, alsoExpect: true)
         var forwardedFor: String?
         var proto: String?
@@ -27,14 +28,14 @@ public struct HeaderRewriter: Sendable {
         var spoofable = false
         for header in head.headers {
             switch header.name.utf8.count {
-            case 4 where header.name.lowercased() == "host": host = header.value
-            case 9 where header.name.lowercased() == "forwarded": spoofable = true
-            case 15 where header.name.lowercased() == "x-forwarded-for":
+            case 4 where header.name.equalsASCIICaseInsensitive("host"): host = header.value
+            case 9 where header.name.equalsASCIICaseInsensitive("forwarded"): spoofable = true
+            case 15 where header.name.equalsASCIICaseInsensitive("x-forwarded-for"):
                 forwardedFor = forwardedFor.map { "\($0), \(header.value)" } ?? header.value
-            case 16 where header.name.lowercased() == "x-forwarded-host": forwardedHost = header.value
-            case 16 where header.name.lowercased() == "x-forwarded-port": spoofable = true
-            case 17 where header.name.lowercased() == "x-forwarded-proto": proto = header.value
-            case 18 where header.name.lowercased() == "x-forwarded-prefix": spoofable = true
+            case 16 where header.name.equalsASCIICaseInsensitive("x-forwarded-host"): forwardedHost = header.value
+            case 16 where header.name.equalsASCIICaseInsensitive("x-forwarded-port"): spoofable = true
+            case 17 where header.name.equalsASCIICaseInsensitive("x-forwarded-proto"): proto = header.value
+            case 18 where header.name.equalsASCIICaseInsensitive("x-forwarded-prefix"): spoofable = true
             default: break
             }
         }
@@ -80,7 +81,7 @@ public struct HeaderRewriter: Sendable {
         -> HTTPResponseHead
     {
         var head = head
-        head.version = requestVersion
+        if head.version != requestVersion { head.version = requestVersion }
         Self.stripHopByHop(&head.headers, alsoExpect: false)
         if close {
             head.headers.add(name: "connection", value: "close")
@@ -99,18 +100,20 @@ public struct HeaderRewriter: Sendable {
         for header in headers {
             let name = header.name
             switch name.utf8.count {
-            case 2 where name.lowercased() == "te": found = true
-            case 6 where alsoExpect && name.lowercased() == "expect": found = true
-            case 7 where name.lowercased() == "trailer" || name.lowercased() == "upgrade": found = true
-            case 10 where name.lowercased() == "connection" || name.lowercased() == "keep-alive":
+            case 2 where name.equalsASCIICaseInsensitive("te"): found = true
+            case 6 where alsoExpect && name.equalsASCIICaseInsensitive("expect"): found = true
+            case 7 where name.equalsASCIICaseInsensitive("trailer") || name.equalsASCIICaseInsensitive("upgrade"):
                 found = true
-                if name.lowercased() == "connection" {
+            case 10
+            where name.equalsASCIICaseInsensitive("connection") || name.equalsASCIICaseInsensitive("keep-alive"):
+                found = true
+                if name.equalsASCIICaseInsensitive("connection") {
                     for token in header.value.split(separator: ",") {
                         let trimmed = token.drop(while: { $0 == " " || $0 == "\t" })
                         if !trimmed.isEmpty { connectionTokens.append(trimmed) }
                     }
                 }
-            case 16 where name.lowercased() == "proxy-connection": found = true
+            case 16 where name.equalsASCIICaseInsensitive("proxy-connection"): found = true
             default: break
             }
         }
@@ -122,8 +125,11 @@ public struct HeaderRewriter: Sendable {
         for token in connectionTokens {
             let name = String(token).trimmingTrailingSpaces()
             // Framing fields are never hop-by-hop, whatever a Connection header claims (RFC 9110 §7.6.1).
-            let lowered = name.lowercased()
-            if lowered == "content-length" || lowered == "transfer-encoding" || lowered == "host" { continue }
+            if name.equalsASCIICaseInsensitive("content-length") || name.equalsASCIICaseInsensitive("transfer-encoding")
+                || name.equalsASCIICaseInsensitive("host")
+            {
+                continue
+            }
             headers.remove(name: name)
         }
     }

@@ -4,8 +4,8 @@ import NIOCore
 /// an `Action` comes out, and the handlers only execute it. Timeouts are deadlines kept here and checked by a
 /// per-connection tick, so a request costs no timer allocation.
 ///
-/// One exchange at a time: `HTTPServerPipelineHandler` holds pipelined requests back until the previous response
-/// ended, which is what answers pipelined requests in order.
+/// One exchange at a time: the downstream handler holds pipelined requests back until the previous response ended
+/// (`acceptsRequestHead`), which is what answers pipelined requests in order.
 struct ProxyConnectionStateMachine {
     /// The timing limits (from `ProxyConfiguration`).
     struct Timeouts {
@@ -115,6 +115,35 @@ struct ProxyConnectionStateMachine {
         case .refused(let refused): refused.closeAfter
         case .closed: true
         default: false
+        }
+    }
+
+    /// Whether a new request head can be taken now; a pipelined head that arrives earlier is held by the handler
+    /// until the exchange in progress ended (responses go out in request order).
+    var acceptsRequestHead: Bool {
+        switch state {
+        case .idle, .readingHead: true
+        case .exchanging, .refused, .closed: false
+        }
+    }
+
+    /// Graceful shutdown started: an idle connection closes now, a busy one after its response (announced with
+    /// `Connection: close` when the response head has not gone out yet).
+    mutating func quiesce() -> Action {
+        switch state {
+        case .idle, .readingHead:
+            state = .closed
+            return .close
+        case .exchanging(var exchange):
+            exchange.keepAlive = false
+            state = .exchanging(exchange)
+            return .none
+        case .refused(var refused):
+            refused.closeAfter = true
+            state = .refused(refused)
+            return .none
+        case .closed:
+            return .none
         }
     }
 
@@ -270,7 +299,9 @@ struct ProxyConnectionStateMachine {
             let close = !exchange.keepAlive
             state = close ? .closed : .idle(deadline: now + timeouts.idle)
             return .forwardResponseEnd(
-                closeDownstream: close, keepUpstream: exchange.upstreamReusable, exchangeComplete: true
+                closeDownstream: close,
+                keepUpstream: exchange.upstreamReusable,
+                exchangeComplete: true
             )
         }
         // Early response: relay it, stop forwarding the body, discard the rest for a while, then close.

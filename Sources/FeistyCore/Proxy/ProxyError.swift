@@ -13,7 +13,8 @@ public enum ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .invalidAddress(let value): "invalid address '\(value)': expected HOST:PORT (e.g. 127.0.0.1:5000, [::1]:8080)"
+        case .invalidAddress(let value):
+            "invalid address '\(value)': expected HOST:PORT (e.g. 127.0.0.1:5000, [::1]:8080)"
         case .invalidSize(let value): "invalid size '\(value)': expected bytes or a number with k, m or g (e.g. 10m)"
         case .invalidNetwork(let value): "invalid trusted proxy '\(value)': expected an IP address or CIDR (10.0.0.0/8)"
         case .invalidDuration(let value): "invalid duration '\(value)': expected seconds (e.g. 10 or 0.5)"

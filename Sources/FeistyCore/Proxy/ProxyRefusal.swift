@@ -90,7 +90,8 @@ public enum ProxyRefusal: Sendable, Hashable {
 
     /// The whole response as bytes, for answers written below the HTTP codec (the connection closes after them).
     public func rawResponse(allocator: ByteBufferAllocator) -> ByteBuffer {
-        let text = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        let text =
+            "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\ncontent-type: text/plain; charset=utf-8\r\n"
             + "content-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)"
         return allocator.buffer(string: text)
     }

@@ -70,7 +70,7 @@ public struct RequestAdmission: Sendable {
         var transferEncodings = 0
         var lastCoding: Substring = ""
         for header in head.headers {
-            if header.name.utf8.count == 14, header.name.lowercased() == "content-length" {
+            if header.name.equalsASCIICaseInsensitive("content-length") {
                 for value in header.value.split(separator: ",", omittingEmptySubsequences: false) {
                     lengths += 1
                     let trimmed = value.drop(while: { $0 == " " })
@@ -79,7 +79,7 @@ public struct RequestAdmission: Sendable {
                     else { return .failure(FramingError("invalid Content-Length")) }
                     length = parsed
                 }
-            } else if header.name.utf8.count == 17, header.name.lowercased() == "transfer-encoding" {
+            } else if header.name.equalsASCIICaseInsensitive("transfer-encoding") {
                 transferEncodings += 1
                 for coding in header.value.split(separator: ",") {
                     lastCoding = coding.drop(while: { $0 == " " || $0 == "\t" })
@@ -92,7 +92,7 @@ public struct RequestAdmission: Sendable {
             if head.version.major == 1 && head.version.minor == 0 {
                 return .failure(FramingError("Transfer-Encoding on HTTP/1.0"))
             }
-            guard lastCoding.lowercased() == "chunked" else {
+            guard lastCoding.equalsASCIICaseInsensitive("chunked") else {
                 return .failure(FramingError("Transfer-Encoding without final chunked"))
             }
             return .success(.chunked)
