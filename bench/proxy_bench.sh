@@ -22,8 +22,15 @@ done
 PART=${PART:-all}
 
 echo "== building feisty (release)"
-(cd "$REPO" && swift build -c release --product feisty 2>&1 | tail -1)
-FEISTY=$REPO/.build/release/feisty
+# The shipping build: Swift's standard library and Foundation linked statically (FEISTY_STATIC=0: shared
+# libraries). Measured here: RSS 25 MiB instead of 31 MiB, the shared libraries' resident pages being most of it.
+if [ "${FEISTY_STATIC:-1}" = 1 ]; then
+    (cd "$REPO" && swift build -c release --product feisty --static-swift-stdlib --scratch-path .build-static 2>&1 | tail -1)
+    FEISTY=$REPO/.build-static/release/feisty
+else
+    (cd "$REPO" && swift build -c release --product feisty 2>&1 | tail -1)
+    FEISTY=$REPO/.build/release/feisty
+fi
 APP=$HARNESS/app/app.py
 CMD="$FEISTY run $APP --upstream 127.0.0.1:{upstream} --listen 127.0.0.1:{port} --no-access-log"
 
