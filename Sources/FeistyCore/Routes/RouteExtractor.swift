@@ -72,8 +72,8 @@ public struct RouteExtractor: Sendable {
                     if case .exited(let status) = result.terminationStatus { code = status }
                     return ProbeAnswer(
                         exitCode: code,
-                        stdout: result.standardOutput ?? "",
-                        stderr: result.standardError ?? ""
+                        stdout: result.standardOutput,
+                        stderr: result.standardError
                     )
                 }
                 group.addTask {
