@@ -85,6 +85,42 @@ struct PartWalk {
         }
     }
 
+    /// The longest run of decimal digits (Python's `\d`: any Unicode `Nd`) starting at `cursor`.
+    private func digitRun(from cursor: Int) -> (end: Int, count: Int) {
+        var cursor = cursor
+        var count = 0
+        while let next = UTF8Scan.digitEnd(buffer, cursor, end) {
+            cursor = next
+            count += 1
+        }
+        return (cursor, count)
+    }
+
+    /// A greedy quantifier's backtracking, as Python's `re` does it: the capture `position..<stop` (`count`
+    /// characters) is tried with the rest of the ops first, then gives back one character at a time while at least
+    /// `minimum` remain.
+    private mutating func giveBack(
+        _ index: Int,
+        from position: Int,
+        to stop: Int,
+        count: Int,
+        minimum: Int,
+        group: Int
+    ) -> Bool {
+        var cursor = stop
+        var count = count
+        while count >= minimum {
+            if run(index + 1, cursor, group: group + 1) {
+                record(group, position, cursor)
+                return true
+            }
+            if count == 0 { return false }
+            cursor = UTF8Scan.previous(buffer, cursor)
+            count -= 1
+        }
+        return false
+    }
+
     /// Tries the converter's candidates in the regex's order, each followed by the rest of the ops.
     private mutating func runCapture(_ op: PartOp, _ index: Int, _ position: Int, group: Int) -> Bool {
         switch op.kind {
@@ -95,16 +131,7 @@ struct PartWalk {
                 cursor += UTF8Scan.width(buffer[cursor])
                 count += 1
             }
-            while count >= op.minLength {
-                if run(index + 1, cursor, group: group + 1) {
-                    record(group, position, cursor)
-                    return true
-                }
-                if count == 0 { break }
-                cursor = UTF8Scan.previous(buffer, cursor)
-                count -= 1
-            }
-            return false
+            return giveBack(index, from: position, to: cursor, count: count, minimum: op.minLength, group: group)
         case .path:
             guard position < end, buffer[position] != UInt8(ascii: "/") else { return false }
             var cursor = position + UTF8Scan.width(buffer[position])
@@ -128,45 +155,18 @@ struct PartWalk {
         case .int:
             var cursor = position
             if op.signed, cursor < end, buffer[cursor] == UInt8(ascii: "-") { cursor += 1 }
-            var count = 0
-            while let next = UTF8Scan.digitEnd(buffer, cursor, end) {
-                cursor = next
-                count += 1
-            }
-            while count >= 1 {
-                if run(index + 1, cursor, group: group + 1) {
-                    record(group, position, cursor)
-                    return true
-                }
-                cursor = UTF8Scan.previous(buffer, cursor)
-                count -= 1
-            }
-            return false
+            let digits = digitRun(from: cursor)
+            return giveBack(index, from: position, to: digits.end, count: digits.count, minimum: 1, group: group)
         case .float:
             var cursor = position
             if op.signed, cursor < end, buffer[cursor] == UInt8(ascii: "-") { cursor += 1 }
-            var count = 0
-            while let next = UTF8Scan.digitEnd(buffer, cursor, end) {
-                cursor = next
-                count += 1
-            }
+            let integral = digitRun(from: cursor)
             // Only the longest integral run can be followed by `.` (a digit is never a dot).
-            guard count >= 1, cursor < end, buffer[cursor] == UInt8(ascii: ".") else { return false }
-            cursor += 1
-            count = 0
-            while let next = UTF8Scan.digitEnd(buffer, cursor, end) {
-                cursor = next
-                count += 1
+            guard integral.count >= 1, integral.end < end, buffer[integral.end] == UInt8(ascii: ".") else {
+                return false
             }
-            while count >= 1 {
-                if run(index + 1, cursor, group: group + 1) {
-                    record(group, position, cursor)
-                    return true
-                }
-                cursor = UTF8Scan.previous(buffer, cursor)
-                count -= 1
-            }
-            return false
+            let fraction = digitRun(from: integral.end + 1)
+            return giveBack(index, from: position, to: fraction.end, count: fraction.count, minimum: 1, group: group)
         case .uuid:
             guard UTF8Scan.isUUID(buffer, position, end) else { return false }
             guard run(index + 1, position + 36, group: group + 1) else { return false }
