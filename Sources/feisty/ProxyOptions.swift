@@ -30,6 +30,9 @@ struct ProxyOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Write one access-log line per request.")
     var accessLog = true
 
+    @Option(help: "Event-loop threads of the proxy (default: one per core).")
+    var threads: Int?
+
     /// The proxy configuration these flags describe, listening on `listen` (`HOST:PORT`) when given.
     /// - Throws: `ProxyError` for a value that does not parse.
     func configuration(listen: String?) throws(ProxyError) -> ProxyConfiguration {
@@ -50,6 +53,10 @@ struct ProxyOptions: ParsableArguments {
         configuration.upstreamTimeout = try ProxyValueParsing.seconds(upstreamTimeout)
         configuration.gracePeriod = try ProxyValueParsing.seconds(grace)
         configuration.accessLog = accessLog
+        if let threads {
+            guard threads >= 1 && threads <= 256 else { throw ProxyError.invalidThreads(threads) }
+            configuration.threads = threads
+        }
         return configuration
     }
 }

@@ -156,6 +156,43 @@ import Testing
         #expect(closing.headers["connection"] == ["close"])
     }
 
+    @Test func connectionTokensNameFieldsButNeverFraming() {
+        let rewriter = HeaderRewriter()
+        let incoming = head(
+            .POST,
+            "/",
+            [
+                ("Host", "h"), ("Connection", " X-A ,close,, HOST, content-length\t"), ("x-a", "1"), ("Close", "2"),
+                ("Content-Length", "3"), ("X-Kept", "4"), ("Connection", "X-B"), ("X-B", "5"),
+            ]
+        )
+        let out = rewriter.upstreamRequest(incoming, peer: "192.0.2.7", peerTrusted: false)
+        #expect(
+            out.headers.map(\.name) == [
+                "Host", "Content-Length", "X-Kept", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+            ]
+        )
+        // A head without hop-by-hop fields keeps its fields and their order.
+        let plain = HTTPHeaders([("B", "1"), ("a", "2"), ("Content-Length", "0")])
+        let response = rewriter.downstreamResponse(
+            HTTPResponseHead(version: .http1_1, status: .ok, headers: plain),
+            requestVersion: .http1_1,
+            close: false
+        )
+        #expect(response.headers.map(\.name) == ["B", "a", "Content-Length"])
+        // `^` and `~` are both token characters: only ASCII letters fold.
+        let tilde = rewriter.downstreamResponse(
+            HTTPResponseHead(
+                version: .http1_1,
+                status: .ok,
+                headers: HTTPHeaders([("Connection", "x^y"), ("x~y", "1"), ("X^Y", "2")])
+            ),
+            requestVersion: .http1_1,
+            close: false
+        )
+        #expect(tilde.headers.map(\.name) == ["x~y"])
+    }
+
     @Test func forwardedHeadersFromAnUntrustedPeerAreReplaced() {
         let rewriter = HeaderRewriter()
         let spoofed = head(

@@ -1,9 +1,12 @@
 """`feisty run examples/seed/app.py`: the research post's app, unmodified, behind feisty."""
+import os
+import pathlib
+import subprocess
 import time
 
 import requests
 
-from .conftest import alive
+from .conftest import alive, feisty_binary
 
 
 def test_seed_app_is_served_and_guarded(start_feisty):
@@ -83,3 +86,16 @@ def test_sigkill_of_feisty_leaves_no_python_behind(start_feisty):
     while time.monotonic() < deadline and [pid for pid in app_pids if alive(pid)]:
         time.sleep(0.1)
     assert not [pid for pid in app_pids if alive(pid)]
+
+
+def test_threads_flag_sets_the_proxy_loops_and_rejects_nonsense(start_feisty):
+    feisty = start_feisty("examples/seed/app.py", "--threads", "1")
+    assert requests.get(feisty.base + "/2024", timeout=5).text == "2024"
+    # NIO names a group's loop threads NIO-ELT-<group>-#<n> (its shared one-per-core group: NIO-SGLTN-...).
+    names = [(task / "comm").read_text().strip() for task in pathlib.Path(f"/proc/{feisty.proc.pid}/task").glob("*")]
+    prefix = "NIO-SGLTN-" if os.cpu_count() == 1 else "NIO-ELT-"  # one loop per core is the shared group itself
+    assert len([name for name in names if name.startswith(prefix)]) == 1, names
+    bad = subprocess.run(
+        [feisty_binary(), "run", "examples/seed/app.py", "--threads", "0"], capture_output=True, text=True, timeout=30
+    )
+    assert bad.returncode != 0 and "invalid thread count 0" in bad.stderr

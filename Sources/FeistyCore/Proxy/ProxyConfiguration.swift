@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 
 /// Everything that shapes feisty's reverse proxy: where it listens, which limits it enforces and how long it waits.
 ///
@@ -29,6 +30,9 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var gracePeriod: TimeAmount
     /// Whether one access-log line is written per request (at `info`).
     public var accessLog: Bool
+    /// `--threads`: event-loop threads serving client connections (each connection and its app connection stay
+    /// on one). Fewer than the cores leaves CPU to the app, which shares the machine.
+    public var threads: Int
 
     /// Creates a configuration; every default is the documented default of the matching `feisty run` flag.
     public init(
@@ -43,7 +47,8 @@ public struct ProxyConfiguration: Sendable, Hashable {
         upstreamTimeout: TimeAmount = .seconds(60),
         connectTimeout: TimeAmount = .seconds(5),
         gracePeriod: TimeAmount = .seconds(10),
-        accessLog: Bool = true
+        accessLog: Bool = true,
+        threads: Int = System.coreCount
     ) {
         self.listenHost = listenHost
         self.listenPort = listenPort
@@ -57,5 +62,6 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.connectTimeout = connectTimeout
         self.gracePeriod = gracePeriod
         self.accessLog = accessLog
+        self.threads = threads
     }
 }

@@ -8,6 +8,8 @@ public enum ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidNetwork(String)
     /// A duration flag that is not a non-negative number of seconds.
     case invalidDuration(String)
+    /// A `--threads` value outside 1...256.
+    case invalidThreads(Int)
     /// The listen address could not be bound.
     case bindFailed(address: String, reason: String)
 
@@ -18,6 +20,7 @@ public enum ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidSize(let value): "invalid size '\(value)': expected bytes or a number with k, m or g (e.g. 10m)"
         case .invalidNetwork(let value): "invalid trusted proxy '\(value)': expected an IP address or CIDR (10.0.0.0/8)"
         case .invalidDuration(let value): "invalid duration '\(value)': expected seconds (e.g. 10 or 0.5)"
+        case .invalidThreads(let value): "invalid thread count \(value): expected 1 to 256"
         case .bindFailed(let address, let reason): "cannot listen on \(address): \(reason)"
         }
     }

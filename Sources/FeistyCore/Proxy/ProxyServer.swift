@@ -20,15 +20,21 @@ public final class ProxyServer: Service, Sendable {
     /// - Parameters:
     ///   - configuration: Listen address, limits and timeouts.
     ///   - routing: Where the supervisor publishes the route table and the app's address.
-    ///   - group: The event loops (default: one per core, shared).
+    ///   - group: The event loops (default: NIO's shared one-per-core group, or a group of `configuration.threads`
+    ///     loops when that differs; such a group lives as long as the process, as the shared one does).
     ///   - logger: Receives the access log (at `info`) and lifecycle messages.
     public init(
         configuration: ProxyConfiguration,
         routing: RoutingPublisher,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        group: (any EventLoopGroup)? = nil,
         logger: Logger = Logger(label: "feisty.proxy")
     ) {
         self.environment = ProxyEnvironment(configuration: configuration, routing: routing, logger: logger)
+        let group =
+            group
+            ?? (configuration.threads == System.coreCount
+                ? MultiThreadedEventLoopGroup.singleton
+                : MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads)))
         self.group = group
         self.logger = logger
         self.listening = group.next().makePromise(of: SocketAddress.self)
