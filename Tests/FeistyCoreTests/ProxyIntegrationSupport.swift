@@ -68,6 +68,22 @@ enum ProxyTestUpstream {
                 conn.recv(65536)
                 conn.close()
 
+        def forgetful(listener):
+            # Answers the first request of each connection (keep-alive), then closes without answering the next,
+            # as a server whose keep-alive timeout fires just as a request arrives.
+            def serve(conn):
+                first = True
+                while True:
+                    data = conn.recv(65536)
+                    if not data or not first:
+                        conn.close()
+                        return
+                    first = False
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+            while True:
+                conn, _ = listener.accept()
+                threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
         server = make_server("127.0.0.1", 0, app, threaded=True)
         closing = make_server("127.0.0.1", 0, app)  # not threaded: HTTP/1.0, closes after every response
         threading.Thread(target=closing.serve_forever, daemon=True).start()
@@ -75,7 +91,11 @@ enum ProxyTestUpstream {
         raw.bind(("127.0.0.1", 0))
         raw.listen(16)
         threading.Thread(target=closer, args=(raw,), daemon=True).start()
-        print(server.server_port, raw.getsockname()[1], closing.server_port, flush=True)
+        flaky = socket.socket()
+        flaky.bind(("127.0.0.1", 0))
+        flaky.listen(16)
+        threading.Thread(target=forgetful, args=(flaky,), daemon=True).start()
+        print(server.server_port, raw.getsockname()[1], closing.server_port, flaky.getsockname()[1], flush=True)
         server.serve_forever()
         """#
 
@@ -99,6 +119,8 @@ struct ProxyTestBed {
     var closerPort: Int
     /// The same app on a non-threaded dev server: HTTP/1.0, a new connection per request.
     var closingAppPort: Int
+    /// A raw server that answers one request per connection and closes without answering the next.
+    var forgetfulPort: Int
     var base: String { "http://127.0.0.1:\(proxyPort)" }
 }
 
@@ -125,7 +147,13 @@ func withProxyTestBed(
         line.append(chunk)
     }
     let ports = String(decoding: line, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
-    var bed = ProxyTestBed(proxyPort: 0, appPort: ports[0], closerPort: ports[1], closingAppPort: ports[2])
+    var bed = ProxyTestBed(
+        proxyPort: 0,
+        appPort: ports[0],
+        closerPort: ports[1],
+        closingAppPort: ports[2],
+        forgetfulPort: ports[3]
+    )
     var configuration = ProxyConfiguration(listenHost: "127.0.0.1", listenPort: 0, accessLog: false)
     tweak(&configuration)
     let target = upstream?(bed) ?? bed.appPort

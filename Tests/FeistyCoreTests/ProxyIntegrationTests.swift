@@ -37,6 +37,31 @@ import Testing
         }
     }
 
+    @Test func aKeptConnectionClosedByTheAppIsRetriedForIdempotentRequestsOnly() async throws {
+        try await withProxyTestBed(upstream: { $0.forgetfulPort }) { bed, _ in
+            // The second GET goes out on the kept app connection, which closes unanswered: retried, answered.
+            let gets = try await curl("\(bed.base)/count", "-o", "-", "\(bed.base)/count", "-w", "|%{http_code}")
+            #expect(gets == "fresh|200fresh|200")
+            // A POST is not sent twice: 502.
+            let post = try await curl(
+                "\(bed.base)/count",
+                "-o",
+                "/dev/null",
+                "--next",
+                "-X",
+                "POST",
+                "--data",
+                "x",
+                "\(bed.base)/upload",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}"
+            )
+            #expect(post == "502")
+        }
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         try await withProxyTestBed { bed, _ in
             let request = { (name: String, last: Bool) in

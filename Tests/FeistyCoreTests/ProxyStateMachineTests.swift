@@ -47,6 +47,43 @@ import Testing
         #expect(second == .forwardRequestHead(connect: false, sendContinue: false))
     }
 
+    @Test func aReusedConnectionClosingBeforeTheAnswerIsRetriedOnceForIdempotentRequests() {
+        func exchange(idempotent: Bool, framing: RequestAdmission.Framing, reusable: Bool) -> Machine {
+            var m = machine()
+            _ = m.requestHead(
+                decision: .forward(framing: framing),
+                keepAlive: true,
+                expectsContinue: false,
+                upstreamReusable: reusable,
+                idempotent: idempotent,
+                now: t0
+            )
+            if !reusable { _ = m.upstreamConnected(expectsContinue: false) }
+            _ = m.requestEnd(now: t0)
+            return m
+        }
+        var m = exchange(idempotent: true, framing: .none, reusable: true)
+        #expect(m.upstreamClosed(now: t0) == .retryOnNewConnection)
+        #expect(!m.isUpstreamConnected)
+        #expect(m.upstreamConnected(expectsContinue: false) == .upstreamReady(sendContinue: false))
+        // Once: the new connection closing as well is a 502.
+        #expect(m.upstreamClosed(now: t0) == .refuse(.upstreamUnreachable, closeUpstream: true, closeNow: false))
+        // A retried request that is then answered ends normally.
+        m = exchange(idempotent: true, framing: .none, reusable: true)
+        _ = m.upstreamClosed(now: t0)
+        _ = m.upstreamConnected(expectsContinue: false)
+        #expect(m.responseHead(upstreamKeepAlive: true, now: t0) == .forwardResponseHead(close: false))
+        // Not replayed: a POST, a request with a body, a request that had a fresh connection of its own.
+        for (idempotent, framing, reusable) in [
+            (false, RequestAdmission.Framing.none, true), (true, .length(3), true), (true, .none, false),
+        ] {
+            var other = exchange(idempotent: idempotent, framing: framing, reusable: reusable)
+            #expect(
+                other.upstreamClosed(now: t0) == .refuse(.upstreamUnreachable, closeUpstream: true, closeNow: false)
+            )
+        }
+    }
+
     @Test func upstreamClosingAfterEachResponseIsNotReused() {
         var m = machine()
         _ = m.requestHead(

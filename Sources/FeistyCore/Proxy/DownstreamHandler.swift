@@ -40,6 +40,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// Whether an access-log line is being filled (never when the access log is off).
     private var entryOpen = false
     private var isHeadRequest = false
+    /// The request head sent on a reused app connection, kept (a reference, not a copy) for one replay.
+    private var replayHead: HTTPRequestHead?
     private var forwardedAt = NIODeadline.uptimeNanoseconds(0)
 
     init(environment: ProxyEnvironment, edge: ConnectionEdgeHandler) {
@@ -212,11 +214,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
             entryOpen = true
         }
         let reusable = upstream?.isActive == true && upstreamGeneration == snapshot.generation
+        let idempotent = Self.isIdempotent(head.method)
         let action = machine.requestHead(
             decision: decision,
             keepAlive: head.isKeepAlive,
             expectsContinue: expectsContinue,
             upstreamReusable: reusable,
+            idempotent: idempotent,
             now: now
         )
         guard case .forwardRequestHead(let connect, let sendContinue) = action else {
@@ -224,6 +228,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             return
         }
         let rewritten = environment.rewriter.upstreamRequest(head, peer: peer, peerTrusted: peerTrusted)
+        replayHead = reusable && idempotent ? rewritten : nil
         forwardedAt = now
         if connect, let address = snapshot.upstream {
             dropUpstream()
@@ -332,6 +337,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         guard handler === upstream, let context else { return }
         switch part {
         case .head(let head):
+            replayHead = nil  // the app answered: no replay any more
             let now = NIODeadline.now()
             let delimitedByClose =
                 requestVersion.minor == 0 && !head.headers.contains(name: "content-length")
@@ -434,6 +440,32 @@ final class DownstreamHandler: ChannelDuplexHandler {
             resumeReadIfAllowed()
         case .dropUpstream:
             dropUpstream()
+        case .retryOnNewConnection:
+            retryOnNewConnection()
+        }
+    }
+
+    /// The reused app connection closed before answering (the app timed it out as the request arrived): the same
+    /// body-less request goes out once more on a new connection.
+    private func retryOnNewConnection() {
+        let snapshot = environment.routing.current
+        guard let head = replayHead, let address = snapshot.upstream, let context else {
+            replayHead = nil
+            execute(machine.upstreamConnectFailed(now: .now()))
+            return
+        }
+        replayHead = nil
+        dropUpstream()
+        pendingParts.append(.head(head))
+        pendingParts.append(.end(nil))
+        connect(to: address, generation: snapshot.generation, context: context)
+    }
+
+    /// GET, HEAD, OPTIONS, TRACE, PUT and DELETE may be sent twice (RFC 9110 §9.2.2).
+    private static func isIdempotent(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: true
+        default: false
         }
     }
 

@@ -31,6 +31,9 @@ struct ProxyConnectionStateMachine {
         var keepAlive: Bool
         var bodyBytes: Int64 = 0
         var upstreamReusable = true
+        /// The request went out on a reused app connection and can be sent again unchanged: a kept-alive connection
+        /// the app closes just as the request arrives is retried once on a new connection instead of a 502.
+        var replayable = false
         /// Armed once the request is complete, pushed on by every read from the app.
         var upstreamDeadline: NIODeadline?
         /// Armed when the app answered before the request body ended (we then discard the rest and close).
@@ -79,6 +82,9 @@ struct ProxyConnectionStateMachine {
         case forwardResponseEnd(closeDownstream: Bool, keepUpstream: Bool, exchangeComplete: Bool)
         /// Close the app connection (not reusable), keep the client.
         case dropUpstream
+        /// The reused app connection closed before answering a replayable request: connect anew and send the
+        /// request again (once).
+        case retryOnNewConnection
         /// Close the client connection (and the app connection with it).
         case close
         /// A refused request's body ended and the connection stays open.
@@ -164,11 +170,13 @@ struct ProxyConnectionStateMachine {
     ///   - keepAlive: The client asked to keep the connection.
     ///   - expectsContinue: `Expect: 100-continue`.
     ///   - upstreamReusable: An open, idle, same-generation app connection exists.
+    ///   - idempotent: The method is idempotent (RFC 9110 §9.2.2), so sending the request twice is harmless.
     mutating func requestHead(
         decision: RequestAdmission.Decision,
         keepAlive: Bool,
         expectsContinue: Bool,
         upstreamReusable: Bool,
+        idempotent: Bool = false,
         now: NIODeadline
     ) -> Action {
         switch state {
@@ -177,10 +185,10 @@ struct ProxyConnectionStateMachine {
         }
         switch decision {
         case .forward(let framing):
-            _ = framing
-            state = .exchanging(
-                Exchange(requestEnded: false, upstreamConnected: upstreamReusable, keepAlive: keepAlive)
-            )
+            var exchange = Exchange(requestEnded: false, upstreamConnected: upstreamReusable, keepAlive: keepAlive)
+            // Only a body-less request is kept whole for a replay; a fresh connection that fails is a real failure.
+            exchange.replayable = upstreamReusable && idempotent && framing == .none
+            state = .exchanging(exchange)
             return .forwardRequestHead(connect: !upstreamReusable, sendContinue: expectsContinue && upstreamReusable)
         case .refuse(let refusal, let framing):
             // A body the client has not sent (100-continue) or that is large is not drained: feisty closes.
@@ -318,6 +326,15 @@ struct ProxyConnectionStateMachine {
         switch exchange.response {
         case .awaitingHead:
             guard exchange.upstreamConnected else { return .none }  // the connect failure path answers
+            if exchange.replayable && exchange.requestEnded {
+                var retry = exchange
+                retry.replayable = false
+                retry.upstreamConnected = false
+                retry.upstreamReusable = true
+                retry.upstreamDeadline = now + timeouts.upstream
+                state = .exchanging(retry)
+                return .retryOnNewConnection
+            }
             return refuseMidExchange(.upstreamUnreachable, exchange: exchange, now: now)
         case .streaming:
             state = .closed
