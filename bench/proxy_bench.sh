@@ -5,6 +5,8 @@
 #   bench/proxy_bench.sh            # both parts (about 6 minutes on a quiet 2-core machine)
 #   PART=static bench/proxy_bench.sh   # only feisty vs nginx, UPSTREAM=static (c=50 and c=1)
 #   PART=flask  bench/proxy_bench.sh   # only feisty vs the Flask dev server alone (DIRECT=1, UPSTREAM=flask)
+#   PART=launch bench/proxy_bench.sh   # `feisty run app.py` (feisty starts its own copy of the app) against
+#                                      # `python3 app.py` (DIRECT=1); FEISTY_FLAGS=--http11 for app keep-alive
 #
 # Needs: swift (release build of feisty), wrk, nginx, curl, python3 with Flask -- on Debian:
 #   apt-get install -y wrk nginx curl
@@ -20,6 +22,7 @@ for tool in wrk nginx curl python3; do
     command -v "$tool" >/dev/null || { echo "proxy_bench: $tool is required (apt-get install -y wrk nginx curl)" >&2; exit 2; }
 done
 PART=${PART:-all}
+FEISTY_FLAGS=${FEISTY_FLAGS:-}
 
 echo "== building feisty (release)"
 # The shipping build: Swift's standard library and Foundation linked statically (FEISTY_STATIC=0: shared
@@ -32,7 +35,7 @@ else
     FEISTY=$REPO/.build/release/feisty
 fi
 APP=$HARNESS/app/app.py
-CMD="$FEISTY run $APP --upstream 127.0.0.1:{upstream} --listen 127.0.0.1:{port} --no-access-log"
+CMD="$FEISTY run $APP --upstream 127.0.0.1:{upstream} --listen 127.0.0.1:{port} --no-access-log $FEISTY_FLAGS"
 
 if [ "$PART" = all ] || [ "$PART" = static ]; then
     echo "== feisty vs nginx (1 worker), UPSTREAM=static"
@@ -41,4 +44,12 @@ fi
 if [ "$PART" = all ] || [ "$PART" = flask ]; then
     echo "== feisty in front of the Flask dev server vs the dev server alone (DIRECT=1, UPSTREAM=flask)"
     PROXY_NAME=feisty UPSTREAM=flask DIRECT=1 PROXY_CMD="$CMD" "$HARNESS/proxy_bench.sh"
+fi
+if [ "$PART" = launch ]; then
+    # The user's view: `feisty run app.py` instead of `python3 app.py`. feisty launches its own copy of the app
+    # (its app.run port is redirected to an internal one, so it does not collide with the harness's direct copy);
+    # the CPU per request counted for feisty includes that Python process.
+    echo "== feisty run app.py vs python3 app.py (DIRECT=1, UPSTREAM=flask) $FEISTY_FLAGS"
+    PROXY_NAME=feisty-run UPSTREAM=flask DIRECT=1 \
+        PROXY_CMD="$FEISTY run $APP --listen 127.0.0.1:{port} --no-access-log $FEISTY_FLAGS" "$HARNESS/proxy_bench.sh"
 fi

@@ -138,8 +138,10 @@ func withProxyTestBed(
     app.standardOutput = out
     app.standardError = FileHandle.nullDevice
     try app.run()
-    // SIGTERM ends the dev server at once; Foundation reaps it (waitUntilExit would spin a run loop here).
-    defer { app.terminate() }
+    // SIGKILL: the child inherits the spawning thread's signal mask, in which NIO's and the test runner's threads
+    // block SIGTERM, so `terminate()` left every fixture running. Foundation reaps it (waitUntilExit would spin a
+    // run loop here).
+    defer { kill(app.processIdentifier, SIGKILL) }
     var line = Data()
     while !line.contains(UInt8(ascii: "\n")) {
         let chunk = out.fileHandleForReading.availableData
