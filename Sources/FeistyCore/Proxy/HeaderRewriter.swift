@@ -89,15 +89,27 @@ public struct HeaderRewriter: Sendable {
     /// (and, when `alsoExpect`, `Expect`: feisty answers `100 Continue` itself). A head without any of them is left
     /// untouched (no copy).
     static func stripHopByHop(_ headers: inout HTTPHeaders, alsoExpect: Bool) {
-        guard headers.contains(where: { HopByHop.isHopByHop($0.name, alsoExpect: alsoExpect) }) else { return }
+        if let stripped = strippingHopByHop(headers, alsoExpect: alsoExpect) { headers = stripped }
+    }
+
+    /// The fields of `headers` without the hop-by-hop ones, or `nil` when there is none (the common case: no copy).
+    static func strippingHopByHop(_ headers: HTTPHeaders, alsoExpect: Bool) -> HTTPHeaders? {
+        var found = false
+        for header in headers {
+            if HopByHop.isHopByHop(header.name, alsoExpect: alsoExpect) {
+                found = true
+                break
+            }
+        }
+        guard found else { return nil }
         let nominated = HopByHop.nominated(in: headers)
         var fields: [(String, String)] = []
         fields.reserveCapacity(headers.count)
-        for header in headers
-        where !HopByHop.isHopByHop(header.name, alsoExpect: alsoExpect) && !nominated.names(header.name) {
+        for header in headers {
+            if HopByHop.isHopByHop(header.name, alsoExpect: alsoExpect) || nominated.names(header.name) { continue }
             fields.append((header.name, header.value))
         }
-        headers = HTTPHeaders(fields)
+        return HTTPHeaders(fields)
     }
 }
 
