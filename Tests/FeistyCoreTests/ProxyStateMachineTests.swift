@@ -4,9 +4,12 @@ import Testing
 
 @testable import FeistyCore
 
+/// The fixed clock of these tests.
+private let testStart = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
 @Suite struct ProxyStateMachineTests {
     typealias Machine = ProxyConnectionStateMachine
-    let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
+    let t0 = testStart
     let timeouts = Machine.Timeouts(header: .seconds(10), idle: .seconds(60), upstream: .seconds(30))
 
     func machine(maxBody: Int64? = nil) -> Machine { Machine(timeouts: timeouts, maxBodyBytes: maxBody, now: t0) }
@@ -15,13 +18,7 @@ import Testing
         var m = machine()
         m.bytesArrived(now: t0)
         #expect(m.state == .readingHead(deadline: t0 + .seconds(10)))
-        let head = m.requestHead(
-            decision: .forward(framing: .none),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: false,
-            now: t0
-        )
+        let head = m.head()
         #expect(head == .forwardRequestHead(connect: true, sendContinue: false))
         #expect(!m.mayReadDownstream)  // connecting: hold the client
         #expect(m.upstreamConnected(expectsContinue: false) == .upstreamReady(sendContinue: false))
@@ -37,27 +34,14 @@ import Testing
                 )
         )
         #expect(m.state == .idle(deadline: t0 + .seconds(60)))
-        let second = m.requestHead(
-            decision: .forward(framing: .none),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: true,
-            now: t0
-        )
+        let second = m.head(reusable: true)
         #expect(second == .forwardRequestHead(connect: false, sendContinue: false))
     }
 
     @Test func aReusedConnectionClosingBeforeTheAnswerIsRetriedOnceForIdempotentRequests() {
         func exchange(idempotent: Bool, framing: RequestAdmission.Framing, reusable: Bool) -> Machine {
             var m = machine()
-            _ = m.requestHead(
-                decision: .forward(framing: framing),
-                keepAlive: true,
-                expectsContinue: false,
-                upstreamReusable: reusable,
-                idempotent: idempotent,
-                now: t0
-            )
+            _ = m.head(.forward(framing: framing), reusable: reusable, idempotent: idempotent)
             if !reusable { _ = m.upstreamConnected(expectsContinue: false) }
             _ = m.requestEnd(now: t0)
             return m
@@ -86,13 +70,7 @@ import Testing
 
     @Test func upstreamClosingAfterEachResponseIsNotReused() {
         var m = machine()
-        _ = m.requestHead(
-            decision: .forward(framing: .none),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: false,
-            now: t0
-        )
+        _ = m.head()
         _ = m.upstreamConnected(expectsContinue: false)
         _ = m.requestEnd(now: t0)
         _ = m.responseHead(upstreamKeepAlive: false, now: t0)
@@ -109,13 +87,7 @@ import Testing
 
     @Test func clientWithoutKeepAliveIsClosedAfterTheResponse() {
         var m = machine()
-        _ = m.requestHead(
-            decision: .forward(framing: .none),
-            keepAlive: false,
-            expectsContinue: false,
-            upstreamReusable: false,
-            now: t0
-        )
+        _ = m.head(keepAlive: false)
         _ = m.upstreamConnected(expectsContinue: false)
         _ = m.requestEnd(now: t0)
         #expect(m.responseHead(upstreamKeepAlive: true, now: t0) == .forwardResponseHead(close: true))
@@ -132,13 +104,7 @@ import Testing
 
     @Test func upstreamClosingBeforeTheHeadIs502() {
         var m = machine()
-        _ = m.requestHead(
-            decision: .forward(framing: .none),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: true,
-            now: t0
-        )
+        _ = m.head(reusable: true)
         _ = m.requestEnd(now: t0)
         #expect(m.upstreamClosed(now: t0) == .refuse(.upstreamUnreachable, closeUpstream: true, closeNow: false))
         #expect(m.state == .idle(deadline: t0 + .seconds(60)))
@@ -146,13 +112,7 @@ import Testing
 
     @Test func upstreamClosingMidResponseClosesTheClient() {
         var m = machine()
-        _ = m.requestHead(
-            decision: .forward(framing: .none),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: true,
-            now: t0
-        )
+        _ = m.head(reusable: true)
         _ = m.requestEnd(now: t0)
         _ = m.responseHead(upstreamKeepAlive: true, now: t0)
         #expect(m.upstreamClosed(now: t0) == .close)
@@ -160,13 +120,7 @@ import Testing
 
     @Test func connectFailureIs502() {
         var m = machine()
-        _ = m.requestHead(
-            decision: .forward(framing: .none),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: false,
-            now: t0
-        )
+        _ = m.head()
         _ = m.requestEnd(now: t0)
         #expect(
             m.upstreamConnectFailed(now: t0)
@@ -180,26 +134,14 @@ import Testing
 
     @Test func expectContinueIsAnsweredOnceTheAppIsConnected() {
         var m = machine()
-        let head = m.requestHead(
-            decision: .forward(framing: .length(10)),
-            keepAlive: true,
-            expectsContinue: true,
-            upstreamReusable: false,
-            now: t0
-        )
+        let head = m.head(.forward(framing: .length(10)), expectsContinue: true)
         #expect(head == .forwardRequestHead(connect: true, sendContinue: false))
         #expect(m.upstreamConnected(expectsContinue: true) == .upstreamReady(sendContinue: true))
     }
 
     @Test func chunkedBodyOverTheLimitIs413BeforeAnyResponse() {
         var m = machine(maxBody: 100)
-        _ = m.requestHead(
-            decision: .forward(framing: .chunked),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: true,
-            now: t0
-        )
+        _ = m.head(.forward(framing: .chunked), reusable: true)
         #expect(m.requestBody(count: 60, now: t0) == .forwardRequestBody)
         #expect(m.requestBody(count: 60, now: t0) == .refuse(.bodyTooLarge, closeUpstream: true, closeNow: false))
         #expect(m.requestBody(count: 60, now: t0) == .discard)
@@ -208,13 +150,7 @@ import Testing
 
     @Test func earlyResponseIsRelayedThenTheConnectionLingersAndCloses() {
         var m = machine()
-        _ = m.requestHead(
-            decision: .forward(framing: .length(1 << 30)),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: true,
-            now: t0
-        )
+        _ = m.head(.forward(framing: .length(1 << 30)), reusable: true)
         #expect(m.requestBody(count: 1000, now: t0) == .forwardRequestBody)
         #expect(m.responseHead(upstreamKeepAlive: false, now: t0) == .forwardResponseHead(close: true))
         #expect(
@@ -232,13 +168,7 @@ import Testing
 
     @Test func refusedRequestWithSmallBodyIsDrainedAndKeptAlive() {
         var m = machine()
-        let action = m.requestHead(
-            decision: .refuse(.routeNotFound, framing: .length(10)),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: false,
-            now: t0
-        )
+        let action = m.head(.refuse(.routeNotFound, framing: .length(10)))
         #expect(action == .refuse(.routeNotFound, closeUpstream: false, closeNow: false))
         #expect(!m.closesAfterRefusal)
         #expect(m.requestBody(count: 10, now: t0) == .discard)
@@ -248,22 +178,10 @@ import Testing
 
     @Test func refusedRequestWithLargeOrUnsentBodyCloses() {
         var large = machine()
-        _ = large.requestHead(
-            decision: .refuse(.routeNotFound, framing: .length(1 << 20)),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: false,
-            now: t0
-        )
+        _ = large.head(.refuse(.routeNotFound, framing: .length(1 << 20)))
         #expect(large.closesAfterRefusal)
         var continued = machine()
-        _ = continued.requestHead(
-            decision: .refuse(.bodyTooLarge, framing: .length(10)),
-            keepAlive: true,
-            expectsContinue: true,
-            upstreamReusable: false,
-            now: t0
-        )
+        _ = continued.head(.refuse(.bodyTooLarge, framing: .length(10)), expectsContinue: true)
         #expect(continued.closesAfterRefusal)
         #expect(continued.tick(now: t0 + .seconds(3)) == .close)  // the client never sends: linger ends
     }
@@ -280,24 +198,12 @@ import Testing
 
     @Test func silentAppIs504BeforeTheHeadAndACloseAfterIt() {
         var m = machine()
-        _ = m.requestHead(
-            decision: .forward(framing: .none),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: true,
-            now: t0
-        )
+        _ = m.head(reusable: true)
         _ = m.requestEnd(now: t0)
         #expect(m.tick(now: t0 + .seconds(29)) == .none)
         #expect(m.tick(now: t0 + .seconds(30)) == .refuse(.upstreamTimeout, closeUpstream: true, closeNow: false))
         var streaming = machine()
-        _ = streaming.requestHead(
-            decision: .forward(framing: .none),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: true,
-            now: t0
-        )
+        _ = streaming.head(reusable: true)
         _ = streaming.requestEnd(now: t0)
         _ = streaming.responseHead(upstreamKeepAlive: true, now: t0 + .seconds(20))
         #expect(streaming.tick(now: t0 + .seconds(31)) == .none)  // the head pushed the deadline on
@@ -308,13 +214,7 @@ import Testing
         var m = machine()
         #expect(m.parseError(.headerTooLarge) == .refuseAtEdgeAndClose(.headerTooLarge))
         var streaming = machine()
-        _ = streaming.requestHead(
-            decision: .forward(framing: .chunked),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: true,
-            now: t0
-        )
+        _ = streaming.head(.forward(framing: .chunked), reusable: true)
         _ = streaming.responseHead(upstreamKeepAlive: true, now: t0)
         #expect(streaming.parseError(.malformedRequest(reason: "x")) == .close)
     }
@@ -322,13 +222,7 @@ import Testing
     @Test func pipelinedHeadsWaitAndQuiescingClosesAfterTheExchange() {
         var m = machine()
         #expect(m.acceptsRequestHead)
-        _ = m.requestHead(
-            decision: .forward(framing: .none),
-            keepAlive: true,
-            expectsContinue: false,
-            upstreamReusable: true,
-            now: t0
-        )
+        _ = m.head(reusable: true)
         #expect(!m.acceptsRequestHead)  // a pipelined head is held until this exchange ended
         #expect(m.requestEnd(now: t0) == .forwardRequestEnd)
         #expect(m.quiesce() == .none)  // busy: finish the exchange first, announcing the close
@@ -346,5 +240,26 @@ import Testing
         var idle = machine()
         #expect(idle.quiesce() == .close)  // an idle keep-alive connection closes at once
         #expect(idle.state == .closed)
+    }
+}
+
+extension ProxyConnectionStateMachine {
+    /// `requestHead` with the common case as defaults: a forwarded body-less keep-alive request, a fresh app
+    /// connection, at the tests' fixed clock.
+    mutating func head(
+        _ decision: RequestAdmission.Decision = .forward(framing: .none),
+        keepAlive: Bool = true,
+        expectsContinue: Bool = false,
+        reusable: Bool = false,
+        idempotent: Bool = false
+    ) -> Action {
+        requestHead(
+            decision: decision,
+            keepAlive: keepAlive,
+            expectsContinue: expectsContinue,
+            upstreamReusable: reusable,
+            idempotent: idempotent,
+            now: testStart
+        )
     }
 }

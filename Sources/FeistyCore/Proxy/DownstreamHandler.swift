@@ -214,13 +214,12 @@ final class DownstreamHandler: ChannelDuplexHandler {
             entryOpen = true
         }
         let reusable = upstream?.isActive == true && upstreamGeneration == snapshot.generation
-        let idempotent = Self.isIdempotent(head.method)
         let action = machine.requestHead(
             decision: decision,
             keepAlive: head.isKeepAlive,
             expectsContinue: expectsContinue,
             upstreamReusable: reusable,
-            idempotent: idempotent,
+            idempotent: Self.isIdempotent(head.method),
             now: now
         )
         guard case .forwardRequestHead(let connect, let sendContinue) = action else {
@@ -228,12 +227,17 @@ final class DownstreamHandler: ChannelDuplexHandler {
             return
         }
         let rewritten = environment.rewriter.upstreamRequest(head, peer: peer, peerTrusted: peerTrusted)
-        replayHead = reusable && idempotent ? rewritten : nil
+        // Kept for a replay when it goes out on a reused connection; the state machine decides whether one happens.
+        replayHead = connect ? nil : rewritten
         forwardedAt = now
         if connect, let address = snapshot.upstream {
-            dropUpstream()
-            pendingParts.append(.head(rewritten))
-            self.connect(to: address, generation: snapshot.generation, context: context)
+            connectAnew(
+                to: address,
+                generation: snapshot.generation,
+                sending: rewritten,
+                andEnd: false,
+                context: context
+            )
         } else {
             send(.head(rewritten))
             if sendContinue { writeContinue() }
@@ -455,10 +459,21 @@ final class DownstreamHandler: ChannelDuplexHandler {
             return
         }
         replayHead = nil
+        connectAnew(to: address, generation: snapshot.generation, sending: head, andEnd: true, context: context)
+    }
+
+    /// Replaces the app connection by a new one; `head` (and the request's end when `andEnd`) go out once it is up.
+    private func connectAnew(
+        to address: SocketAddress,
+        generation: UInt64,
+        sending head: HTTPRequestHead,
+        andEnd: Bool,
+        context: ChannelHandlerContext
+    ) {
         dropUpstream()
         pendingParts.append(.head(head))
-        pendingParts.append(.end(nil))
-        connect(to: address, generation: snapshot.generation, context: context)
+        if andEnd { pendingParts.append(.end(nil)) }
+        connect(to: address, generation: generation, context: context)
     }
 
     /// GET, HEAD, OPTIONS, TRACE, PUT and DELETE may be sent twice (RFC 9110 §9.2.2).
