@@ -1,8 +1,10 @@
 """`launch`: the app served on feisty's --bind address, the report, liveness, debugger and server choices."""
+import http.client
 import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import textwrap
@@ -17,16 +19,64 @@ DEBUGGER_WARNING = ("feisty: the Werkzeug debugger is disabled (it is a remote c
                     "to keep it")
 
 
-class Launch:
-    """`python3 feisty_probe.py launch ...` started the way feisty starts it: own session, stdin a pipe."""
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a Unix domain socket (feisty's default way to reach the app)."""
 
-    def __init__(self, app, port, report, *extra, cwd=REPO, env=None, stdin=subprocess.PIPE):
-        self.port = port
+    def __init__(self, path, timeout=2.0):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = str(path)
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+def unix_get(path, target, headers=None):
+    """GET over a Unix socket: (status, body bytes)."""
+    connection = UnixHTTPConnection(path)
+    try:
+        connection.request("GET", target, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def listening_tcp_sockets(pid) -> set:
+    """Inodes of the TCP sockets process `pid` listens on."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as handle:
+            for line in handle.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # TCP_LISTEN
+                    listening.add(fields[9])
+    owned = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            owned.add(target[len("socket:["):-1])
+    return listening & owned
+
+
+class Launch:
+    """`python3 feisty_probe.py launch ...` started the way feisty starts it: own session, stdin a pipe.
+
+    `bind` is a TCP port on 127.0.0.1, or a Unix socket path (a `str` or a path object).
+    """
+
+    def __init__(self, app, bind, report, *extra, cwd=REPO, env=None, stdin=subprocess.PIPE):
+        self.port = bind if isinstance(bind, int) else None
+        self.socket_path = None if isinstance(bind, int) else str(bind)
         self.report = report
-        self.base = f"http://127.0.0.1:{port}"
+        self.base = f"http://127.0.0.1:{self.port}"
+        bind_text = f"127.0.0.1:{bind}" if self.port else f"unix:{bind}"
         self.proc = subprocess.Popen(
-            [sys.executable, str(PROBE), "launch", str(app), "--bind", f"127.0.0.1:{port}", "--report",
-             str(report), *extra],
+            [sys.executable, str(PROBE), "launch", str(app), "--bind", bind_text, "--report", str(report), *extra],
             cwd=cwd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True, env={**os.environ, **(env or {})},
         )
@@ -42,12 +92,15 @@ class Launch:
             time.sleep(0.05)
         pytest.fail("no report")
 
-    def wait_http(self, path="/", timeout=20.0):
+    def wait_http(self, path="/", timeout=20.0, headers=None):
+        """The first answer to GET `path`: a `requests` response, or (status, body) over a Unix socket."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                return requests.get(self.base + path, timeout=2)
-            except requests.ConnectionError:
+                if self.socket_path:
+                    return unix_get(self.socket_path, path, headers)
+                return requests.get(self.base + path, timeout=2, headers=headers)
+            except (requests.ConnectionError, FileNotFoundError, ConnectionRefusedError):
                 if self.proc.poll() is not None:
                     pytest.fail(f"launcher exited ({self.proc.returncode}): {self.proc.stderr.read()}")
                 time.sleep(0.05)
@@ -111,6 +164,46 @@ def test_seed_is_served_on_the_bind_port_and_reported(launches, tmp_path):
     assert status != 0  # killed by the process-group SIGTERM
     _, stderr = launch.stop()
     assert "Running on http://127.0.0.1:%d" % port in stderr
+
+
+def test_a_unix_socket_bind_is_served_reported_and_cleaned_up(launches, tmp_path):
+    directory = tmp_path / "scratch"
+    directory.mkdir(mode=0o700)
+    path = directory / "app-1.sock"
+    path.write_text("a previous instance's leftover")  # replaced, as Werkzeug replaces a stale socket
+    launch = launches("examples/seed/app.py", path, directory / "instance-1.json")
+    report = launch.wait_report()
+    assert report["bind"] == {"unix": str(path)}
+    assert report["requested"] == {"host": "0.0.0.0", "port": 8080}
+    assert launch.wait_http("/2024") == (200, b"2024")
+    assert stat.S_ISSOCK(os.stat(path).st_mode)
+    # Only the socket serves: the launcher listens on no TCP port at all.
+    assert listening_tcp_sockets(launch.proc.pid) == set()
+    # feisty died (EOF on stdin): the launcher removes its socket and report, then the emptied directory.
+    assert launch.close_stdin_and_wait() != 0
+    assert not directory.exists()
+    _, stderr = launch.stop()
+    assert f"Running on unix://{path}" in stderr
+
+
+def test_the_app_sees_the_client_and_the_public_address(launches, tmp_path):
+    """REMOTE_ADDR is the peer feisty saw (the right-most X-Forwarded-For), SERVER_NAME/PORT the public address."""
+    launch = launches("examples/rich/app.py", tmp_path / "a.sock", tmp_path / "a.json", "--public", "0.0.0.0:8443")
+    status, body = launch.wait_http("/api/whoami", headers={
+        "Host": "shop.test:8443", "X-Forwarded-For": "203.0.113.5, 198.51.100.7"})
+    seen = json.loads(body)
+    assert status == 200
+    assert seen["remote_addr"] == "198.51.100.7"
+    assert seen["server"] == ["0.0.0.0", 8443]
+    assert seen["url_root"] == "http://shop.test:8443/"
+    # Without --public: the address the app's app.run asked for. Without X-Forwarded-For the request is feisty's
+    # own (its readiness probe), from this machine.
+    plain = launches("examples/rich/app.py", tmp_path / "b.sock", tmp_path / "b.json", env={"PORT": "5099"})
+    status, body = plain.wait_http("/api/whoami")
+    seen = json.loads(body)
+    assert seen["remote_addr"] == "127.0.0.1" and seen["server"] == ["127.0.0.1", 5099]
+    _, stderr = plain.stop()
+    assert '127.0.0.1 - - ' in stderr and "<local>" not in stderr  # Werkzeug's request log shows the client too
 
 
 def test_closing_stdin_kills_the_app_and_its_children(launches, tmp_path):
@@ -316,14 +409,21 @@ def test_gunicorn_missing_is_a_clear_error(tmp_path):
     assert error["kind"] == "server_missing" and "gunicorn" in error["message"]
 
 
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
 @pytest.mark.parametrize("server,banner", [("gunicorn", "Listening at"), ("waitress", "Serving on")])
-def test_other_servers(launches, tmp_path, server, banner):
+def test_other_servers(launches, tmp_path, server, banner, transport):
     pytest.importorskip(server)
-    port = free_port()
-    launch = launches("examples/seed/app.py", port, tmp_path / "r.json", "--server", server)
+    bind = free_port() if transport == "tcp" else tmp_path / "app.sock"
+    launch = launches("examples/seed/app.py", bind, tmp_path / "r.json", "--server", server)
     report = launch.wait_report()
     assert report["requested"] == {"host": "0.0.0.0", "port": 8080}
-    assert launch.wait_http("/2024").text == "2024"
+    if transport == "tcp":
+        assert launch.wait_http("/2024").text == "2024"
+    else:
+        assert report["bind"] == {"unix": str(bind)}
+        assert launch.wait_http("/2024") == (200, b"2024")
+        if server == "waitress":
+            assert stat.S_IMODE(os.stat(bind).st_mode) == 0o600  # unix_socket_perms="600"
     launch.close_stdin_and_wait(timeout=10)
     _, stderr = launch.stop()
     assert banner in stderr
@@ -387,6 +487,7 @@ def test_embedded_launcher_runs_from_dash_c(launches, tmp_path):
     try:
         launch = Launch.__new__(Launch)
         launch.proc, launch.port, launch.report, launch.base = proc, port, str(report), f"http://127.0.0.1:{port}"
+        launch.socket_path = None
         assert launch.wait_report()["requested"] == {"host": "127.0.0.1", "port": 5002}
         assert launch.wait_http("/argv").text == str(tmp_path / "app.py")  # plain HTTP despite ssl_context
     finally:

@@ -4,7 +4,8 @@ import Logging
 
 /// `feisty run APP`: serve the app behind feisty's route-gated reverse proxy.
 ///
-/// By default feisty launches the app itself on an internal loopback port and serves the address the app asks for;
+/// By default feisty launches the app itself on an internal address (a private Unix socket) and serves the address
+/// the app asks for;
 /// with `--upstream HOST:PORT` the app already runs there (managed elsewhere) and feisty only guards it.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,8 +13,9 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Serve the app behind feisty's reverse proxy, refusing URLs the app never declared.",
         discussion: """
             Use it instead of `python3 app.py`: the app runs unmodified (its __main__ block included) but binds an \
-            internal loopback port; feisty listens where the app's app.run(...) asked to (or --listen, else \
-            127.0.0.1:5000), answers requests to undeclared URLs itself (404/405), and forwards the rest.
+            internal address only feisty can reach (a Unix socket in a private directory); feisty listens where \
+            the app's app.run(...) asked to (or --listen, else 127.0.0.1:5000), answers requests to undeclared URLs \
+            itself (404/405), and forwards the rest.
             """
     )
 
@@ -24,7 +26,12 @@ struct RunCommand: AsyncParsableCommand {
     )
     var listen: String?
 
-    @Option(help: "Guard an already running server at HOST:PORT instead of launching the app (routes are extracted).")
+    @Option(
+        help: """
+            Guard an already running server at HOST:PORT or unix:PATH instead of launching the app (routes are \
+            extracted).
+            """
+    )
     var upstream: String?
 
     @OptionGroup(title: "Proxy") var proxy: ProxyOptions
@@ -40,6 +47,14 @@ struct RunCommand: AsyncParsableCommand {
             "Keep connections to the internal Werkzeug server alive (faster; the app's threads then serve several requests)."
     )
     var http11 = false
+
+    @Option(
+        help: """
+            How feisty reaches the app it launches: unix (a socket in a private directory: nothing can reach the app \
+            around feisty, and no connection pays a TCP handshake) or tcp (a loopback port).
+            """
+    )
+    var `internal`: AppLaunchConfiguration.Transport = .unix
 
     @Option(help: "Seconds the app may take to bind and answer before feisty gives up.")
     var startupTimeout: String = "30"
@@ -83,20 +98,23 @@ struct RunCommand: AsyncParsableCommand {
     /// Launch mode: feisty starts the app itself and serves the address the app asks for (or `--listen`).
     private func launchApp(logger: Logger) async throws {
         let configuration = try proxy.configuration(listen: listen)
+        let listenAddress = listen.map { _ in
+            ListenAddress(host: configuration.listenHost, port: configuration.listenPort)
+        }
         let launch = AppLaunchConfiguration(
             app: app.app,
             python: app.python,
             server: server,
             allowDebugger: allowDebugger,
             http11: http11,
+            transport: `internal`,
+            publicAddress: listenAddress,
             startupTimeout: try ProxyValueParsing.seconds(startupTimeout).duration,
             grace: configuration.gracePeriod.duration
         )
-        let listenAddress = listen.map { _ in
-            ListenAddress(host: configuration.listenHost, port: configuration.listenPort)
-        }
         try await LaunchedAppRun.serve(launch: launch, proxy: configuration, listen: listenAddress, logger: logger)
     }
 }
 
 extension AppLaunchConfiguration.Server: ExpressibleByArgument {}
+extension AppLaunchConfiguration.Transport: ExpressibleByArgument {}

@@ -6,10 +6,10 @@ import ServiceLifecycle
 @testable import FeistyCore
 
 /// The real app behind the proxy in the integration tests: a WSGI app on Werkzeug's threaded dev server (the
-/// server `flask run` uses), plus a raw socket listener that closes every connection without answering.
+/// server `flask run` uses), on a TCP port and on a Unix socket, plus raw listeners that misbehave on purpose.
 enum ProxyTestUpstream {
     static let script = #"""
-        import json, socket, sys, threading, time
+        import json, os, socket, sys, tempfile, threading, time
         from werkzeug.serving import make_server
 
         seen = {"count": 0}
@@ -84,7 +84,29 @@ enum ProxyTestUpstream {
                 conn, _ = listener.accept()
                 threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
+        def late(listener):
+            # A Unix socket whose listen queue holds one connection and which accepts one every 0.2 s: a burst of
+            # clients finds the queue full (connect says EAGAIN at once, where TCP would queue).
+            while True:
+                time.sleep(0.2)
+                conn, _ = listener.accept()
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nlate")
+                conn.close()
+
+        sockets = tempfile.mkdtemp(prefix="feisty-fixture-")
         server = make_server("127.0.0.1", 0, app, threaded=True)
+        unix_server = make_server("unix://" + os.path.join(sockets, "app.sock"), 0, app, threaded=True)
+        threading.Thread(target=unix_server.serve_forever, daemon=True).start()
+        slow_queue = socket.socket(socket.AF_UNIX)
+        slow_queue.bind(os.path.join(sockets, "late.sock"))
+        slow_queue.listen(0)
+        threading.Thread(target=late, args=(slow_queue,), daemon=True).start()
         closing = make_server("127.0.0.1", 0, app)  # not threaded: HTTP/1.0, closes after every response
         threading.Thread(target=closing.serve_forever, daemon=True).start()
         raw = socket.socket()
@@ -95,7 +117,8 @@ enum ProxyTestUpstream {
         flaky.bind(("127.0.0.1", 0))
         flaky.listen(16)
         threading.Thread(target=forgetful, args=(flaky,), daemon=True).start()
-        print(server.server_port, raw.getsockname()[1], closing.server_port, flaky.getsockname()[1], flush=True)
+        print(server.server_port, raw.getsockname()[1], closing.server_port, flaky.getsockname()[1], sockets,
+              flush=True)
         server.serve_forever()
         """#
 
@@ -121,14 +144,24 @@ struct ProxyTestBed {
     var closingAppPort: Int
     /// A raw server that answers one request per connection and closes without answering the next.
     var forgetfulPort: Int
+    /// The fixture's directory of Unix sockets: `app.sock` (the app) and `late.sock` (a queue of one).
+    var socketDirectory: String
     var base: String { "http://127.0.0.1:\(proxyPort)" }
+
+    /// `127.0.0.1:port`.
+    static func loopback(_ port: Int) throws -> SocketAddress { try SocketAddress(ipAddress: "127.0.0.1", port: port) }
+
+    /// A Unix socket of the fixture.
+    func unixSocket(_ name: String) throws -> SocketAddress {
+        try SocketAddress(unixDomainSocketPath: socketDirectory + "/" + name)
+    }
 }
 
 /// Starts the fixture app and a `ProxyServer` (port 0) in a `ServiceGroup`, runs `body`, then shuts both down
 /// (gracefully for the proxy, SIGTERM for the app).
 func withProxyTestBed(
     _ tweak: (inout ProxyConfiguration) -> Void = { _ in },
-    upstream: ((ProxyTestBed) -> Int)? = nil,
+    upstream: ((ProxyTestBed) throws -> SocketAddress)? = nil,
     _ body: (ProxyTestBed, ServiceGroup) async throws -> Void
 ) async throws {
     let app = Process()
@@ -148,20 +181,22 @@ func withProxyTestBed(
         if chunk.isEmpty { throw ProxyTestFailure("the fixture app did not start") }
         line.append(chunk)
     }
-    let ports = String(decoding: line, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+    let fields = String(decoding: line, as: UTF8.self).split(whereSeparator: \.isWhitespace).map(String.init)
+    let ports = fields.prefix(4).compactMap { Int($0) }
     var bed = ProxyTestBed(
         proxyPort: 0,
         appPort: ports[0],
         closerPort: ports[1],
         closingAppPort: ports[2],
-        forgetfulPort: ports[3]
+        forgetfulPort: ports[3],
+        socketDirectory: fields[4]
     )
+    defer { try? FileManager.default.removeItem(atPath: bed.socketDirectory) }
     var configuration = ProxyConfiguration(listenHost: "127.0.0.1", listenPort: 0, accessLog: false)
     tweak(&configuration)
-    let target = upstream?(bed) ?? bed.appPort
     let routing = RoutingPublisher(
         matcher: try RouteMatcher(table: ProxyTestUpstream.table),
-        upstream: try SocketAddress(ipAddress: "127.0.0.1", port: target)
+        upstream: try upstream?(bed) ?? ProxyTestBed.loopback(bed.appPort)
     )
     let server = ProxyServer(configuration: configuration, routing: routing)
     let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
@@ -191,7 +226,7 @@ func runTool(_ arguments: [String], stdin: Data? = nil) async throws -> (status:
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("feisty-proxy-\(UUID()).out")
-    FileManager.default.createFile(atPath: output.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: output.path, contents: nil)
     let handle = try FileHandle(forWritingTo: output)
     defer {
         try? handle.close()

@@ -17,8 +17,32 @@ import Testing
         }
     }
 
+    @Test func proxiesToAUnixSocket() async throws {
+        try await withProxyTestBed(upstream: { try $0.unixSocket("app.sock") }) { bed, _ in
+            #expect(try await curl("\(bed.base)/hello/unix") == "hello unix")
+            let upload = try await runTool(
+                ["curl", "-s", "--max-time", "20", "--data-binary", "@-", "\(bed.base)/upload"],
+                stdin: Data(repeating: 0x61, count: 3 << 20)
+            )
+            #expect(upload.output == "\(3 << 20)")
+            #expect(try await curl("\(bed.base)/nowhere", "-w", "%{http_code}").hasSuffix("404"))
+        }
+    }
+
+    @Test func aFullListenQueueIsRetriedNot502() async throws {
+        // `late.sock` holds one queued connection and accepts one every 0.2 s: of 4 concurrent requests, most find
+        // the queue full at first. Each is retried until accepted; none becomes a 502.
+        try await withProxyTestBed(upstream: { try $0.unixSocket("late.sock") }) { bed, _ in
+            let codes = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<4 { group.addTask { try await curl("\(bed.base)/count", "-w", "|%{http_code}") } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(codes == Array(repeating: "late|200", count: 4))
+        }
+    }
+
     @Test func reconnectsAfterTheAppClosesItsConnection() async throws {
-        try await withProxyTestBed(upstream: { $0.closingAppPort }) { bed, _ in
+        try await withProxyTestBed(upstream: { try ProxyTestBed.loopback($0.closingAppPort) }) { bed, _ in
             let out = try await curl(
                 "\(bed.base)/port",
                 "-o",
@@ -38,7 +62,7 @@ import Testing
     }
 
     @Test func aKeptConnectionClosedByTheAppIsRetriedForIdempotentRequestsOnly() async throws {
-        try await withProxyTestBed(upstream: { $0.forgetfulPort }) { bed, _ in
+        try await withProxyTestBed(upstream: { try ProxyTestBed.loopback($0.forgetfulPort) }) { bed, _ in
             // The second GET goes out on the kept app connection, which closes unanswered: retried, answered.
             let gets = try await curl("\(bed.base)/count", "-o", "-", "\(bed.base)/count", "-w", "|%{http_code}")
             #expect(gets == "fresh|200fresh|200")
@@ -278,11 +302,11 @@ import Testing
     }
 
     @Test func unreachableAppIs502AndMissingAppIs503() async throws {
-        try await withProxyTestBed(upstream: { $0.closerPort }) { bed, _ in
+        try await withProxyTestBed(upstream: { try ProxyTestBed.loopback($0.closerPort) }) { bed, _ in
             let code = try await curl("-o", "/dev/null", "-w", "%{http_code}", "\(bed.base)/hello/x")
             #expect(code == "502")
         }
-        try await withProxyTestBed(upstream: { _ in 1 }) { bed, _ in
+        try await withProxyTestBed(upstream: { _ in try ProxyTestBed.loopback(1) }) { bed, _ in
             let code = try await curl("-o", "/dev/null", "-w", "%{http_code}", "\(bed.base)/hello/x")
             #expect(code == "502")
         }

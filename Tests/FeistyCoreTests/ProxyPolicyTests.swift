@@ -284,6 +284,12 @@ import Testing
         #expect(throws: ProxyError.invalidAddress("::1:80")) { try ProxyValueParsing.hostPort("::1:80") }
         #expect(throws: ProxyError.invalidAddress("h:99999")) { try ProxyValueParsing.hostPort("h:99999") }
         #expect(try ProxyValueParsing.seconds("0.5") == .milliseconds(500))
+        #expect(try ProxyServer.resolve("unix:/run/app.sock") == SocketAddress(unixDomainSocketPath: "/run/app.sock"))
+        #expect(try ProxyServer.resolve("127.0.0.1:8000") == SocketAddress(ipAddress: "127.0.0.1", port: 8000))
+        #expect(throws: ProxyError.invalidUpstream("unix:")) { try ProxyServer.resolve("unix:") }
+        #expect(throws: ProxyError.invalidUpstream("app.sock")) { try ProxyServer.resolve("app.sock") }
+        let tooLong = "unix:/" + String(repeating: "x", count: 200)
+        #expect(throws: ProxyError.invalidUpstream(tooLong)) { try ProxyServer.resolve(tooLong) }
     }
 
     @Test func headerNamesCompareCaseInsensitivelyInPlace() {

@@ -132,6 +132,30 @@ private let testStart = NIODeadline.uptimeNanoseconds(1_000_000_000)
         )
     }
 
+    @Test func aFullListenQueueIsRetriedWithGrowingDelaysUntilTheConnectTimeout() {
+        var m = machine()  // connect timeout: the default 5 s
+        _ = m.head()
+        _ = m.requestEnd(now: t0)
+        #expect(m.upstreamBusy(now: t0) == .retryConnect(after: .milliseconds(1)))
+        #expect(m.upstreamBusy(now: t0 + .milliseconds(1)) == .retryConnect(after: .milliseconds(2)))
+        #expect(m.upstreamBusy(now: t0 + .milliseconds(3)) == .retryConnect(after: .milliseconds(4)))
+        for _ in 0..<10 { _ = m.upstreamBusy(now: t0 + .seconds(1)) }
+        #expect(m.upstreamBusy(now: t0 + .seconds(2)) == .retryConnect(after: .milliseconds(64)))  // capped
+        // The deadline counts from the first refusal, not from each retry.
+        #expect(
+            m.upstreamBusy(now: t0 + .seconds(5)) == .refuse(.upstreamUnreachable, closeUpstream: true, closeNow: false)
+        )
+        // A retry that connects carries on as any exchange.
+        var retried = machine()
+        _ = retried.head()
+        _ = retried.upstreamBusy(now: t0)
+        #expect(retried.upstreamConnected(expectsContinue: false) == .upstreamReady(sendContinue: false))
+        // Busy is meaningless once connected, or between requests.
+        #expect(retried.upstreamBusy(now: t0) == .none)
+        var idle = machine()
+        #expect(idle.upstreamBusy(now: t0) == .none)
+    }
+
     @Test func expectContinueIsAnsweredOnceTheAppIsConnected() {
         var m = machine()
         let head = m.head(.forward(framing: .length(10)), expectsContinue: true)

@@ -13,7 +13,7 @@ import Testing
 ///
 /// Serialized: every test spawns interpreters, and the machine has two shared cores.
 @Suite(.serialized, .timeLimit(.minutes(1))) struct SupervisorIntegrationTests {
-    @Test func seedAppBecomesReadyBehindAnInternalPortAndStopsWithItsGroup() async throws {
+    @Test func seedAppBecomesReadyBehindAPrivateSocketAndStopsWithItsGroup() async throws {
         let harness = SupervisorHarness(app: SupervisorHarness.repository + "/examples/seed/app.py")
         let group = ServiceGroup(
             configuration: .init(services: [harness.supervisor], gracefulShutdownSignals: [], logger: harness.logger)
@@ -22,14 +22,24 @@ import Testing
             tasks.addTask { try await group.run() }
             let instance = try await harness.nextReady()
             #expect(instance.generation == 1)
-            #expect(instance.internalAddress.host == "127.0.0.1")
-            #expect(instance.internalAddress.port != 8080)
+            // A Unix socket in a directory only feisty's user may enter: nothing else reaches the app around the gate.
+            guard case .unixSocket(let socketPath) = instance.internalAddress else {
+                Issue.record("expected a Unix socket, got \(instance.internalAddress)")
+                return
+            }
+            let directory = (socketPath as NSString).deletingLastPathComponent
+            let attributes = try FileManager.default.attributesOfItem(atPath: directory)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o700)
+            #expect(
+                (try FileManager.default.attributesOfItem(atPath: socketPath)[.type] as? FileAttributeType)
+                    == .typeSocket
+            )
             #expect(instance.requestedAddress == ListenAddress(host: "0.0.0.0", port: 8080))
             let rules = instance.routeTable.rules.map(\.rule)
             #expect(rules.contains("/"))
             #expect(rules.contains("/user/<username>"))
             #expect(rules.contains("/<int:year>"))
-            #expect(try await SupervisorHarness.get("http://\(instance.internalAddress)/2024") == "2024")
+            #expect(try await SupervisorHarness.get(instance.internalAddress, "/2024") == "2024")
             // The app's stderr (Werkzeug's request log) arrives line by line, whole.
             #expect(
                 try await harness.waitForLine(on: .standardError) { $0.contains("GET /2024") }
@@ -41,6 +51,7 @@ import Testing
             try await tasks.waitForAll()
             #expect(!SupervisorHarness.groupIsAlive(instance.processID))
             #expect(harness.events.last == .unavailable(reason: "the app is stopping"))
+            #expect(!FileManager.default.fileExists(atPath: directory), "the scratch directory outlived the supervisor")
         }
     }
 
@@ -60,15 +71,23 @@ import Testing
     }
 
     @Test func aKilledAppIsRestartedOnANewPortAndPublishedAgain() async throws {
-        let harness = SupervisorHarness(app: SupervisorHarness.repository + "/examples/seed/app.py")
-        try await harness.whileRunning { _ in
+        var harness = SupervisorHarness(app: SupervisorHarness.repository + "/examples/seed/app.py")
+        harness.configuration.transport = .tcp  // the loopback-port transport (`--internal tcp`) gets a run too
+        let supervisor = harness.makeSupervisor()
+        try await harness.whileRunning(supervisor) { _ in
             let first = try await harness.nextReady()
             #expect(kill(first.processID, SIGKILL) == 0)
             let second = try await harness.nextReady()
             #expect(second.generation == 2)
             #expect(second.processID != first.processID)
             #expect(second.routeTable == first.routeTable)
-            #expect(try await SupervisorHarness.get("http://\(second.internalAddress)/1999") == "1999")
+            guard case .tcp(let address) = second.internalAddress else {
+                Issue.record("expected a loopback port, got \(second.internalAddress)")
+                return
+            }
+            #expect(address.host == "127.0.0.1" && address.port != 8080)
+            #expect(second.internalAddress != first.internalAddress)
+            #expect(try await SupervisorHarness.get(second.internalAddress, "/1999") == "1999")
             #expect(harness.events.contains(.unavailable(reason: "the app exited (signal 9 (SIGKILL))")))
             #expect(!SupervisorHarness.groupIsAlive(first.processID))
         }
@@ -227,10 +246,10 @@ struct SupervisorHarness: Sendable {
 
     struct RecordingOutput: AppOutputSink {
         let recorder: Recorder
-        func appWrote(_ line: String, on stream: AppOutputStream) {
-            recorder.lines.withLock { $0.append((stream, line)) }
+        func appWrote(_ lines: [String], on stream: AppOutputStream) {
+            recorder.lines.withLock { $0 += lines.map { (stream, $0) } }
             // Keep the app's output visible in the test log, as feisty shows it.
-            StandardStreamsAppOutput().appWrote(line, on: stream)
+            StandardStreamsAppOutput().appWrote(lines, on: stream)
         }
     }
 
@@ -275,8 +294,10 @@ struct SupervisorHarness: Sendable {
         events.compactMap { if case .ready(let instance) = $0 { instance } else { nil } }
     }
 
-    /// Runs the supervisor while `body` runs, then stops it and checks it returned normally.
-    func whileRunning(_ body: (AppSupervisor) async throws -> Void) async throws {
+    /// Runs the supervisor (`chosen`, else the harness's own) while `body` runs, then stops it and checks it returned
+    /// normally.
+    func whileRunning(_ chosen: AppSupervisor? = nil, _ body: (AppSupervisor) async throws -> Void) async throws {
+        let supervisor = chosen ?? self.supervisor
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await supervisor.run() }
             do {
@@ -337,11 +358,16 @@ struct SupervisorHarness: Sendable {
         }
     }
 
-    /// GET `url` with curl; the body.
-    static func get(_ url: String) async throws -> String {
+    /// GET `path` from the app at `address` with curl; the body.
+    static func get(_ address: AppAddress, _ path: String) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-sS", "--max-time", "5", url]
+        switch address {
+        case .unixSocket(let socket):
+            process.arguments = ["curl", "-sS", "--max-time", "5", "--unix-socket", socket, "http://localhost\(path)"]
+        case .tcp(let address):
+            process.arguments = ["curl", "-sS", "--max-time", "5", "http://\(address)\(path)"]
+        }
         let stdout = Pipe()
         process.standardOutput = stdout
         try process.run()

@@ -140,7 +140,7 @@ import Testing
     private let report = LaunchReport(
         table: RouteTable(rules: [RouteRule(rule: "/", endpoint: "index")]),
         requested: ListenAddress(host: "0.0.0.0", port: 8080),
-        bind: ListenAddress(host: "127.0.0.1", port: 40001)
+        bind: .unixSocket(path: "/tmp/feisty-1/app-1.sock")
     )
 
     @Test func readyNeedsTheReportAndAnHTTPAnswer() {
@@ -174,7 +174,10 @@ import Testing
             Issue.record("expected a timeout")
             return
         }
-        #expect(error.message == "the app did not answer HTTP on 127.0.0.1:40001 within 0.5 s (--startup-timeout)")
+        #expect(
+            error.message
+                == "the app did not answer HTTP on unix:/tmp/feisty-1/app-1.sock within 0.5 s (--startup-timeout)"
+        )
     }
 
     @Test func aMalformedReportFailsAtOnce() {
@@ -197,18 +200,33 @@ import Testing
         let report = try JSONDecoder().decode(LaunchReport.self, from: Data(json.utf8))
         #expect(report.table.rules.map(\.rule) == ["/<int:year>"])
         #expect(report.requested == ListenAddress(host: "0.0.0.0", port: 8080))
-        #expect(report.bind == ListenAddress(host: "127.0.0.1", port: 41234))
-        let noRun = #"{"rules": [], "requested": null, "bind": {"host": "127.0.0.1", "port": 1}}"#
-        #expect(try JSONDecoder().decode(LaunchReport.self, from: Data(noRun.utf8)).requested == nil)
+        #expect(report.bind == .tcp(ListenAddress(host: "127.0.0.1", port: 41234)))
+        let noRun = #"{"rules": [], "requested": null, "bind": {"unix": "/tmp/feisty-1/app-2.sock"}}"#
+        let unixReport = try JSONDecoder().decode(LaunchReport.self, from: Data(noRun.utf8))
+        #expect(unixReport.requested == nil)
+        #expect(unixReport.bind == .unixSocket(path: "/tmp/feisty-1/app-2.sock"))
+        // Both forms survive a round trip through the report's JSON shape.
+        for address in [AppAddress.unixSocket(path: "/s"), .tcp(ListenAddress(host: "::1", port: 9))] {
+            #expect(try JSONDecoder().decode(AppAddress.self, from: JSONEncoder().encode(address)) == address)
+        }
     }
 
     @Test func buildsTheLauncherCommandLine() {
         var configuration = AppLaunchConfiguration(app: "pkg:create_app()")
-        let bind = ListenAddress(host: "127.0.0.1", port: 4242)
+        let bind = AppAddress.tcp(ListenAddress(host: "127.0.0.1", port: 4242))
         #expect(
             configuration.launcherArguments(bind: bind, reportPath: "/tmp/r.json")
                 == ["launch", "pkg:create_app()", "--bind", "127.0.0.1:4242", "--report", "/tmp/r.json"]
         )
+        configuration.publicAddress = ListenAddress(host: "0.0.0.0", port: 8080)
+        #expect(
+            configuration.launcherArguments(bind: .unixSocket(path: "/tmp/f/app-1.sock"), reportPath: "/r")
+                == [
+                    "launch", "pkg:create_app()", "--bind", "unix:/tmp/f/app-1.sock", "--public", "0.0.0.0:8080",
+                    "--report", "/r",
+                ]
+        )
+        configuration.publicAddress = nil
         configuration.server = .gunicorn
         configuration.allowDebugger = true
         configuration.http11 = true
@@ -236,6 +254,9 @@ import Testing
         #expect(ErrorLines.isRequestLogLine(#"127.0.0.1 - - [25/Nov/2026 02:57:15] "HEAD / HTTP/1.1" 200 -"#))
         #expect(ErrorLines.isRequestLogLine(#"::1 - alice [25/Nov/2026 02:57:15] "GET /x HTTP/1.0" 404 -"#))
         #expect(!ErrorLines.isRequestLogLine("ZeroDivisionError: division by zero"))
+        #expect(!ErrorLines.isRequestLogLine(#"some text - - [not a log line"#))  // a space before ` - `
+        #expect(!ErrorLines.isRequestLogLine(#"127.0.0.1 - - [25/Nov/2026 02:57:15]"#))  // no request after the date
+        #expect(!ErrorLines.isRequestLogLine(#"x -y] "z""#))
         #expect(ErrorLines.isExceptionLine("OSError: [Errno 98] Address already in use"))
         #expect(ErrorLines.isExceptionLine("feisty: cannot load app.py: SyntaxError: x"))
         #expect(!ErrorLines.isExceptionLine("Press CTRL+C to quit"))
@@ -266,15 +287,32 @@ import Testing
         var errPipe: [Int32] = [0, 0]
         #expect(pipe(&outPipe) == 0 && pipe(&errPipe) == 0)
         let sink = StandardStreamsAppOutput(outputDescriptor: outPipe[1], errorDescriptor: errPipe[1])
-        sink.appWrote("hello", on: .standardOutput)
-        sink.appWrote("127.0.0.1 - - \"GET / HTTP/1.1\" 200 -", on: .standardError)
-        sink.appWrote("second", on: .standardOutput)
+        sink.appWrote(["hello"], on: .standardOutput)
+        sink.appWrote(["127.0.0.1 - - \"GET / HTTP/1.1\" 200 -"], on: .standardError)
+        sink.appWrote(["second", "", "third"], on: .standardOutput)
         close(outPipe[1])
         close(errPipe[1])
         let out = FileHandle(fileDescriptor: outPipe[0], closeOnDealloc: true).readDataToEndOfFile()
         let err = FileHandle(fileDescriptor: errPipe[0], closeOnDealloc: true).readDataToEndOfFile()
-        #expect(String(decoding: out, as: UTF8.self) == "app| hello\napp| second\n")
+        #expect(String(decoding: out, as: UTF8.self) == "app| hello\napp| second\napp| \napp| third\n")
         #expect(String(decoding: err, as: UTF8.self) == "app! 127.0.0.1 - - \"GET / HTTP/1.1\" 200 -\n")
+    }
+
+    @Test func splitsOutputIntoLinesAcrossReads() {
+        var splitter = OutputLineSplitter(maximumLineBytes: 16)
+        func feed(_ text: String) -> [String] {
+            Array(text.utf8).withUnsafeBytes { splitter.lines(in: $0) }
+        }
+        #expect(feed("one\ntwo\r\nthr") == ["one", "two"])
+        #expect(feed("") == [])
+        #expect(feed("ee\n\n") == ["three", ""])  // a line cut by the read boundary comes out whole
+        #expect(feed("caf\u{E9} \u{1F600}\n") == ["caf\u{E9} \u{1F600}"])
+        #expect(feed("0123456789abcdefXYZ") == ["0123456789abcdefXYZ"])  // too long to hold back
+        #expect(feed("tail") == [])
+        #expect(splitter.finish() == "tail")  // the output ended without a newline
+        #expect(splitter.finish() == nil)
+        let invalid: [UInt8] = [0x61, 0xFF, 0x62, 0x0A]
+        #expect(invalid.withUnsafeBytes { splitter.lines(in: $0) } == ["a\u{FFFD}b"])
     }
 
     @Test func formatsDurationsAndStatuses() {

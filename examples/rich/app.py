@@ -108,6 +108,18 @@ def delete_item(item_id):
     return ("", 204) if removed else (jsonify(error="not found"), 404)
 
 
+@api.get("/whoami")
+def whoami():
+    """What the request looks like from inside the app: the client address, the server address, the host."""
+    return jsonify(
+        remote_addr=request.remote_addr,
+        server=list(request.server) if request.server else None,
+        host=request.host,
+        url_root=request.url_root,
+        forwarded_for=request.headers.get("X-Forwarded-For"),
+    )
+
+
 app.register_blueprint(api)
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """`feisty run examples/rich/app.py`: uploads, streaming downloads, a JSON API, limits, with real clients."""
 import hashlib
+import json
 import os
 import socket
 import subprocess
 import time
 
 import requests
+
+from .conftest import descendants, free_port
 
 
 def test_json_api_through_feisty(start_feisty):
@@ -39,6 +42,65 @@ def test_streaming_upload_and_download_keep_their_bytes(start_feisty):
         got.update(chunk)
         total += len(chunk)
     assert total == size and got.hexdigest() == r.headers["X-Sha256"]
+
+
+def listening_tcp_inodes() -> set:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as handle:
+            inodes |= {line.split()[9] for line in handle.readlines()[1:] if line.split()[3] == "0A"}
+    return inodes
+
+
+def socket_inodes(pid) -> set:
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[len("socket:["):-1])
+    return found
+
+
+def whoami_from(port: int, source: str) -> dict:
+    """GET /api/whoami over a connection from `source` (any 127.x address is this machine)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s:
+        s.sendall(f"GET /api/whoami HTTP/1.1\r\nHost: shop.test:{port}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return json.loads(body)
+
+
+def test_the_app_is_reachable_only_through_feisty_and_sees_the_real_client(start_feisty):
+    port = free_port()
+    feisty = start_feisty("examples/rich/app.py", "--listen", f"0.0.0.0:{port}", port=port)
+    seen = whoami_from(port, "127.0.0.2")
+    # As under `python3 app.py`: the client's address, the server's public address.
+    assert seen["remote_addr"] == "127.0.0.2"
+    assert seen["server"] == ["0.0.0.0", port]
+    assert seen["url_root"] == f"http://shop.test:{port}/"
+    assert feisty.wait_for_line("127.0.0.2 - - ")  # Werkzeug's own request log names the client too
+    # The app listens on no TCP port: only on a Unix socket in a directory only feisty's user may enter.
+    apps = descendants(feisty.proc.pid)
+    assert apps and all(not (socket_inodes(pid) & listening_tcp_inodes()) for pid in apps)
+    socket_path = next(line.split("internal=unix:")[1].split()[0] for line in feisty.output.splitlines()
+                       if "internal=unix:" in line)
+    directory = os.path.dirname(socket_path)
+    assert os.stat(directory).st_mode & 0o777 == 0o700
+    assert feisty.stop() == 0
+    assert not os.path.exists(directory)
+
+
+def test_internal_tcp_still_serves(start_feisty):
+    port = free_port()
+    feisty = start_feisty("examples/rich/app.py", "--internal", "tcp", "--listen", f"0.0.0.0:{port}", port=port)
+    assert whoami_from(port, "127.0.0.3")["remote_addr"] == "127.0.0.3"
+    assert "internal=127.0.0.1:" in feisty.output
 
 
 def test_curl_head_and_early_413(start_feisty, tmp_path):

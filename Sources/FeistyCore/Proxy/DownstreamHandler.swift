@@ -20,6 +20,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// The app connection: the live one, or the one being connected.
     private var upstream: UpstreamHandler?
     private var upstreamGeneration: UInt64 = 0
+    /// Where the app connection goes (kept for a retry when the app's listen queue was full).
+    private var upstreamAddress: SocketAddress?
     /// Request parts decoded while the app connection is being set up (at most one read's worth).
     private var pendingParts = CircularBuffer<HTTPClientRequestPart>()
     /// Pipelined request parts that arrived while an exchange was in progress (at most one read's worth).
@@ -302,10 +304,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
         let handler = UpstreamHandler(downstream: self)
         upstream = handler
         upstreamGeneration = generation
+        upstreamAddress = address
         let bound = NIOLoopBound(handler, eventLoop: context.eventLoop)
+        // ClientBootstrap sets TCP_NODELAY itself (and skips it for a Unix socket).
         ClientBootstrap(group: context.eventLoop)
             .connectTimeout(environment.configuration.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Request fields were parsed by NIO (CR, LF, NUL rejected) or are feisty's own: not revalidated.
@@ -328,10 +331,26 @@ final class DownstreamHandler: ChannelDuplexHandler {
         switch result {
         case .success:
             execute(machine.upstreamConnected(expectsContinue: expectsContinue))
-        case .failure:
+        case .failure(let error):
             upstream = nil
-            pendingParts.removeAll()
-            execute(machine.upstreamConnectFailed(now: .now()))
+            if (error as? IOError)?.errnoCode == EAGAIN {
+                execute(machine.upstreamBusy(now: .now()))  // the request parts stay queued for the retry
+            } else {
+                pendingParts.removeAll()
+                execute(machine.upstreamConnectFailed(now: .now()))
+            }
+        }
+    }
+
+    /// Connects again after the app's listen queue was full, unless the exchange ended meanwhile.
+    private func retryConnect(after delay: TimeAmount) {
+        guard let context, let address = upstreamAddress else { return }
+        let generation = upstreamGeneration
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: delay) {
+            let handler = bound.value
+            guard let context = handler.context, handler.upstream == nil, !handler.pendingParts.isEmpty else { return }
+            handler.connect(to: address, generation: generation, context: context)
         }
     }
 
@@ -446,6 +465,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
             dropUpstream()
         case .retryOnNewConnection:
             retryOnNewConnection()
+        case .retryConnect(let delay):
+            retryConnect(after: delay)
         }
     }
 

@@ -15,6 +15,8 @@ struct ProxyConnectionStateMachine {
         /// How long a connection that is about to close keeps discarding a request body the app or feisty
         /// answered early, so the client reads the answer instead of a reset.
         var linger: TimeAmount = .seconds(2)
+        /// How long connecting to the app may keep failing because its listen queue is full (then 502).
+        var connect: TimeAmount = .seconds(5)
     }
 
     enum ResponsePhase: Equatable {
@@ -38,6 +40,10 @@ struct ProxyConnectionStateMachine {
         var upstreamDeadline: NIODeadline?
         /// Armed when the app answered before the request body ended (we then discard the rest and close).
         var lingerDeadline: NIODeadline?
+        /// Set when the app's listen queue was first found full for this request: retries stop at this deadline.
+        var busyDeadline: NIODeadline?
+        /// Connect attempts refused by a full listen queue so far (the retry delay doubles with each).
+        var busyAttempts = 0
     }
 
     /// A request feisty answered itself; the rest of its body is discarded.
@@ -85,6 +91,8 @@ struct ProxyConnectionStateMachine {
         /// The reused app connection closed before answering a replayable request: connect anew and send the
         /// request again (once).
         case retryOnNewConnection
+        /// The app's listen queue was full: connect again after `after`, keeping the request parts.
+        case retryConnect(after: TimeAmount)
         /// Close the client connection (and the app connection with it).
         case close
         /// A refused request's body ended and the connection stays open.
@@ -218,6 +226,25 @@ struct ProxyConnectionStateMachine {
     mutating func upstreamConnectFailed(now: NIODeadline) -> Action {
         guard case .exchanging(let exchange) = state else { return .none }
         return refuseMidExchange(.upstreamUnreachable, exchange: exchange, now: now)
+    }
+
+    /// Connecting to the app failed at once because its listen queue is full. A Unix socket says so immediately
+    /// (`EAGAIN`) where TCP would queue the connection and retransmit; retrying a few milliseconds later keeps a
+    /// burst of clients larger than the app's backlog from turning into 502s. Gives up (502) after `timeouts.connect`.
+    mutating func upstreamBusy(now: NIODeadline) -> Action {
+        guard case .exchanging(var exchange) = state, !exchange.upstreamConnected else { return .none }
+        let deadline = exchange.busyDeadline ?? now + timeouts.connect
+        if now >= deadline { return refuseMidExchange(.upstreamUnreachable, exchange: exchange, now: now) }
+        exchange.busyDeadline = deadline
+        let delay = Self.busyRetryDelay(attempt: exchange.busyAttempts)
+        exchange.busyAttempts += 1
+        state = .exchanging(exchange)
+        return .retryConnect(after: delay)
+    }
+
+    /// 1 ms, doubling up to 64 ms: a full queue usually drains within a few milliseconds.
+    static func busyRetryDelay(attempt: Int) -> TimeAmount {
+        .milliseconds(Int64(1) << Int64(min(attempt, 6)))
     }
 
     /// A request body part of `count` bytes arrived.

@@ -25,7 +25,8 @@ final class ProxyEnvironment: Sendable {
         self.timeouts = .init(
             header: configuration.headerTimeout,
             idle: configuration.idleTimeout,
-            upstream: configuration.upstreamTimeout
+            upstream: configuration.upstreamTimeout,
+            connect: configuration.connectTimeout
         )
         // Deadlines are checked by one repeating tick per connection; a quarter of the shortest timeout keeps
         // the error small without waking idle connections often.

@@ -2,6 +2,8 @@
 public enum ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A `HOST:PORT` value that cannot be parsed.
     case invalidAddress(String)
+    /// An `--upstream` value that is neither `HOST:PORT` nor `unix:PATH`.
+    case invalidUpstream(String)
     /// A size such as `10m` that cannot be parsed.
     case invalidSize(String)
     /// A `--trusted-proxy` value that is not an IPv4/IPv6 address or CIDR block.
@@ -17,6 +19,8 @@ public enum ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .invalidAddress(let value):
             "invalid address '\(value)': expected HOST:PORT (e.g. 127.0.0.1:5000, [::1]:8080)"
+        case .invalidUpstream(let value):
+            "invalid upstream '\(value)': expected HOST:PORT or unix:PATH (e.g. 127.0.0.1:8000, unix:/run/app.sock)"
         case .invalidSize(let value): "invalid size '\(value)': expected bytes or a number with k, m or g (e.g. 10m)"
         case .invalidNetwork(let value): "invalid trusted proxy '\(value)': expected an IP address or CIDR (10.0.0.0/8)"
         case .invalidDuration(let value): "invalid duration '\(value)': expected seconds (e.g. 10 or 0.5)"

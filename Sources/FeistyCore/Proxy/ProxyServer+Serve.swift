@@ -32,14 +32,28 @@ extension ProxyServer {
         try await group.run()
     }
 
-    /// Resolves `HOST:PORT` (names such as `localhost` allowed) to a socket address.
-    /// - Throws: `ProxyError.invalidAddress`.
+    /// Resolves `HOST:PORT` (names such as `localhost` allowed) or `unix:PATH` (a Unix domain socket, as gunicorn's
+    /// `--bind unix:PATH` names one) to a socket address.
+    /// - Throws: `ProxyError.invalidUpstream`.
     public static func resolve(_ text: String) throws(ProxyError) -> SocketAddress {
-        let (host, port) = try ProxyValueParsing.hostPort(text)
+        if text.hasPrefix("unix:") {
+            let path = String(text.dropFirst("unix:".count))
+            guard !path.isEmpty, let address = try? SocketAddress(unixDomainSocketPath: path) else {
+                throw .invalidUpstream(text)
+            }
+            return address
+        }
+        let host: String
+        let port: Int
+        do {
+            (host, port) = try ProxyValueParsing.hostPort(text)
+        } catch {
+            throw .invalidUpstream(text)
+        }
         do {
             return try SocketAddress.makeAddressResolvingHost(host, port: port)
         } catch {
-            throw .invalidAddress(text)
+            throw .invalidUpstream(text)
         }
     }
 }

@@ -1754,11 +1754,54 @@ def _warn(line: str) -> None:
     sys.stderr.flush()
 
 
-def _parse_bind(text: str):
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise ProbeError("usage", f"--bind expects HOST:PORT, got {text!r}")
-    return host.strip("[]"), int(port)
+class Address:
+    """Where the launcher serves: a Unix domain socket (``unix:PATH``) or ``HOST:PORT``."""
+
+    def __init__(self, host: str = "", port: int = 0, unix: str = "") -> None:
+        self.host, self.port, self.unix = host, port, unix
+
+    @classmethod
+    def parse(cls, text: str, flag: str) -> "Address":
+        if text.startswith("unix:") and len(text) > len("unix:"):
+            return cls(unix=text[len("unix:"):])
+        host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit() or not host:
+            raise ProbeError("usage", f"{flag} expects HOST:PORT or unix:PATH, got {text!r}")
+        return cls(host=host.strip("[]"), port=int(port))
+
+    def as_json(self) -> dict:
+        return {"unix": self.unix} if self.unix else {"host": self.host, "port": self.port}
+
+    def __str__(self) -> str:
+        if self.unix:
+            return f"unix:{self.unix}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class ForwardedEnviron:
+    """WSGI middleware: the environ the app would get serving the public address itself (``python3 app.py``).
+
+    Behind feisty the server's socket peer is feisty and its own address is the internal one. feisty always ends
+    ``X-Forwarded-For`` with the socket peer it saw (a client's own value is replaced unless the client is a
+    ``--trusted-proxy``), so its right-most entry is the ``REMOTE_ADDR`` the app would have seen; ``SERVER_NAME``
+    and ``SERVER_PORT`` become the public address. ``REMOTE_PORT`` stays the internal connection's (0 on a Unix
+    socket). Only the environ changes: the app object itself is untouched.
+    """
+
+    def __init__(self, application, server_name: str, server_port: int) -> None:
+        self.application = application
+        self.server_name = server_name
+        self.server_port = str(server_port)
+
+    def __call__(self, environ, start_response):
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        if forwarded:
+            environ["REMOTE_ADDR"] = forwarded.rpartition(",")[2].strip()
+        elif environ.get("REMOTE_ADDR") in (None, "", "<local>"):
+            environ["REMOTE_ADDR"] = "127.0.0.1"  # feisty's readiness probe, from this machine
+        environ["SERVER_NAME"] = self.server_name
+        environ["SERVER_PORT"] = self.server_port
+        return self.application(environ, start_response)
 
 
 def _write_json_atomically(path: str, document: dict) -> None:
@@ -1792,8 +1835,11 @@ def _terminate_process_group() -> None:
     os.killpg(pgid, signal.SIGTERM)
 
 
-def start_liveness_watch() -> bool:
+def start_liveness_watch(cleanup=()) -> bool:
     """Dies with feisty: EOF on the stdin pipe (feisty holds the write end) ends the process group.
+
+    The files in ``cleanup`` (this instance's socket and report) are removed first, and their directory too
+    once empty: feisty, which would have removed them, is gone.
 
     Only when stdin is a pipe or a socket: a TTY (manual run), /dev/null or a file never mean "feisty died".
     PR_SET_PDEATHSIG is deliberately not used: Linux fires it when the parent *thread* that spawned us exits, and
@@ -1814,6 +1860,17 @@ def start_liveness_watch() -> bool:
                 pass
         except OSError:
             pass
+        for path in cleanup:
+            if path:
+                for leftover in (path, path + ".tmp"):
+                    try:
+                        os.unlink(leftover)
+                    except OSError:
+                        pass
+                try:
+                    os.rmdir(os.path.dirname(path))
+                except OSError:
+                    pass
         _terminate_process_group()
 
     threading.Thread(target=watch, name="feisty-liveness", daemon=True).start()
@@ -1931,9 +1988,11 @@ def keep_alive_handler(base=None):
 class Launcher:
     """Serves the app on --bind and reports the route table right before binding."""
 
-    def __init__(self, spec: AppSpec, bind, server: str, allow_debugger: bool, http11: bool, report: str) -> None:
+    def __init__(self, spec: AppSpec, bind: Address, public, server: str, allow_debugger: bool, http11: bool,
+                 report: str) -> None:
         self.spec = spec
-        self.bind_host, self.bind_port = bind
+        self.bind = bind
+        self.public = public
         self.server = server
         self.allow_debugger = allow_debugger
         self.http11 = http11
@@ -1993,6 +2052,8 @@ class Launcher:
             application = _strip_debugged_wsgi(application)
         if self.http11:
             options["request_handler"] = keep_alive_handler(options.get("request_handler"))
+        public = self.public or (Address(requested["host"], requested["port"]) if requested else None)
+        application = ForwardedEnviron(application, *((public.host, public.port) if public else ("127.0.0.1", 5000)))
         self.check_bindable()
         self.write_report(app, requested)
         try:
@@ -2000,26 +2061,39 @@ class Launcher:
                 self.serve_gunicorn(application)
             elif self.server == "waitress":
                 self.serve_waitress(application)
+            elif self.bind.unix:
+                self.original_run_simple(f"unix://{self.bind.unix}", 0, application, **options)
             else:
-                self.original_run_simple(self.bind_host, self.bind_port, application, **options)
+                self.original_run_simple(self.bind.host, self.bind.port, application, **options)
         except ProbeError:
             raise
         except OSError as error:
             if "address" in str(error).lower() or getattr(error, "errno", None) in (98, 48, 99, 13):
-                raise ProbeError("bind_error", f"cannot bind {self.bind_host}:{self.bind_port}: {error}") from None
+                raise ProbeError("bind_error", f"cannot bind {self.bind}: {error}") from None
             raise
 
     def check_bindable(self) -> None:
         """A clear bind_error before any server starts (Werkzeug would print its own text and exit 1)."""
         import socket
 
-        family = socket.AF_INET6 if ":" in self.bind_host else socket.AF_INET
+        if self.bind.unix:
+            directory = os.path.dirname(self.bind.unix) or "."
+            if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
+                raise ProbeError("bind_error", f"cannot bind {self.bind}: {directory} is not a writable directory")
+            try:
+                os.unlink(self.bind.unix)  # a previous instance's socket (gunicorn and waitress refuse to reuse it)
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                raise ProbeError("bind_error", f"cannot bind {self.bind}: {error}") from None
+            return
+        family = socket.AF_INET6 if ":" in self.bind.host else socket.AF_INET
         try:
             with socket.socket(family, socket.SOCK_STREAM) as sock:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((self.bind_host, self.bind_port))
+                sock.bind((self.bind.host, self.bind.port))
         except OSError as error:
-            raise ProbeError("bind_error", f"cannot bind {self.bind_host}:{self.bind_port}: {error}") from None
+            raise ProbeError("bind_error", f"cannot bind {self.bind}: {error}") from None
 
     def find_app(self):
         from flask import Flask
@@ -2043,7 +2117,7 @@ class Launcher:
                      "source": "runtime",
                      "unresolved": notes + ["the served WSGI application is not a Flask app feisty can find: no rules"]}
         table["requested"] = requested
-        table["bind"] = {"host": self.bind_host, "port": self.bind_port}
+        table["bind"] = self.bind.as_json()
         _write_json_atomically(self.report, table)
 
     def serve_gunicorn(self, application) -> None:
@@ -2052,8 +2126,7 @@ class Launcher:
         except ImportError as error:
             raise ProbeError("server_missing", f"--server gunicorn: gunicorn is not importable in this "
                                                f"interpreter ({error}); pip install gunicorn") from None
-        host = f"[{self.bind_host}]" if ":" in self.bind_host else self.bind_host
-        settings = {"bind": f"{host}:{self.bind_port}", "workers": 1, "threads": 8, "accesslog": "-",
+        settings = {"bind": str(self.bind), "workers": 1, "threads": 8, "accesslog": "-",
                     "errorlog": "-"}
 
         class FeistyGunicorn(BaseApplication):
@@ -2078,7 +2151,10 @@ class Launcher:
         if not logger.handlers and not logging.getLogger().handlers:
             logger.addHandler(logging.StreamHandler(sys.stderr))  # its "Serving on ..." banner, like the others
             logger.setLevel(logging.INFO)
-        waitress.serve(application, host=self.bind_host, port=self.bind_port, threads=8)
+        if self.bind.unix:
+            waitress.serve(application, unix_socket=self.bind.unix, unix_socket_perms="600", threads=8)
+        else:
+            waitress.serve(application, host=self.bind.host, port=self.bind.port, threads=8)
 
     # --- entry points ------------------------------------------------------------------------------------------
 
@@ -2155,12 +2231,13 @@ def cmd_launch(options) -> int:
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     os.environ.pop("WERKZEUG_RUN_MAIN", None)  # we are never a reloader child
     os.environ.pop("WERKZEUG_SERVER_FD", None)
-    bind = _parse_bind(options.bind)
+    bind = Address.parse(options.bind, "--bind")
+    public = Address.parse(options.public, "--public") if options.public else None
     spec = resolve_spec(options.app)
-    start_liveness_watch()
+    start_liveness_watch(cleanup=[bind.unix, options.report])
     import_flask()
     record_registration_order()
-    launcher = Launcher(spec, bind, options.server, options.allow_debugger, options.http11, options.report)
+    launcher = Launcher(spec, bind, public, options.server, options.allow_debugger, options.http11, options.report)
     launcher.install()
     if spec.script is not None and spec.app_name is None:
         launcher.run_script()
@@ -2189,6 +2266,7 @@ def _parser():
     launch = commands.add_parser("launch", add_help=False)
     launch.add_argument("app")
     launch.add_argument("--bind", required=True)
+    launch.add_argument("--public")
     launch.add_argument("--server", choices=("werkzeug", "gunicorn", "waitress"), default="werkzeug")
     launch.add_argument("--allow-debugger", action="store_true")
     launch.add_argument("--http11", action="store_true")

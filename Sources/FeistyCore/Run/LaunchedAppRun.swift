@@ -62,10 +62,7 @@ public enum LaunchedAppRun {
     static func publish(_ instance: AppInstance, to routing: RoutingPublisher, logger: Logger) {
         do {
             let matcher = try RouteMatcher(table: instance.routeTable)
-            let upstream = try SocketAddress(
-                ipAddress: instance.internalAddress.host,
-                port: instance.internalAddress.port
-            )
+            let upstream = try instance.internalAddress.socketAddress()
             routing.publish(matcher: matcher, upstream: upstream)
             logger.info(
                 "app instance \(instance.generation) ready on \(instance.internalAddress) with \(instance.routeTable.rules.count) rules"

@@ -4,8 +4,8 @@ public struct AppInstance: Sendable, Hashable {
     public var processID: Int32
     /// 1 for the first instance, incremented on every restart.
     public var generation: Int
-    /// The loopback address the app listens on (the proxy's upstream).
-    public var internalAddress: ListenAddress
+    /// Where the app listens (the proxy's upstream): a Unix socket in feisty's private directory, or a loopback port.
+    public var internalAddress: AppAddress
     /// The app's routes, as its live `url_map` declared them.
     public var routeTable: RouteTable
     /// The address the app asked for (`app.run(host=..., port=...)`): where feisty's public listener binds.
@@ -21,7 +21,7 @@ public struct AppInstance: Sendable, Hashable {
     public init(
         processID: Int32,
         generation: Int,
-        internalAddress: ListenAddress,
+        internalAddress: AppAddress,
         routeTable: RouteTable,
         requestedAddress: ListenAddress?
     ) {

@@ -21,6 +21,8 @@ struct AppInstanceRunner: Sendable {
     var configuration: AppLaunchConfiguration
     /// The instance number, from 1.
     var generation: Int
+    /// Where the app must listen.
+    var bind: AppAddress
     /// Where the launcher writes this instance's report.
     var reportPath: String
     /// feisty's own log.
@@ -56,7 +58,6 @@ struct AppInstanceRunner: Sendable {
     /// - Returns: How the instance ended.
     /// - Throws: ``SupervisorError`` when it cannot be spawned at all.
     func run() async throws(SupervisorError) -> SupervisorStateMachine.InstanceExit {
-        let bind = ListenAddress(host: "127.0.0.1", port: try LoopbackPort.pickFree())
         try? FileManager.default.removeItem(atPath: reportPath)
 
         var options = PlatformOptions()
@@ -139,30 +140,8 @@ struct AppInstanceRunner: Sendable {
 
         return await withTaskGroup(of: BodyEvent.self) { group in
             // Both pipes are drained concurrently: a full pipe would block the app.
-            group.addTask {
-                var lines = ErrorLines()
-                do {
-                    for try await line in execution.standardOutput.strings(bufferingPolicy: .unbounded) {
-                        output.appWrote(line, on: .standardOutput)
-                        lines.observe(line)
-                    }
-                } catch {
-                    logger.debug("app stdout ended: \(error)")
-                }
-                return .outputClosed(lines)
-            }
-            group.addTask {
-                var lines = ErrorLines()
-                do {
-                    for try await line in execution.standardError.strings(bufferingPolicy: .unbounded) {
-                        output.appWrote(line, on: .standardError)
-                        lines.observe(line)
-                    }
-                } catch {
-                    logger.debug("app stderr ended: \(error)")
-                }
-                return .errorClosed(lines)
-            }
+            group.addTask { .outputClosed(await relay(execution.standardOutput, from: .standardOutput)) }
+            group.addTask { .errorClosed(await relay(execution.standardError, from: .standardError)) }
             group.addTask {
                 await watchReadiness(processID: processID, startedAt: startedAt)
             }
@@ -210,6 +189,40 @@ struct AppInstanceRunner: Sendable {
             group.cancelAll()
             return outcome
         }
+    }
+
+    /// Below this many bytes a read is followed by a pause before the next one (see ``relay(_:from:)``).
+    private static let smallReadBytes = 4096
+    /// The pause after a small read.
+    private static let batchingPause = Duration.milliseconds(20)
+
+    /// Passes one of the app's output streams through until it ends; returns what its lines say about an exit.
+    ///
+    /// The Werkzeug dev server logs every request on stderr, a line at a time: read as it comes, each line would
+    /// cost feisty a wake-up, a read and a write (about 100 us of CPU a request, a third of feisty's share, measured
+    /// with `bench/proxy_bench.sh PART=launch`). After a small read the relay pauses for ``batchingPause``, so lines
+    /// pile up in the pipe and one read, one split and one write carry all of them; the app's lines reach feisty's
+    /// output at most that much later. A full read goes on at once: a chatty app is never slowed by the pause.
+    private func relay(_ stream: SubprocessOutputSequence, from kind: AppOutputStream) async -> ErrorLines {
+        var splitter = OutputLineSplitter()
+        var lines = ErrorLines()
+        do {
+            for try await buffer in stream {
+                let complete = buffer.withUnsafeBytes { splitter.lines(in: $0) }
+                if !complete.isEmpty {
+                    output.appWrote(complete, on: kind)
+                    for line in complete { lines.observe(line) }
+                }
+                if buffer.count < Self.smallReadBytes { try? await Task.sleep(for: Self.batchingPause) }
+            }
+        } catch {
+            logger.debug("app \(kind) ended: \(error)")
+        }
+        if let last = splitter.finish() {
+            output.appWrote([last], on: kind)
+            lines.observe(last)
+        }
+        return lines
     }
 
     /// Drives ``ReadinessCheck`` until the instance is ready (and published) or will not become ready.

@@ -10,6 +10,15 @@ public struct AppLaunchConfiguration: Sendable {
         case waitress
     }
 
+    /// How feisty reaches the instances it launches (`--internal`).
+    public enum Transport: String, Sendable, Hashable, CaseIterable {
+        /// A Unix domain socket in feisty's private scratch directory (mode 0700): only feisty's user can reach the
+        /// app around the gate, and no connection pays a TCP handshake.
+        case unix
+        /// A free TCP port on 127.0.0.1 (any local process can reach it).
+        case tcp
+    }
+
     /// The Python interpreter: a name looked up in `PATH` (`python3`) or a path (`.venv/bin/python`).
     public var python: String
     /// The app as the user gave it: `app.py`, `pkg.module:app` or `pkg:create_app()`.
@@ -20,6 +29,11 @@ public struct AppLaunchConfiguration: Sendable {
     public var allowDebugger: Bool
     /// Asks the launcher to serve HTTP/1.1 (keep-alive) to the proxy.
     public var http11: Bool
+    /// How feisty reaches the app: a private Unix socket (default) or a loopback TCP port.
+    public var transport: Transport
+    /// The public address when the user chose it (`--listen`); the app then sees it as `SERVER_NAME`/`SERVER_PORT`.
+    /// `nil`: the address the app's `app.run` asked for, else 127.0.0.1:5000 (where feisty listens then too).
+    public var publicAddress: ListenAddress?
     /// How long an instance may take to report its routes and answer HTTP.
     public var startupTimeout: Duration
     /// How long the app may take to exit after SIGTERM before its process group is SIGKILLed.
@@ -42,6 +56,8 @@ public struct AppLaunchConfiguration: Sendable {
     ///   - server: The WSGI server for `module:name` specs.
     ///   - allowDebugger: Keep Werkzeug's debugger on.
     ///   - http11: Serve HTTP/1.1 to the proxy.
+    ///   - transport: How feisty reaches the app, a private Unix socket by default.
+    ///   - publicAddress: The public address when `--listen` chose it.
     ///   - startupTimeout: Time allowed to become ready, 30 s by default.
     ///   - grace: Time allowed to exit after SIGTERM, 10 s by default.
     ///   - environment: Extra environment variables for the app.
@@ -55,6 +71,8 @@ public struct AppLaunchConfiguration: Sendable {
         server: Server? = nil,
         allowDebugger: Bool = false,
         http11: Bool = false,
+        transport: Transport = .unix,
+        publicAddress: ListenAddress? = nil,
         startupTimeout: Duration = .seconds(30),
         grace: Duration = .seconds(10),
         environment: [String: String] = [:],
@@ -69,6 +87,8 @@ public struct AppLaunchConfiguration: Sendable {
         self.server = server
         self.allowDebugger = allowDebugger
         self.http11 = http11
+        self.transport = transport
+        self.publicAddress = publicAddress
         self.startupTimeout = startupTimeout
         self.grace = grace
         self.environment = environment
@@ -79,11 +99,12 @@ public struct AppLaunchConfiguration: Sendable {
 
     /// The launcher's arguments after `python -c SOURCE` for one instance.
     /// - Parameters:
-    ///   - bind: The internal loopback address the app must listen on.
+    ///   - bind: The internal address the app must listen on.
     ///   - reportPath: Where the launcher writes its JSON report.
-    /// - Returns: `launch APP --bind HOST:PORT [...] --report PATH`.
-    public func launcherArguments(bind: ListenAddress, reportPath: String) -> [String] {
+    /// - Returns: `launch APP --bind unix:PATH|HOST:PORT [...] --report PATH`.
+    public func launcherArguments(bind: AppAddress, reportPath: String) -> [String] {
         var arguments = ["launch", app, "--bind", bind.description]
+        if let publicAddress { arguments += ["--public", publicAddress.description] }
         if let server { arguments += ["--server", server.rawValue] }
         if allowDebugger { arguments.append("--allow-debugger") }
         if http11 { arguments.append("--http11") }

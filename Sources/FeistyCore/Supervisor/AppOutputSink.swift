@@ -13,24 +13,25 @@ public enum AppOutputStream: Sendable, Hashable {
     case standardError
 }
 
-/// Where the app's output lines go, one complete line at a time.
+/// Where the app's output lines go: complete lines, a read's worth at a time (many lines when the app is busy).
 public protocol AppOutputSink: Sendable {
-    /// Receives one line of the app's output, without its line terminator.
+    /// Receives complete lines of the app's output, in order, without their line terminators.
     /// - Parameters:
-    ///   - line: The line.
-    ///   - stream: The stream it came from.
-    func appWrote(_ line: String, on stream: AppOutputStream)
+    ///   - lines: The lines.
+    ///   - stream: The stream they came from.
+    func appWrote(_ lines: [String], on stream: AppOutputStream)
 }
 
 /// Passes the app's output through to feisty's own stdout and stderr, each line prefixed so it stays
 /// greppable next to feisty's logs: `app| ` for the app's stdout, `app! ` for its stderr.
 ///
-/// Each line goes out in one `write(2)` under a lock, so lines from the two streams never interleave mid-line.
+/// Each batch of lines goes out in one `write(2)` under a lock, so lines from the two streams never interleave
+/// mid-line, and an app logging every request costs feisty one write per batch, not one per line.
 public struct StandardStreamsAppOutput: AppOutputSink {
     /// The prefix of the app's stdout lines.
-    public static let outputPrefix = "app| "
+    public static let outputPrefix: StaticString = "app| "
     /// The prefix of the app's stderr lines.
-    public static let errorPrefix = "app! "
+    public static let errorPrefix: StaticString = "app! "
 
     private static let writeLock = Mutex(())
     private let outputDescriptor: Int32
@@ -45,15 +46,20 @@ public struct StandardStreamsAppOutput: AppOutputSink {
         self.errorDescriptor = errorDescriptor
     }
 
-    /// Writes `line` with its prefix to feisty's stdout or stderr.
-    public func appWrote(_ line: String, on stream: AppOutputStream) {
-        let (descriptor, prefix): (Int32, String) =
+    /// Writes `lines`, each with its prefix, to feisty's stdout or stderr.
+    public func appWrote(_ lines: [String], on stream: AppOutputStream) {
+        let (descriptor, prefix): (Int32, StaticString) =
             switch stream {
             case .standardOutput: (outputDescriptor, Self.outputPrefix)
             case .standardError: (errorDescriptor, Self.errorPrefix)
             }
-        var bytes = Array((prefix + line).utf8)
-        bytes.append(UInt8(ascii: "\n"))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(lines.reduce(0) { $0 + $1.utf8.count + prefix.utf8CodeUnitCount + 1 })
+        for line in lines {
+            bytes.append(contentsOf: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+            bytes.append(contentsOf: line.utf8)
+            bytes.append(UInt8(ascii: "\n"))
+        }
         Self.writeLock.withLock { _ in
             bytes.withUnsafeBytes { buffer in
                 var offset = 0

@@ -2,7 +2,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Runs the user's app behind feisty for as long as feisty runs: launches it on an internal loopback port,
+/// Runs the user's app behind feisty for as long as feisty runs: launches it on an internal address (a Unix socket
+/// in feisty's private scratch directory, or a loopback port),
 /// passes its output through, publishes each ready instance, restarts it when it crashes, and stops its whole
 /// process group on graceful shutdown (SIGTERM, then SIGKILL after the grace period).
 ///
@@ -73,16 +74,22 @@ public final class AppSupervisor: Service, Sendable {
         while !stopSignal.isStopped {
             try Task.checkCancellation()
             generation += 1
+            let bind = try internalAddress(generation: generation, scratch: scratch)
+            let reportPath = "\(scratch)/instance-\(generation).json"
             let runner = AppInstanceRunner(
                 configuration: configuration,
                 generation: generation,
-                reportPath: "\(scratch)/instance-\(generation).json",
+                bind: bind,
+                reportPath: reportPath,
                 logger: logger,
                 output: output,
                 stop: stopSignal,
                 onReady: { [onEvent] instance in onEvent(.ready(instance)) }
             )
             let exit = try await runner.run()
+            // The instance is gone: its report was read when it became ready, its socket serves nobody.
+            try? FileManager.default.removeItem(atPath: reportPath)
+            if case .unixSocket(let path) = bind { try? FileManager.default.removeItem(atPath: path) }
             let action = machine.instanceExited(exit)
             if exit.becameReady {
                 onEvent(
@@ -113,11 +120,30 @@ public final class AppSupervisor: Service, Sendable {
         }
     }
 
+    /// A new socket per instance: a stopping instance may still hold the previous one.
+    private func internalAddress(generation: Int, scratch: String) throws(SupervisorError) -> AppAddress {
+        let socket = "\(scratch)/app-\(generation).sock"
+        if configuration.transport == .unix && socket.utf8.count <= AppAddress.maximumSocketPathBytes {
+            return .unixSocket(path: socket)
+        }
+        if configuration.transport == .unix && generation == 1 {
+            logger.warning(
+                "the scratch directory's path is too long for a Unix socket (\(socket)); using a loopback port"
+            )
+        }
+        return .tcp(ListenAddress(host: "127.0.0.1", port: try LoopbackPort.pickFree()))
+    }
+
+    /// Reports and sockets live here. Mode 0700: the app's socket is reachable by feisty's user only.
     private func makeScratchDirectory() throws(SupervisorError) -> String {
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("feisty-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: path,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
         } catch {
             throw SupervisorError(.environment, "cannot create feisty's scratch directory \(path): \(error)")
         }

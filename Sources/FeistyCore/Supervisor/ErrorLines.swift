@@ -20,6 +20,8 @@ struct ErrorLines: Sendable, Hashable {
 
     /// Takes one output line into account.
     mutating func observe(_ line: String) {
+        // Under load nearly every line is a request log line: those are ruled out first, on the bytes.
+        if Self.isRequestLogLine(line) { return }
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, !Self.isRequestLogLine(trimmed) else { return }
         if let message = Self.launcherErrorMessage(trimmed) {
@@ -44,8 +46,18 @@ struct ErrorLines: Sendable, Hashable {
     /// Whether `line` is a server's access-log line (`127.0.0.1 - - [date] "GET / HTTP/1.1" 200 -`): those say
     /// nothing about why the app died.
     static func isRequestLogLine(_ line: String) -> Bool {
-        guard let dash = line.range(of: " - ") else { return false }
-        return !line[..<dash.lowerBound].contains(" ") && line[dash.upperBound...].contains("] \"")
+        // The first space opens ` - ` (the client field has none), and `] "` (date, then request) follows.
+        let bytes = line.utf8
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else { return false }
+        let rest = bytes[space...]
+        guard rest.starts(with: " - ".utf8) else { return false }
+        let closing: [UInt8] = Array("] \"".utf8)
+        var index = rest.index(space, offsetBy: 3)
+        while index < rest.endIndex {
+            if rest[index] == closing[0], rest[index...].starts(with: closing) { return true }
+            index = rest.index(after: index)
+        }
+        return false
     }
 
     /// Whether `line` is the last line of a Python traceback (`pkg.SomeError: message`) or a launcher error.

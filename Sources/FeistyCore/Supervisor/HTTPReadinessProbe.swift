@@ -12,11 +12,12 @@ enum HTTPReadinessProbe {
     ///   - address: The app's internal address.
     ///   - timeout: How long to wait for the connection and the response head.
     /// - Returns: Whether a response head arrived in time.
-    static func answers(_ address: ListenAddress, timeout: Duration = .seconds(1)) async -> Bool {
+    static func answers(_ address: AppAddress, timeout: Duration = .seconds(1)) async -> Bool {
         do {
+            let target = try address.socketAddress()
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.milliseconds(Int64(timeout / .milliseconds(1))))
-                .connect(host: address.host, port: address.port) { channel in
+                .connect(to: target) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
@@ -28,7 +29,7 @@ enum HTTPReadinessProbe {
                 group.addTask {
                     try await channel.executeThenClose { inbound, outbound in
                         var head = HTTPRequestHead(version: .http1_1, method: .HEAD, uri: "/")
-                        head.headers.add(name: "Host", value: address.description)
+                        head.headers.add(name: "Host", value: "localhost")
                         head.headers.add(name: "User-Agent", value: "feisty-readiness")
                         head.headers.add(name: "Connection", value: "close")
                         try await outbound.write(.head(head))

@@ -7,15 +7,15 @@ public struct LaunchReport: Sendable, Hashable, Decodable {
     public var table: RouteTable
     /// What `app.run(...)` asked for (`0.0.0.0:8080`), or `nil` when the app never called it (module specs).
     public var requested: ListenAddress?
-    /// Where the app actually listens: feisty's internal loopback address.
-    public var bind: ListenAddress
+    /// Where the app actually listens: feisty's internal address.
+    public var bind: AppAddress
 
     /// Creates a report.
     /// - Parameters:
     ///   - table: The app's routes.
     ///   - requested: The address the app asked for.
     ///   - bind: The address the app listens on.
-    public init(table: RouteTable, requested: ListenAddress?, bind: ListenAddress) {
+    public init(table: RouteTable, requested: ListenAddress?, bind: AppAddress) {
         self.table = table
         self.requested = requested
         self.bind = bind
@@ -30,6 +30,6 @@ public struct LaunchReport: Sendable, Hashable, Decodable {
         self.table = try RouteTable(from: decoder)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.requested = try container.decodeIfPresent(ListenAddress.self, forKey: .requested)
-        self.bind = try container.decode(ListenAddress.self, forKey: .bind)
+        self.bind = try container.decode(AppAddress.self, forKey: .bind)
     }
 }

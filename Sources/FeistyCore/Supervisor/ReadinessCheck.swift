@@ -18,7 +18,7 @@ public struct ReadinessCheck: Sendable {
         /// Read the report file and call ``reportRead(_:now:)``.
         case readReport
         /// Send one HTTP request to this address and call ``httpProbed(answered:now:)``.
-        case probeHTTP(ListenAddress)
+        case probeHTTP(AppAddress)
         /// Sleep, then call ``waited(now:)``.
         case wait(Duration)
         /// The instance is ready: publish it.
