@@ -194,15 +194,18 @@ struct AppInstanceRunner: Sendable {
     /// Below this many bytes a read is followed by a pause before the next one (see ``relay(_:from:)``).
     private static let smallReadBytes = 4096
     /// The pause after a small read.
-    private static let batchingPause = Duration.milliseconds(20)
+    private static let batchingPause = Duration.milliseconds(50)
 
     /// Passes one of the app's output streams through until it ends; returns what its lines say about an exit.
     ///
-    /// The Werkzeug dev server logs every request on stderr, a line at a time: read as it comes, each line would
-    /// cost feisty a wake-up, a read and a write (about 100 us of CPU a request, a third of feisty's share, measured
-    /// with `bench/proxy_bench.sh PART=launch`). After a small read the relay pauses for ``batchingPause``, so lines
-    /// pile up in the pipe and one read, one split and one write carry all of them; the app's lines reach feisty's
-    /// output at most that much later. A full read goes on at once: a chatty app is never slowed by the pause.
+    /// The Werkzeug dev server logs every request on stderr, a line at a time: read as it comes, each line cost
+    /// feisty a task wake-up, a read and a write, about 100 us of CPU a request under load (a third of feisty's share,
+    /// measured with `bench/proxy_bench.sh PART=launch`). After a small read the relay pauses for ``batchingPause``,
+    /// so lines pile up in the pipe and one read, one split and one write carry all of them (20 ms: 24 us a request,
+    /// 50 ms: 14 us, 100 ms: 12 us). What remains is swift-subprocess's I/O thread, which keeps the pipe registered
+    /// edge-triggered between reads and so still wakes once per line the app writes. A line that arrives while the
+    /// relay waits is passed on at once; only lines arriving during a pause wait, at most ``batchingPause``. A full
+    /// read goes on at once: a chatty app is never slowed by the pause.
     private func relay(_ stream: SubprocessOutputSequence, from kind: AppOutputStream) async -> ErrorLines {
         var splitter = OutputLineSplitter()
         var lines = ErrorLines()
