@@ -2,11 +2,13 @@
 # bench/proxy_bench.sh -- feisty's proxy against nginx (1 worker) in front of the same upstream, and in front of
 # the Flask dev server against the dev server alone. Prints req/s, p50, p99, CPU/request, RSS and the ratios.
 #
-#   bench/proxy_bench.sh            # both parts (about 6 minutes on a quiet 2-core machine)
+#   bench/proxy_bench.sh            # all three parts (about 10 minutes on a quiet 2-core machine)
 #   PART=static bench/proxy_bench.sh   # only feisty vs nginx, UPSTREAM=static (c=50 and c=1)
-#   PART=flask  bench/proxy_bench.sh   # only feisty vs the Flask dev server alone (DIRECT=1, UPSTREAM=flask)
-#   PART=launch bench/proxy_bench.sh   # `feisty run app.py` (feisty starts its own copy of the app) against
-#                                      # `python3 app.py` (DIRECT=1); FEISTY_FLAGS=--http11 for app keep-alive
+#   PART=flask  bench/proxy_bench.sh   # only feisty --upstream (TCP) in front of the Flask dev server against the
+#                                      # dev server alone (DIRECT=1, UPSTREAM=flask)
+#   PART=launch bench/proxy_bench.sh   # `feisty run app.py` (feisty starts its own copy of the app, on a private
+#                                      # Unix socket) against `python3 app.py` (DIRECT=1); FEISTY_FLAGS=--http11
+#                                      # for app keep-alive, FEISTY_FLAGS="--internal tcp" for a loopback port
 #
 # Needs: swift (release build of feisty), wrk, nginx, curl, python3 with Flask -- on Debian:
 #   apt-get install -y wrk nginx curl
@@ -45,7 +47,7 @@ if [ "$PART" = all ] || [ "$PART" = flask ]; then
     echo "== feisty in front of the Flask dev server vs the dev server alone (DIRECT=1, UPSTREAM=flask)"
     PROXY_NAME=feisty UPSTREAM=flask DIRECT=1 PROXY_CMD="$CMD" "$HARNESS/proxy_bench.sh"
 fi
-if [ "$PART" = launch ]; then
+if [ "$PART" = all ] || [ "$PART" = launch ]; then
     # The user's view: `feisty run app.py` instead of `python3 app.py`. feisty launches its own copy of the app
     # (its app.run port is redirected to an internal one, so it does not collide with the harness's direct copy);
     # the CPU per request counted for feisty includes that Python process.
