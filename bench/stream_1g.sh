@@ -2,14 +2,14 @@
 # Streams SIZE_MIB (default 1024) MiB up and down through `feisty run examples/rich/app.py` with curl and samples
 # feisty's own RSS (not the app's) every 0.2 s. Prints throughput, the byte counts/hashes the app saw, and feisty's
 # RSS before, peak during, and after. Memory "flat" means the peak stays near the idle RSS, independent of SIZE_MIB.
-#   bench/stream_1g.sh [SIZE_MIB]
+#   bench/stream_1g.sh [SIZE_MIB]          FEISTY_FLAGS="--internal tcp" for the loopback-port transport
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-1024}
 bytes=$((size_mib * 1024 * 1024))
 swift build -c release --product feisty >/dev/null
 port=18431
-.build/release/feisty run examples/rich/app.py --listen 127.0.0.1:$port --no-access-log --max-body 0 \
+.build/release/feisty run examples/rich/app.py --listen 127.0.0.1:$port --no-access-log --max-body 0 ${FEISTY_FLAGS:-} \
     >/tmp/feisty-stream.log 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
