@@ -1,5 +1,6 @@
 """Shared fixtures for the probe and launcher tests: the repository root, free ports, running the probe."""
 import json
+import os
 import pathlib
 import socket
 import subprocess
@@ -17,6 +18,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def listening_tcp_sockets(pid) -> set:
+    """Inodes of the TCP sockets process `pid` listens on."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as handle:
+            for line in handle.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # TCP_LISTEN
+                    listening.add(fields[9])
+    owned = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            owned.add(target[len("socket:["):-1])
+    return listening & owned
 
 
 @pytest.fixture

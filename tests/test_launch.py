@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import PROBE, REPO, free_port
+from conftest import PROBE, REPO, free_port, listening_tcp_sockets
 
 DEBUGGER_WARNING = ("feisty: the Werkzeug debugger is disabled (it is a remote console); pass --allow-debugger "
                     "to keep it")
@@ -41,26 +41,6 @@ def unix_get(path, target, headers=None):
         return response.status, response.read()
     finally:
         connection.close()
-
-
-def listening_tcp_sockets(pid) -> set:
-    """Inodes of the TCP sockets process `pid` listens on."""
-    listening = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table, encoding="ascii") as handle:
-            for line in handle.readlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A":  # TCP_LISTEN
-                    listening.add(fields[9])
-    owned = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            owned.add(target[len("socket:["):-1])
-    return listening & owned
 
 
 class Launch:

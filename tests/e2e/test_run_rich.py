@@ -8,6 +8,8 @@ import time
 
 import requests
 
+from conftest import listening_tcp_sockets
+
 from .conftest import descendants, free_port
 
 
@@ -44,26 +46,6 @@ def test_streaming_upload_and_download_keep_their_bytes(start_feisty):
     assert total == size and got.hexdigest() == r.headers["X-Sha256"]
 
 
-def listening_tcp_inodes() -> set:
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table, encoding="ascii") as handle:
-            inodes |= {line.split()[9] for line in handle.readlines()[1:] if line.split()[3] == "0A"}
-    return inodes
-
-
-def socket_inodes(pid) -> set:
-    found = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            found.add(target[len("socket:["):-1])
-    return found
-
-
 def whoami_from(port: int, source: str) -> dict:
     """GET /api/whoami over a connection from `source` (any 127.x address is this machine)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s:
@@ -87,7 +69,7 @@ def test_the_app_is_reachable_only_through_feisty_and_sees_the_real_client(start
     assert feisty.wait_for_line("127.0.0.2 - - ")  # Werkzeug's own request log names the client too
     # The app listens on no TCP port: only on a Unix socket in a directory only feisty's user may enter.
     apps = descendants(feisty.proc.pid)
-    assert apps and all(not (socket_inodes(pid) & listening_tcp_inodes()) for pid in apps)
+    assert apps and all(not listening_tcp_sockets(pid) for pid in apps)
     socket_path = next(line.split("internal=unix:")[1].split()[0] for line in feisty.output.splitlines()
                        if "internal=unix:" in line)
     directory = os.path.dirname(socket_path)
