@@ -3,9 +3,9 @@ import Logging
 import ServiceLifecycle
 
 /// Runs the user's app behind feisty for as long as feisty runs: launches it on an internal address (a Unix socket
-/// in feisty's private scratch directory, or a loopback port),
-/// passes its output through, publishes each ready instance, restarts it when it crashes, and stops its whole
-/// process group on graceful shutdown (SIGTERM, then SIGKILL after the grace period).
+/// in feisty's private scratch directory, or a loopback port), passes its output through, publishes each ready
+/// instance, restarts it when it crashes, and stops its whole process group on graceful shutdown (SIGTERM, then
+/// SIGKILL after the grace period).
 ///
 /// `run()` returns normally after a graceful shutdown and throws ``SupervisorError`` when the app cannot be
 /// served: it failed before it ever became ready, or it kept crashing.
