@@ -1778,6 +1778,10 @@ class Address:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+# Where feisty listens when neither --listen nor app.run says (Flask's default; LaunchedAppRun.fallbackAddress).
+FALLBACK_PUBLIC = Address("127.0.0.1", 5000)
+
+
 class ForwardedEnviron:
     """WSGI middleware: the environ the app would get serving the public address itself (``python3 app.py``).
 
@@ -2052,8 +2056,8 @@ class Launcher:
             application = _strip_debugged_wsgi(application)
         if self.http11:
             options["request_handler"] = keep_alive_handler(options.get("request_handler"))
-        public = self.public or (Address(requested["host"], requested["port"]) if requested else None)
-        application = ForwardedEnviron(application, *((public.host, public.port) if public else ("127.0.0.1", 5000)))
+        public = self.public or (Address(requested["host"], requested["port"]) if requested else FALLBACK_PUBLIC)
+        application = ForwardedEnviron(application, public.host, public.port)
         self.check_bindable()
         self.write_report(app, requested)
         try:
