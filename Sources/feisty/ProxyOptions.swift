@@ -27,6 +27,9 @@ struct ProxyOptions: ParsableArguments {
     @Option(help: "Seconds in-flight requests may take to finish on SIGTERM/SIGINT (and the app to stop).")
     var grace: String = "10"
 
+    @Option(help: "Seconds a request waits for a ready app instance (while it starts or restarts) before 503.")
+    var queueTimeout: String = "30"
+
     @Flag(inversion: .prefixedNo, help: "Write one access-log line per request.")
     var accessLog = true
 
@@ -52,6 +55,7 @@ struct ProxyOptions: ParsableArguments {
         configuration.idleTimeout = try ProxyValueParsing.seconds(idleTimeout)
         configuration.upstreamTimeout = try ProxyValueParsing.seconds(upstreamTimeout)
         configuration.gracePeriod = try ProxyValueParsing.seconds(grace)
+        configuration.queueTimeout = try ProxyValueParsing.seconds(queueTimeout)
         configuration.accessLog = accessLog
         if let threads {
             guard threads >= 1 && threads <= 256 else { throw ProxyError.invalidThreads(threads) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import FeistyCore
 import Logging
 
@@ -35,6 +36,8 @@ struct RunCommand: AsyncParsableCommand {
     var upstream: String?
 
     @OptionGroup(title: "Proxy") var proxy: ProxyOptions
+
+    @OptionGroup(title: "Resilience (launch mode)") var resilience: ResilienceOptions
 
     @Option(help: "The WSGI server for module:name and factory apps (werkzeug, gunicorn, waitress).")
     var server: AppLaunchConfiguration.Server?
@@ -98,6 +101,11 @@ struct RunCommand: AsyncParsableCommand {
     /// Launch mode: feisty starts the app itself and serves the address the app asks for (or `--listen`).
     private func launchApp(logger: Logger) async throws {
         let configuration = try proxy.configuration(listen: listen)
+        let policy = try resilience.policy()
+        if app.app.hasSuffix(".py"), !FileManager.default.fileExists(atPath: app.app) {
+            FileHandleOutput.error("feisty: \(app.app): no such file")
+            throw ExitCode.failure
+        }
         let listenAddress = listen.map { _ in
             ListenAddress(host: configuration.listenHost, port: configuration.listenPort)
         }
@@ -110,9 +118,28 @@ struct RunCommand: AsyncParsableCommand {
             transport: `internal`,
             publicAddress: listenAddress,
             startupTimeout: try ProxyValueParsing.seconds(startupTimeout).duration,
-            grace: configuration.gracePeriod.duration
+            grace: configuration.gracePeriod.duration,
+            healthPath: resilience.healthPath
         )
-        try await LaunchedAppRun.serve(launch: launch, proxy: configuration, listen: listenAddress, logger: logger)
+        // Bound before the app starts when the address is known: a taken port is one error and no app started.
+        var publicAddress = listenAddress
+        if publicAddress == nil { publicAddress = await requestedAddressFromSource() }
+        try await LaunchedAppRun.serve(
+            launch: launch,
+            policy: policy,
+            proxy: configuration,
+            listen: publicAddress,
+            logger: logger
+        )
+    }
+
+    /// The address the app's `app.run(host=..., port=...)` asks for, read from the source without running it; `nil`
+    /// when the source does not say it plainly (the running app's report then decides).
+    private func requestedAddressFromSource() async -> ListenAddress? {
+        guard let table = try? await RouteExtractor(python: app.python, timeout: .seconds(app.timeout))
+            .extract(app: app.app, staticOnly: true), let port = table.port
+        else { return nil }
+        return ListenAddress(host: table.host ?? LaunchedAppRun.fallbackAddress.host, port: port)
     }
 }
 

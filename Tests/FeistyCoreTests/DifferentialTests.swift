@@ -92,7 +92,8 @@ import Testing
     static func disagreement(_ expect: Expect, _ verdict: RouteVerdict, _ gate: RouteGateDecision) -> String? {
         let expectedGate: RouteGateDecision
         switch expect.kind {
-        case "match", "redirect", "error": expectedGate = .forward
+        case "match": expectedGate = .forward(rule: expect.rule)
+        case "redirect", "error": expectedGate = gate.forwards ? gate : .forward(rule: nil)
         case "405": expectedGate = .methodNotAllowed(allowed: expect.allowed ?? [])
         default: expectedGate = .notFound
         }

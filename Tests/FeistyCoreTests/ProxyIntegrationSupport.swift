@@ -196,7 +196,7 @@ func withProxyTestBed(
     tweak(&configuration)
     let routing = RoutingPublisher(
         matcher: try RouteMatcher(table: ProxyTestUpstream.table),
-        upstream: try upstream?(bed) ?? ProxyTestBed.loopback(bed.appPort)
+        instances: [UpstreamInstance(id: 0, address: try upstream?(bed) ?? ProxyTestBed.loopback(bed.appPort))]
     )
     let server = ProxyServer(configuration: configuration, routing: routing)
     let group = ServiceGroup(services: [server], logger: Logger(label: "test"))

@@ -311,19 +311,31 @@ import Testing
             #expect(code == "502")
         }
         try await withProxyTestBed { bed, _ in
-            let routing = RoutingPublisher(matcher: try RouteMatcher(table: ProxyTestUpstream.table), upstream: nil)
+            let routing = RoutingPublisher(matcher: try RouteMatcher(table: ProxyTestUpstream.table))
             let server = ProxyServer(
-                configuration: ProxyConfiguration(listenHost: "127.0.0.1", listenPort: 0, accessLog: false),
+                configuration: ProxyConfiguration(
+                    listenHost: "127.0.0.1",
+                    listenPort: 0,
+                    accessLog: false,
+                    queueTimeout: .milliseconds(300)
+                ),
                 routing: routing
             )
             let group = ServiceGroup(services: [server], logger: .init(label: "t"))
             async let running: Void = group.run()
             let port = try await server.listeningAddress().port!
             let out = try await curl("-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/hello/x")
+            // No instance within the queue timeout: 503 with Retry-After.
             #expect(out.hasPrefix("HTTP/1.1 503"))
             #expect(out.lowercased().contains("retry-after: 1"))
-            routing.publish(upstream: try SocketAddress(ipAddress: "127.0.0.1", port: bed.appPort))
+            // A request that waits in the queue goes out as soon as an instance is published.
+            async let waiting = curl("-m", "5", "http://127.0.0.1:\(port)/hello/queued")
+            try await Task.sleep(for: .milliseconds(100))
+            let instance = UpstreamInstance(id: 7, address: try SocketAddress(ipAddress: "127.0.0.1", port: bed.appPort))
+            routing.publish(instances: [instance])
+            #expect(try await waiting == "hello queued")
             #expect(try await curl("http://127.0.0.1:\(port)/hello/back") == "hello back")
+            #expect(instance.served == 2 && instance.inFlight == 0)
             await group.triggerGracefulShutdown()
             try await running
         }

@@ -11,7 +11,7 @@ import Testing
         #expect(matched(matcher.match(method: "GET", target: "/s/"))?.0 == "s")
         #expect(matcher.match(method: "GET", target: "/f/a/b") == .redirect(location: "http://localhost/f/a/b/"))
         #expect(matched(matcher.match(method: "GET", target: "/f/a/b/"))?.1 == ["p": .string("a/b")])
-        #expect(matcher.gate(method: "GET", target: "/d") == .forward)
+        #expect(matcher.gate(method: "GET", target: "/d") == .forward(rule: nil))  // Werkzeug redirects to /d/
     }
 
     @Test func mergeSlashesRedirectsUnlessTheRuleOptsOut() throws {
@@ -49,7 +49,7 @@ import Testing
         #expect(matched(matcher.match(method: "GET", target: "/all/"))?.1 == ["page": .int(1)])
         #expect(matcher.match(method: "GET", target: "/old/5?q") == .redirect(location: "http://localhost/new/5?q"))
         #expect(matcher.match(method: "GET", target: "/r/x%20y") == .redirect(location: "http://localhost/other/x%20y"))
-        #expect(matcher.gate(method: "GET", target: "/r/x") == .forward)
+        #expect(matcher.gate(method: "GET", target: "/r/x").forwards)
     }
 
     @Test func hostMatchingAndSubdomains() throws {
@@ -102,7 +102,8 @@ import Testing
             for method in ["GET", "POST", "DELETE"] {
                 let expected: RouteGateDecision
                 switch matcher.match(method: method, target: target) {
-                case .match, .redirect: expected = .forward
+                case .match(_, let rule, _): expected = .forward(rule: rule)
+                case .redirect: expected = .forward(rule: nil)
                 case .notFound: expected = .notFound
                 case .methodNotAllowed(let allowed): expected = .methodNotAllowed(allowed: allowed)
                 }

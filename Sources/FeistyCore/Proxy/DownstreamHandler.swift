@@ -4,14 +4,17 @@ import NIOHTTP1
 import NIOPosix
 
 /// The client side of the proxy, after `configureHTTPServerPipeline`: judges each request head (route gate,
-/// limits), opens or reuses the app connection on the same event loop, relays parts both ways and gates reads on
-/// the partner's writability. Every decision comes from `ProxyConnectionStateMachine`; this class executes.
+/// limits), sends it to an app instance (a kept connection, or the least loaded instance of its event loop's routing
+/// snapshot, waiting in the queue while none is ready), relays parts both ways and gates reads on the partner's
+/// writability. Every decision comes from `ProxyConnectionStateMachine`; this class executes, and hands each
+/// finished exchange's record to its event loop's observers.
 final class DownstreamHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let environment: ProxyEnvironment
+    private let loop: LoopRouting
     private let edge: ConnectionEdgeHandler
     private var machine: ProxyConnectionStateMachine
     private var context: ChannelHandlerContext?
@@ -19,9 +22,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     /// The app connection: the live one, or the one being connected.
     private var upstream: UpstreamHandler?
-    private var upstreamGeneration: UInt64 = 0
-    /// Where the app connection goes (kept for a retry when the app's listen queue was full).
-    private var upstreamAddress: SocketAddress?
+    /// The instance `upstream` goes to.
+    private var upstreamInstance: UpstreamInstance?
+    /// The instance counting the exchange in progress among its requests in flight.
+    private var countedInstance: UpstreamInstance?
     /// Request parts decoded while the app connection is being set up (at most one read's worth).
     private var pendingParts = CircularBuffer<HTTPClientRequestPart>()
     /// Pipelined request parts that arrived while an exchange was in progress (at most one read's worth).
@@ -33,21 +37,23 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// by the pipelining handler when a response ends) are flushed to the app at once.
     private var inReadBurst = false
     private var tick: RepeatedTask?
+    /// Registered in the loop's queue of requests waiting for an instance.
+    private var isQueued = false
+    /// Set while a request head waits for the app's first route table (until then nothing can be judged).
+    private var tableDeadline: NIODeadline?
 
     private var peer = "-"
     private var peerTrusted = false
     private var requestVersion = HTTPVersion.http1_1
     private var expectsContinue = false
-    private var entry = AccessLogEntry(client: "-", method: "-", target: "-", verdict: "-", status: 0, bytes: 0)
-    /// Whether an access-log line is being filled (never when the access log is off).
-    private var entryOpen = false
     private var isHeadRequest = false
-    /// The request head sent on a reused app connection, kept (a reference, not a copy) for one replay.
-    private var replayHead: HTTPRequestHead?
-    private var forwardedAt = NIODeadline.uptimeNanoseconds(0)
+    /// The rewritten head of a body-less idempotent request, kept (a reference, not a copy) until the app answers,
+    /// for one resend when its instance fails first.
+    private var resendHead: HTTPRequestHead?
 
-    init(environment: ProxyEnvironment, edge: ConnectionEdgeHandler) {
+    init(environment: ProxyEnvironment, loop: LoopRouting, edge: ConnectionEdgeHandler) {
         self.environment = environment
+        self.loop = loop
         self.edge = edge
         self.machine = ProxyConnectionStateMachine(
             timeouts: environment.timeouts,
@@ -100,13 +106,14 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        machine.downstreamClosed()
+        machine.downstreamClosed(now: .now())
         heldParts.removeAll()
         tick?.cancel()
         tick = nil
+        leaveQueue()
         dropUpstream()
         edge.downstream = nil
-        if entryOpen { finishEntry() }
+        emitFinishedRecord()
         context.fireChannelInactive()
     }
 
@@ -141,7 +148,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
         let wasInBurst = inReadBurst
         inReadBurst = true  // batch the released parts into one flush to the app
         while let part = heldParts.first {
-            if Self.isHead(part) && !machine.acceptsRequestHead { break }
+            if Self.isHead(part) {
+                if !machine.acceptsRequestHead { break }
+                // Still no route table and still within the queue timeout: the head keeps waiting.
+                if loop.snapshot.matcher == nil, let deadline = tableDeadline, NIODeadline.now() < deadline { break }
+            }
             heldParts.removeFirst()
             handle(part, context: context)
         }
@@ -153,7 +164,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
-            execute(machine.quiesce())
+            switch machine.quiesce() {
+            case .none: break
+            case .close: closeConnection()
+            }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -164,85 +178,70 @@ final class DownstreamHandler: ChannelDuplexHandler {
         case .head(let head):
             receive(head: head, context: context)
         case .body(let buffer):
-            let action = machine.requestBody(count: buffer.readableBytes, now: .now())
-            if case .forwardRequestBody = action {
-                send(.body(.byteBuffer(buffer)))
-            } else {
-                execute(action)
-            }
+            execute(machine.requestBody(count: buffer.readableBytes, now: .now()), part: .body(.byteBuffer(buffer)))
         case .end(let trailers):
-            let action = machine.requestEnd(now: .now())
-            if case .forwardRequestEnd = action {
-                send(.end(trailers))
-            } else {
-                execute(action)
-            }
+            execute(machine.requestEnd(now: .now()), part: .end(trailers))
         }
     }
 
     private func receive(head: HTTPRequestHead, context: ChannelHandlerContext) {
         let now = NIODeadline.now()
-        let snapshot = environment.routing.current
+        let snapshot = loop.snapshot
+        guard let matcher = snapshot.matcher else {
+            awaitRouteTable(head, now: now)
+            return
+        }
+        tableDeadline = nil
         // The gate runs once per request, on the head's own uri string.
-        let verdict = snapshot.matcher.gate(
+        let verdict = matcher.gate(
             method: head.method.rawValue,
             target: head.uri,
             host: head.headers.first(name: "host") ?? "localhost"
         )
-        let decision = environment.admission.decide(
-            head: head,
-            verdict: verdict,
-            appAvailable: snapshot.upstream != nil
-        )
+        let decision = environment.admission.decide(head: head, verdict: verdict)
         requestVersion = head.version
         expectsContinue = head.version.minor >= 1 && Self.expectsContinue(head.headers)
         isHeadRequest = head.method == .HEAD
-        if environment.accessLogger != nil {
-            // Only a logged request pays for its line's fields (the client chain is parsed per request).
-            entry = AccessLogEntry(
-                client: peerTrusted
-                    ? environment.identity.client(
-                        peer: peer,
-                        peerTrusted: true,
-                        forwardedFor: head.headers["x-forwarded-for"],
-                        forwarded: head.headers["forwarded"]
-                    ) : peer,
-                method: head.method.rawValue,
-                target: head.uri,
-                verdict: AccessLogEntry.label(verdict),
-                status: 0,
-                bytes: 0
-            )
-            entryOpen = true
+        // The client is computed once per request; from an untrusted peer it is the peer itself (no parsing).
+        let client =
+            peerTrusted
+            ? environment.identity.client(
+                peer: peer,
+                peerTrusted: true,
+                forwardedFor: head.headers["x-forwarded-for"],
+                forwarded: head.headers["forwarded"]
+            ) : peer
+        let record = ExchangeRecord(client: client, method: head.method, target: head.uri, verdict: verdict, receivedAt: now)
+        var keptInstance: Int?
+        if let upstream, upstream.isActive, let instance = upstreamInstance, snapshot.pool.contains(instance.id) {
+            keptInstance = instance.id
         }
-        let reusable = upstream?.isActive == true && upstreamGeneration == snapshot.generation
         let action = machine.requestHead(
+            record,
             decision: decision,
             keepAlive: head.isKeepAlive,
             expectsContinue: expectsContinue,
-            upstreamReusable: reusable,
+            keptInstance: keptInstance,
             idempotent: Self.isIdempotent(head.method),
             now: now
         )
-        guard case .forwardRequestHead(let connect, let sendContinue) = action else {
-            execute(action)
-            return
-        }
-        let rewritten = environment.rewriter.upstreamRequest(head, peer: peer, peerTrusted: peerTrusted)
-        // Kept for a replay when it goes out on a reused connection; the state machine decides whether one happens.
-        replayHead = connect ? nil : rewritten
-        forwardedAt = now
-        if connect, let address = snapshot.upstream {
-            connectAnew(
-                to: address,
-                generation: snapshot.generation,
-                sending: rewritten,
-                andEnd: false,
-                context: context
-            )
-        } else {
+        switch action {
+        case .sendOnKeptConnection(let sendContinue):
+            let rewritten = environment.rewriter.upstreamRequest(head, peer: peer, peerTrusted: peerTrusted)
+            resendHead = rewritten
+            count(upstreamInstance, now: now)
             send(.head(rewritten))
             if sendContinue { writeContinue() }
+        case .dispatch:
+            let rewritten = environment.rewriter.upstreamRequest(head, peer: peer, peerTrusted: peerTrusted)
+            resendHead = rewritten
+            dropUpstream()
+            pendingParts.append(.head(rewritten))
+            dispatch(avoiding: nil, now: now)
+        case .refuse(let refusing):
+            execute(refusing)
+        case .close:
+            closeConnection()
         }
     }
 
@@ -280,31 +279,119 @@ final class DownstreamHandler: ChannelDuplexHandler {
             let refusal: ProxyRefusal =
                 parserError == .headerOverflow
                 ? .headerTooLarge : .malformedRequest(reason: "unparseable request (\(parserError))")
-            if !entryOpen, environment.accessLogger != nil {
-                entry = AccessLogEntry(
-                    client: peer,
-                    method: "-",
-                    target: "-",
-                    verdict: "-",
-                    status: 0,
-                    bytes: 0
-                )
-                entryOpen = true
+            let now = NIODeadline.now()
+            let unparsed = ExchangeRecord(
+                client: peer,
+                method: .RAW(value: "-"),
+                target: "-",
+                verdict: nil,
+                receivedAt: now
+            )
+            switch machine.parseError(refusal, unparsed: unparsed, now: now) {
+            case .refuseAtEdgeAndClose(let refusal): refuseAtEdgeAndClose(refusal)
+            case .close: closeConnection()
             }
-            execute(machine.parseError(refusal))
         } else {
             // I/O errors (reset by peer): nothing can be answered.
             context.close(promise: nil)
         }
     }
 
+    // MARK: choosing an instance
+
+    /// Sends the pending request to the least loaded ready instance (avoiding one that just failed it), or queues
+    /// it until the supervisor publishes one.
+    private func dispatch(avoiding: Int?, now: NIODeadline) {
+        guard let context else { return }
+        let pool = loop.snapshot.pool
+        if let instance = pool.pick(excluding: avoiding, rotation: loop.nextRotation()) {
+            leaveQueue()
+            machine.instanceChosen(instance.id, now: now)
+            count(instance, now: now)
+            connect(to: instance, context: context)
+            return
+        }
+        switch machine.noInstanceReady(queueFull: loop.waitingCount >= environment.queueLimitPerLoop, now: now) {
+        case .wait:
+            count(nil, now: now)  // a draining or failed instance does not wait for a request that left it
+            if !isQueued {
+                isQueued = true
+                loop.wait(self)
+            }
+        case .refuse(let refusing):
+            execute(refusing)
+        }
+    }
+
+    /// The supervisor published ready instances: a queued request goes now.
+    func instancesPublished() {
+        isQueued = false
+        if tableDeadline != nil {
+            releaseHeldRequests()
+            return
+        }
+        let now = NIODeadline.now()
+        dispatch(avoiding: machine.avoidedInstance(now: now), now: now)
+    }
+
+    /// The first instance has not reported its route table yet: the head is held (reading stops) until a table is
+    /// published, or answered 503 once the queue timeout has passed.
+    private func awaitRouteTable(_ head: HTTPRequestHead, now: NIODeadline) {
+        let deadline = tableDeadline ?? now + environment.timeouts.queue
+        tableDeadline = deadline
+        if now < deadline {
+            heldParts.prepend(.head(head))
+            if !isQueued {
+                isQueued = true
+                loop.wait(self)
+            }
+            return
+        }
+        tableDeadline = nil
+        let framing = (try? RequestAdmission.framing(of: head).get()) ?? .none
+        let record = ExchangeRecord(client: peer, method: head.method, target: head.uri, verdict: nil, receivedAt: now)
+        switch machine.requestHead(
+            record,
+            decision: .refuse(.appUnavailable, framing: framing),
+            keepAlive: head.isKeepAlive,
+            expectsContinue: false,
+            keptInstance: nil,
+            now: now
+        ) {
+        case .refuse(let refusing): execute(refusing)
+        case .sendOnKeptConnection, .dispatch, .close: closeConnection()
+        }
+    }
+
+    private func leaveQueue() {
+        guard isQueued else { return }
+        isQueued = false
+        loop.stopWaiting(self)
+    }
+
+    /// Makes `instance` count the exchange in progress (and the previous one, if any, stop counting it).
+    private func count(_ instance: UpstreamInstance?, now: NIODeadline) {
+        countedInstance?.exchangeEnded(answered: false)
+        countedInstance = instance
+        instance?.exchangeStarted(now: now)
+    }
+
+    /// Hands the record of the exchange that just ended to the loop's observers.
+    private func emitFinishedRecord() {
+        guard let record = machine.takeFinishedRecord() else { return }
+        if let instance = countedInstance {
+            instance.exchangeEnded(answered: record.refusal == nil && record.status != 0)
+            countedInstance = nil
+        }
+        loop.exchangeEnded(record)
+    }
+
     // MARK: app connection
 
-    private func connect(to address: SocketAddress, generation: UInt64, context: ChannelHandlerContext) {
+    private func connect(to instance: UpstreamInstance, context: ChannelHandlerContext) {
         let handler = UpstreamHandler(downstream: self)
         upstream = handler
-        upstreamGeneration = generation
-        upstreamAddress = address
+        upstreamInstance = instance
         let bound = NIOLoopBound(handler, eventLoop: context.eventLoop)
         // ClientBootstrap sets TCP_NODELAY itself (and skips it for a Unix socket).
         ClientBootstrap(group: context.eventLoop)
@@ -316,7 +403,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
                     try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
             }
-            .connect(to: address)
+            .connect(to: instance.address)
             .assumeIsolated()
             .whenComplete { result in
                 self.connectFinished(handler, result: result)
@@ -328,29 +415,43 @@ final class DownstreamHandler: ChannelDuplexHandler {
             if case .success(let channel) = result { channel.close(promise: nil) }
             return
         }
+        let now = NIODeadline.now()
         switch result {
         case .success:
-            execute(machine.upstreamConnected(expectsContinue: expectsContinue))
+            switch machine.upstreamConnected(expectsContinue: expectsContinue, now: now) {
+            case .sendPending(let sendContinue):
+                if sendContinue { writeContinue() }
+                while let part = pendingParts.popFirst() { handler.write(part) }
+                handler.flushIfNeeded()
+                resumeReadIfAllowed()
+            case .drop:
+                dropUpstream()
+            }
         case .failure(let error):
+            // The request parts stay queued: nothing reached the app, they go out on the next connection.
             upstream = nil
-            if (error as? IOError)?.errnoCode == EAGAIN {
-                execute(machine.upstreamBusy(now: .now()))  // the request parts stay queued for the retry
-            } else {
-                pendingParts.removeAll()
-                execute(machine.upstreamConnectFailed(now: .now()))
+            let busy = (error as? IOError)?.errnoCode == EAGAIN
+            switch machine.upstreamConnectFailed(busy: busy, now: now) {
+            case .none:
+                break
+            case .retryConnect(let delay):
+                retryConnect(after: delay)
+            case .dispatch(let avoiding):
+                dispatch(avoiding: avoiding, now: now)
+            case .refuse(let refusing):
+                execute(refusing)
             }
         }
     }
 
-    /// Connects again after the app's listen queue was full, unless the exchange ended meanwhile.
+    /// Connects to the same instance again after its listen queue was full, unless the exchange ended meanwhile.
     private func retryConnect(after delay: TimeAmount) {
-        guard let context, let address = upstreamAddress else { return }
-        let generation = upstreamGeneration
+        guard let context, let instance = upstreamInstance else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         context.eventLoop.scheduleTask(in: delay) {
             let handler = bound.value
             guard let context = handler.context, handler.upstream == nil, !handler.pendingParts.isEmpty else { return }
-            handler.connect(to: address, generation: generation, context: context)
+            handler.connect(to: instance, context: context)
         }
     }
 
@@ -358,46 +459,55 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func upstreamRead(_ part: HTTPClientResponsePart, from handler: UpstreamHandler) {
         guard handler === upstream, let context else { return }
+        let now = NIODeadline.now()
+        upstreamInstance?.markProgress(now: now)
         switch part {
         case .head(let head):
-            replayHead = nil  // the app answered: no replay any more
-            let now = NIODeadline.now()
+            resendHead = nil  // the app answered: no resend any more
             let delimitedByClose =
                 requestVersion.minor == 0 && !head.headers.contains(name: "content-length")
                 && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
                 && !isHeadRequest
-            let action = machine.responseHead(
+            switch machine.responseHead(
+                status: head.status.code,
                 upstreamKeepAlive: head.isKeepAlive,
                 delimitedByClose: delimitedByClose,
                 now: now
-            )
-            guard case .forwardResponseHead(let close) = action else { return }
-            if entryOpen {
-                entry.status = head.status.code
-                entry.upstreamMilliseconds = Double((now - forwardedAt).nanoseconds) / 1e6
+            ) {
+            case .forward(let close):
+                let out = environment.rewriter.downstreamResponse(head, requestVersion: requestVersion, close: close)
+                context.write(self.wrapOutboundOut(.head(out)), promise: nil)
+                needsFlush = true
+            case .ignore:
+                break
             }
-            let out = environment.rewriter.downstreamResponse(head, requestVersion: requestVersion, close: close)
-            context.write(self.wrapOutboundOut(.head(out)), promise: nil)
-            needsFlush = true
         case .body(let buffer):
-            guard case .forwardResponseBody = machine.responseBody(now: .now()) else { return }
-            if entryOpen { entry.bytes += buffer.readableBytes }
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-            needsFlush = true
-        case .end(let trailers):
-            let action = machine.responseEnd(now: .now())
-            guard case .forwardResponseEnd(let closeDownstream, let keepUpstream, _) = action else {
-                execute(action)
-                return
+            switch machine.responseBody(count: buffer.readableBytes, now: now) {
+            case .forward:
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+                needsFlush = true
+            case .ignore:
+                break
             }
-            finishEntry()
-            if !keepUpstream { dropUpstream() }
-            needsFlush = false
-            context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
-            if closeDownstream {
-                edge.closeAfterPendingWrites()
-            } else {
-                releaseHeldRequests()
+        case .end(let trailers):
+            let action = machine.responseEnd(now: now)
+            emitFinishedRecord()
+            switch action {
+            case .complete(let closeDownstream, let keepUpstream):
+                if !keepUpstream { dropUpstream() }
+                needsFlush = false
+                context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
+                if closeDownstream {
+                    edge.closeAfterPendingWrites()
+                } else {
+                    releaseHeldRequests()
+                }
+            case .completeEarly:
+                dropUpstream()
+                needsFlush = false
+                context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
+            case .ignore:
+                break
             }
         }
     }
@@ -410,13 +520,30 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func upstreamClosed(_ handler: UpstreamHandler) {
         guard handler === upstream else { return }
+        let failure = upstreamInstance?.failure ?? .none
         upstream = nil
         pendingParts.removeAll()
         if needsFlush, let context {
             needsFlush = false
             context.flush()
         }
-        execute(machine.upstreamClosed(now: .now()))
+        let now = NIODeadline.now()
+        switch machine.upstreamClosed(failure: failure, now: now) {
+        case .none:
+            break
+        case .dispatch(let avoiding):
+            // Sent again, whole: a resendable request has no body, so its head and end are all there is.
+            if let head = resendHead {
+                pendingParts.append(.head(head))
+                pendingParts.append(.end(nil))
+            }
+            dispatch(avoiding: avoiding, now: now)
+        case .refuse(let refusing):
+            execute(refusing)
+        case .close:
+            emitFinishedRecord()
+            closeConnection()
+        }
         resumeReadIfAllowed()
     }
 
@@ -427,74 +554,45 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     // MARK: executing decisions
 
-    private func execute(_ action: ProxyConnectionStateMachine.Action) {
+    /// Executes what a request body part or end leads to; `part` is the part itself, passed on when forwarded.
+    private func execute(_ action: ProxyConnectionStateMachine.RequestPartAction, part: HTTPClientRequestPart) {
         switch action {
-        case .none, .discard, .forwardResponseHead, .forwardResponseBody:
+        case .forward:
+            send(part)
+        case .discard:
             break
+        case .refuse(let refusing):
+            execute(refusing)
+        case .close:
+            emitFinishedRecord()
+            closeConnection()
         case .refusalComplete:
             releaseHeldRequests()
-        case .forwardRequestHead, .forwardRequestBody, .forwardRequestEnd, .forwardResponseEnd:
-            break  // handled where the part is at hand
-        case .refuse(let refusal, let closeUpstream, let closeNow):
-            if closeUpstream {
-                dropUpstream()
-            }
-            writeRefusal(refusal, close: closeNow || machine.closesAfterRefusal)
-            if closeNow { edge.closeAfterPendingWrites() }
-            resumeReadIfAllowed()
-        case .refuseAtEdgeAndClose(let refusal):
-            dropUpstream()
-            if entryOpen {
-                entry.status = refusal.status.code
-                entry.verdict = entry.verdict == "-" ? refusal.logLabel : entry.verdict
-                finishEntry()
-            }
-            if let context { edge.writeRawAndClose(refusal.rawResponse(allocator: context.channel.allocator)) }
-        case .close:
-            dropUpstream()
-            if entryOpen { finishEntry() }
-            edge.closeAfterPendingWrites()
-        case .upstreamReady(let sendContinue):
-            if sendContinue { writeContinue() }
-            if let upstream {
-                while let part = pendingParts.popFirst() { upstream.write(part) }
-                upstream.flushIfNeeded()
-            }
-            resumeReadIfAllowed()
-        case .dropUpstream:
-            dropUpstream()
-        case .retryOnNewConnection:
-            retryOnNewConnection()
-        case .retryConnect(let delay):
-            retryConnect(after: delay)
         }
     }
 
-    /// The reused app connection closed before answering (the app timed it out as the request arrived): the same
-    /// body-less request goes out once more on a new connection.
-    private func retryOnNewConnection() {
-        let snapshot = environment.routing.current
-        guard let head = replayHead, let address = snapshot.upstream, let context else {
-            replayHead = nil
-            execute(machine.upstreamConnectFailed(now: .now()))
-            return
-        }
-        replayHead = nil
-        connectAnew(to: address, generation: snapshot.generation, sending: head, andEnd: true, context: context)
+    /// Answers with feisty's own response instead of the app's.
+    private func execute(_ refusing: ProxyConnectionStateMachine.Refusing) {
+        leaveQueue()
+        if refusing.closeUpstream { dropUpstream() }
+        emitFinishedRecord()
+        writeRefusal(refusing.refusal, close: refusing.closeNow || machine.closesAfterRefusal)
+        if refusing.closeNow { edge.closeAfterPendingWrites() }
+        resumeReadIfAllowed()
     }
 
-    /// Replaces the app connection by a new one; `head` (and the request's end when `andEnd`) go out once it is up.
-    private func connectAnew(
-        to address: SocketAddress,
-        generation: UInt64,
-        sending head: HTTPRequestHead,
-        andEnd: Bool,
-        context: ChannelHandlerContext
-    ) {
+    private func refuseAtEdgeAndClose(_ refusal: ProxyRefusal) {
+        leaveQueue()
         dropUpstream()
-        pendingParts.append(.head(head))
-        if andEnd { pendingParts.append(.end(nil)) }
-        connect(to: address, generation: generation, context: context)
+        emitFinishedRecord()
+        if let context { edge.writeRawAndClose(refusal.rawResponse(allocator: context.channel.allocator)) }
+    }
+
+    private func closeConnection() {
+        leaveQueue()
+        dropUpstream()
+        emitFinishedRecord()
+        edge.closeAfterPendingWrites()
     }
 
     /// GET, HEAD, OPTIONS, TRACE, PUT and DELETE may be sent twice (RFC 9110 §9.2.2).
@@ -509,15 +607,6 @@ final class DownstreamHandler: ChannelDuplexHandler {
         guard let context else { return }
         let head = refusal.responseHead(version: requestVersion, close: close)
         let body = context.channel.allocator.buffer(string: refusal.body)
-        if entryOpen {
-            entry.status = refusal.status.code
-            entry.bytes = body.readableBytes
-            switch refusal {
-            case .routeNotFound, .methodNotAllowed: break  // the gate verdict says it already
-            default: entry.verdict += "," + refusal.logLabel
-            }
-        }
-        finishEntry()
         needsFlush = false
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -553,15 +642,23 @@ final class DownstreamHandler: ChannelDuplexHandler {
         return false
     }
 
-    private func finishEntry() {
-        guard entryOpen else { return }
-        entryOpen = false
-        environment.accessLogger?.info("\(entry.line)")
-    }
-
     private func tickFired() {
-        let action = machine.tick(now: .now())
-        if case .none = action { return }
-        execute(action)
+        let now = NIODeadline.now()
+        if let tableDeadline, now >= tableDeadline {
+            leaveQueue()
+            releaseHeldRequests()  // the held head is answered 503
+        }
+        switch machine.tick(now: now) {
+        case .none:
+            return
+        case .close:
+            closeConnection()
+        case .refuseAtEdgeAndClose(let refusal):
+            refuseAtEdgeAndClose(refusal)
+        case .refuse(let refusing):
+            execute(refusing)
+        case .dispatch:
+            dispatch(avoiding: nil, now: now)
+        }
     }
 }

@@ -30,6 +30,11 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var gracePeriod: TimeAmount
     /// Whether one access-log line is written per request (at `info`).
     public var accessLog: Bool
+    /// `--queue-timeout`: how long a request waits for a ready app instance (while the app starts, restarts or is
+    /// swapped) before feisty answers 503 with `Retry-After`.
+    public var queueTimeout: TimeAmount
+    /// How many requests may wait for a ready instance at once (503 beyond).
+    public var queueLimit: Int
     /// `--threads`: event-loop threads serving client connections (each connection and its app connection stay
     /// on one). Fewer than the cores leaves CPU to the app, which shares the machine.
     public var threads: Int
@@ -48,6 +53,8 @@ public struct ProxyConfiguration: Sendable, Hashable {
         connectTimeout: TimeAmount = .seconds(5),
         gracePeriod: TimeAmount = .seconds(10),
         accessLog: Bool = true,
+        queueTimeout: TimeAmount = .seconds(30),
+        queueLimit: Int = 4096,
         threads: Int = System.coreCount
     ) {
         self.listenHost = listenHost
@@ -62,6 +69,8 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.connectTimeout = connectTimeout
         self.gracePeriod = gracePeriod
         self.accessLog = accessLog
+        self.queueTimeout = queueTimeout
+        self.queueLimit = queueLimit
         self.threads = threads
     }
 }

@@ -1,8 +1,11 @@
 import NIOCore
+import NIOHTTP1
 
-/// The life of one client connection through the proxy, as a value: every event the handlers observe goes in,
-/// an `Action` comes out, and the handlers only execute it. Timeouts are deadlines kept here and checked by a
-/// per-connection tick, so a request costs no timer allocation.
+/// The life of one client connection through the proxy, as a value: every event the handlers observe goes in, and
+/// that event's own action enum comes out (only the cases the event can produce), so the handlers' switches are
+/// exhaustive and no decision stays in a handler. Timeouts are deadlines kept here and checked by a per-connection
+/// tick, so a request costs no timer allocation. Each exchange ends in exactly one ``ExchangeRecord``
+/// (``takeFinishedRecord()``).
 ///
 /// One exchange at a time: the downstream handler holds pipelined requests back until the previous response ended
 /// (`acceptsRequestHead`), which is what answers pipelined requests in order.
@@ -17,6 +20,10 @@ struct ProxyConnectionStateMachine {
         var linger: TimeAmount = .seconds(2)
         /// How long connecting to the app may keep failing because its listen queue is full (then 502).
         var connect: TimeAmount = .seconds(5)
+        /// How long a request waits for a ready instance (`--queue-timeout`, then 503).
+        var queue: TimeAmount = .seconds(30)
+        /// How long a request sent again avoids the instance that failed it, when no other instance is ready.
+        var avoidance: TimeAmount = .seconds(1)
     }
 
     enum ResponsePhase: Equatable {
@@ -25,17 +32,28 @@ struct ProxyConnectionStateMachine {
         case ended
     }
 
+    /// Where the request stands with respect to an app instance.
+    enum UpstreamPhase: Equatable {
+        /// Not sent yet: an instance is being chosen, or none is ready and the request waits in the queue.
+        case awaitingInstance
+        /// A connection to the chosen instance is being set up.
+        case connecting
+        /// The request goes out on an open connection.
+        case connected
+    }
+
     /// A request forwarded to the app.
     struct Exchange: Equatable {
+        var record: ExchangeRecord
         var requestEnded: Bool
         var response: ResponsePhase = .awaitingHead
-        var upstreamConnected: Bool
+        var upstream: UpstreamPhase
         var keepAlive: Bool
-        var bodyBytes: Int64 = 0
         var upstreamReusable = true
-        /// The request went out on a reused app connection and can be sent again unchanged: a kept-alive connection
-        /// the app closes just as the request arrives is retried once on a new connection instead of a 502.
-        var replayable = false
+        /// Idempotent and body-less: it may be sent once more while no response byte came.
+        var resendable: Bool
+        /// The request went out on a kept (reused) app connection.
+        var onKeptConnection = false
         /// Armed once the request is complete, pushed on by every read from the app.
         var upstreamDeadline: NIODeadline?
         /// Armed when the app answered before the request body ended (we then discard the rest and close).
@@ -44,6 +62,13 @@ struct ProxyConnectionStateMachine {
         var busyDeadline: NIODeadline?
         /// Connect attempts refused by a full listen queue so far (the retry delay doubles with each).
         var busyAttempts = 0
+        /// Set when the request first found no ready instance: it waits until then (503 after).
+        var queueDeadline: NIODeadline?
+        /// The instance that failed this request, avoided by the next dispatch until `avoidUntil`.
+        var avoided: Int?
+        var avoidUntil: NIODeadline?
+        /// Dispatches after a refused connection (the instance's socket is gone): bounded.
+        var redispatches = 0
     }
 
     /// A request feisty answered itself; the rest of its body is discarded.
@@ -64,46 +89,129 @@ struct ProxyConnectionStateMachine {
         case closed
     }
 
-    /// What the handlers must do.
-    enum Action: Equatable {
-        case none
-        /// Send the (already rewritten) request head to the app; `connect` when no reusable connection exists.
-        case forwardRequestHead(connect: Bool, sendContinue: Bool)
-        /// Answer with `refusal` through the HTTP codec; drop the app connection when `closeUpstream`; close the
-        /// client connection right after the answer when `closeNow` (otherwise the state machine says later).
-        case refuse(ProxyRefusal, closeUpstream: Bool, closeNow: Bool)
-        /// Answer with `refusal` as raw bytes below the codec and close (the parser state is unusable).
-        case refuseAtEdgeAndClose(ProxyRefusal)
-        /// Pass a request body part / the end to the app.
-        case forwardRequestBody
-        case forwardRequestEnd
-        /// Drop a request part (the request was answered already).
-        case discard
-        /// Flush the parts buffered while connecting; send `100 Continue` first when asked.
-        case upstreamReady(sendContinue: Bool)
-        /// Pass the app's response head on; `close` is whether the client connection ends after this response.
-        case forwardResponseHead(close: Bool)
-        case forwardResponseBody
-        /// Pass the response end on, then: close the client connection / keep or drop the app connection.
-        case forwardResponseEnd(closeDownstream: Bool, keepUpstream: Bool, exchangeComplete: Bool)
-        /// Close the app connection (not reusable), keep the client.
-        case dropUpstream
-        /// The reused app connection closed before answering a replayable request: connect anew and send the
-        /// request again (once).
-        case retryOnNewConnection
-        /// The app's listen queue was full: connect again after `after`, keeping the request parts.
-        case retryConnect(after: TimeAmount)
-        /// Close the client connection (and the app connection with it).
+    /// Answer with `refusal` through the HTTP codec; drop the app connection when `closeUpstream`; close the client
+    /// connection right after the answer when `closeNow` (otherwise the state machine says later).
+    struct Refusing: Equatable {
+        var refusal: ProxyRefusal
+        var closeUpstream: Bool
+        var closeNow: Bool
+    }
+
+    /// What a judged request head leads to.
+    enum HeadAction: Equatable {
+        /// Send the (rewritten) head on the kept app connection; `100 Continue` to the client first when asked.
+        case sendOnKeptConnection(sendContinue: Bool)
+        /// Choose an instance and connect to it (``instanceChosen(_:now:)`` or ``noInstanceReady(now:)`` follow).
+        case dispatch
+        case refuse(Refusing)
+        /// A head while another exchange is in progress: cannot happen with the handler holding pipelined requests.
         case close
-        /// A refused request's body ended and the connection stays open.
+    }
+
+    /// What finding no ready instance leads to.
+    enum NoInstanceAction: Equatable {
+        /// Wait for the next publication of instances (or the tick).
+        case wait
+        /// The queue timeout passed: 503.
+        case refuse(Refusing)
+    }
+
+    /// What an open app connection leads to.
+    enum ConnectedAction: Equatable {
+        /// Flush the parts buffered while connecting; send `100 Continue` first when asked.
+        case sendPending(sendContinue: Bool)
+        /// The exchange is over already: close the new connection.
+        case drop
+    }
+
+    /// What a failed connect leads to.
+    enum ConnectFailedAction: Equatable {
+        case none
+        /// The instance's listen queue was full: connect to it again after `after`, keeping the request parts.
+        case retryConnect(after: TimeAmount)
+        /// The instance refused the connection (it is gone): choose another one, avoiding `avoiding`.
+        case dispatch(avoiding: Int?)
+        case refuse(Refusing)
+    }
+
+    /// What a request body part or the request's end leads to.
+    enum RequestPartAction: Equatable {
+        /// Pass it to the app (or buffer it while connecting).
+        case forward
+        /// Drop it (the request was answered already).
+        case discard
+        case refuse(Refusing)
+        case close
+        /// A refused request's body ended and the connection stays open: take the next request.
         case refusalComplete
+    }
+
+    /// What the app's response head leads to.
+    enum ResponseHeadAction: Equatable {
+        /// Pass it on; `close` is whether the client connection ends after this response.
+        case forward(close: Bool)
+        case ignore
+    }
+
+    /// What a part of the app's response body leads to.
+    enum ResponseBodyAction: Equatable {
+        case forward
+        case ignore
+    }
+
+    /// What the app's response end leads to.
+    enum ResponseEndAction: Equatable {
+        /// Pass the end on; then close the client connection / keep or drop the app connection.
+        case complete(closeDownstream: Bool, keepUpstream: Bool)
+        /// The app answered before the request body ended: pass the end on, drop the app connection, discard the
+        /// rest of the body for a while, then close.
+        case completeEarly
+        case ignore
+    }
+
+    /// What the app connection closing leads to.
+    enum UpstreamClosedAction: Equatable {
+        case none
+        /// Send the request again on another instance (once), avoiding `avoiding`.
+        case dispatch(avoiding: Int?)
+        case refuse(Refusing)
+        /// The response was cut: close the client connection too.
+        case close
+    }
+
+    /// What a parse error on the client connection leads to.
+    enum ParseErrorAction: Equatable {
+        /// Answer with raw bytes below the codec and close (the parser state is unusable).
+        case refuseAtEdgeAndClose(ProxyRefusal)
+        /// A response is already going out: just close.
+        case close
+    }
+
+    /// What the periodic deadline check leads to.
+    enum TickAction: Equatable {
+        case none
+        case close
+        case refuseAtEdgeAndClose(ProxyRefusal)
+        case refuse(Refusing)
+        /// The avoided instance may be used again: dispatch the waiting request.
+        case dispatch
+    }
+
+    /// What graceful shutdown leads to.
+    enum QuiesceAction: Equatable {
+        case none
+        case close
     }
 
     private(set) var state: State
     let timeouts: Timeouts
     let maxBodyBytes: Int64?
+    /// The record of the exchange that ended and was not taken yet.
+    private var finishedRecord: ExchangeRecord?
     /// A refused request body larger than this is not drained to keep the connection alive: feisty closes.
     static let drainBudget: Int64 = 64 * 1024
+    /// Connections refused by a vanished instance before a request is answered 502.
+    static let maximumRedispatches = 3
 
     init(timeouts: Timeouts, maxBodyBytes: Int64?, now: NIODeadline) {
         self.timeouts = timeouts
@@ -111,15 +219,18 @@ struct ProxyConnectionStateMachine {
         self.state = .idle(deadline: now + timeouts.idle)
     }
 
-    /// Whether the client side may be read: not while connecting to the app (its parts would pile up).
+    // MARK: queries
+
+    /// Whether the client side may be read: not while the request waits for or connects to an instance (its
+    /// parts would pile up).
     var mayReadDownstream: Bool {
-        if case .exchanging(let exchange) = state { return exchange.upstreamConnected || exchange.requestEnded }
+        if case .exchanging(let exchange) = state { return exchange.upstream == .connected || exchange.requestEnded }
         return true
     }
 
     /// Whether request parts can go straight to the app connection.
     var isUpstreamConnected: Bool {
-        if case .exchanging(let exchange) = state { return exchange.upstreamConnected }
+        if case .exchanging(let exchange) = state { return exchange.upstream == .connected }
         return false
     }
 
@@ -141,9 +252,31 @@ struct ProxyConnectionStateMachine {
         }
     }
 
+    /// Whether a client byte now starts the header timer (checked per read, so kept trivial).
+    var awaitsFirstByte: Bool {
+        if case .idle = state { return true }
+        return false
+    }
+
+    /// The instance a waiting request must avoid now, if any.
+    func avoidedInstance(now: NIODeadline) -> Int? {
+        guard case .exchanging(let exchange) = state, let avoided = exchange.avoided,
+            let until = exchange.avoidUntil, now < until
+        else { return nil }
+        return avoided
+    }
+
+    /// The record of the exchange that just ended, once.
+    mutating func takeFinishedRecord() -> ExchangeRecord? {
+        defer { finishedRecord = nil }
+        return finishedRecord
+    }
+
+    // MARK: client events
+
     /// Graceful shutdown started: an idle connection closes now, a busy one after its response (announced with
     /// `Connection: close` when the response head has not gone out yet).
-    mutating func quiesce() -> Action {
+    mutating func quiesce() -> QuiesceAction {
         switch state {
         case .idle, .readingHead:
             state = .closed
@@ -161,12 +294,6 @@ struct ProxyConnectionStateMachine {
         }
     }
 
-    /// Whether a client byte now starts the header timer (checked per read, so kept trivial).
-    var awaitsFirstByte: Bool {
-        if case .idle = state { return true }
-        return false
-    }
-
     /// Raw bytes of a new request arrived.
     mutating func bytesArrived(now: NIODeadline) {
         if case .idle = state { state = .readingHead(deadline: now + timeouts.header) }
@@ -174,30 +301,43 @@ struct ProxyConnectionStateMachine {
 
     /// A request head was parsed and judged.
     /// - Parameters:
+    ///   - record: The new exchange's record (client, method, target, verdict, arrival).
     ///   - decision: The admission decision.
     ///   - keepAlive: The client asked to keep the connection.
     ///   - expectsContinue: `Expect: 100-continue`.
-    ///   - upstreamReusable: An open, idle, same-generation app connection exists.
+    ///   - keptInstance: The instance of an open, idle app connection that may be reused (still published).
     ///   - idempotent: The method is idempotent (RFC 9110 §9.2.2), so sending the request twice is harmless.
     mutating func requestHead(
+        _ record: ExchangeRecord,
         decision: RequestAdmission.Decision,
         keepAlive: Bool,
         expectsContinue: Bool,
-        upstreamReusable: Bool,
+        keptInstance: Int?,
         idempotent: Bool = false,
         now: NIODeadline
-    ) -> Action {
+    ) -> HeadAction {
         switch state {
         case .idle, .readingHead: break
-        case .exchanging, .refused, .closed: return .close  // cannot happen with pipelining assistance
+        case .exchanging, .refused, .closed: return .close
         }
         switch decision {
         case .forward(let framing):
-            var exchange = Exchange(requestEnded: false, upstreamConnected: upstreamReusable, keepAlive: keepAlive)
-            // Only a body-less request is kept whole for a replay; a fresh connection that fails is a real failure.
-            exchange.replayable = upstreamReusable && idempotent && framing == .none
+            var exchange = Exchange(
+                record: record,
+                requestEnded: false,
+                upstream: keptInstance == nil ? .awaitingInstance : .connected,
+                keepAlive: keepAlive,
+                resendable: idempotent && framing == .none
+            )
+            if let keptInstance {
+                exchange.onKeptConnection = true
+                exchange.record.instance = keptInstance
+                exchange.record.forwardedAt = now
+                state = .exchanging(exchange)
+                return .sendOnKeptConnection(sendContinue: expectsContinue)
+            }
             state = .exchanging(exchange)
-            return .forwardRequestHead(connect: !upstreamReusable, sendContinue: expectsContinue && upstreamReusable)
+            return .dispatch
         case .refuse(let refusal, let framing):
             // A body the client has not sent (100-continue) or that is large is not drained: feisty closes.
             // Even a body-less request's `.end` still arrives from the codec, so the refusal state waits for it.
@@ -207,61 +347,56 @@ struct ProxyConnectionStateMachine {
             case .length(let length): if length > Self.drainBudget || expectsContinue { closeAfter = true }
             case .chunked: if expectsContinue { closeAfter = true }
             }
+            finish(record, refusal: refusal, now: now)
             state = .refused(
                 Refused(requestEnded: false, closeAfter: closeAfter, lingerDeadline: now + timeouts.linger)
             )
-            return .refuse(refusal, closeUpstream: false, closeNow: false)
+            return .refuse(Refusing(refusal: refusal, closeUpstream: false, closeNow: false))
         }
     }
 
-    /// The connection to the app is up.
-    mutating func upstreamConnected(expectsContinue: Bool) -> Action {
-        guard case .exchanging(var exchange) = state else { return .dropUpstream }
-        exchange.upstreamConnected = true
+    /// The handler chose `instance` for the request and is connecting to it.
+    mutating func instanceChosen(_ instance: Int, now: NIODeadline) {
+        guard case .exchanging(var exchange) = state, exchange.upstream == .awaitingInstance else { return }
+        exchange.upstream = .connecting
+        exchange.onKeptConnection = false
+        exchange.record.instance = instance
+        exchange.record.forwardedAt = now
+        exchange.busyDeadline = nil
+        exchange.busyAttempts = 0
         state = .exchanging(exchange)
-        return .upstreamReady(sendContinue: expectsContinue && !exchange.requestEnded)
     }
 
-    /// Connecting to the app failed.
-    mutating func upstreamConnectFailed(now: NIODeadline) -> Action {
-        guard case .exchanging(let exchange) = state else { return .none }
-        return refuseMidExchange(.upstreamUnreachable, exchange: exchange, now: now)
-    }
-
-    /// Connecting to the app failed at once because its listen queue is full. A Unix socket says so immediately
-    /// (`EAGAIN`) where TCP would queue the connection and retransmit; retrying a few milliseconds later keeps a
-    /// burst of clients larger than the app's backlog from turning into 502s. Gives up (502) after `timeouts.connect`.
-    mutating func upstreamBusy(now: NIODeadline) -> Action {
-        guard case .exchanging(var exchange) = state, !exchange.upstreamConnected else { return .none }
-        let deadline = exchange.busyDeadline ?? now + timeouts.connect
-        if now >= deadline { return refuseMidExchange(.upstreamUnreachable, exchange: exchange, now: now) }
-        exchange.busyDeadline = deadline
-        let delay = Self.busyRetryDelay(attempt: exchange.busyAttempts)
-        exchange.busyAttempts += 1
+    /// No instance is ready (the app is starting, restarting, or its only instance must be avoided): the request
+    /// waits in the queue until `timeouts.queue` has passed since it first found none, then gets 503.
+    /// - Parameter queueFull: The event loop's queue holds its limit of waiting requests already (503 at once).
+    mutating func noInstanceReady(queueFull: Bool = false, now: NIODeadline) -> NoInstanceAction {
+        guard case .exchanging(var exchange) = state, exchange.upstream == .awaitingInstance else { return .wait }
+        let deadline = exchange.queueDeadline ?? now + timeouts.queue
+        if now >= deadline || (queueFull && exchange.queueDeadline == nil) {
+            return .refuse(refuseMidExchange(.appUnavailable, exchange: exchange, now: now))
+        }
+        exchange.queueDeadline = deadline
         state = .exchanging(exchange)
-        return .retryConnect(after: delay)
-    }
-
-    /// 1 ms, doubling up to 64 ms: a full queue usually drains within a few milliseconds.
-    static func busyRetryDelay(attempt: Int) -> TimeAmount {
-        .milliseconds(Int64(1) << Int64(min(attempt, 6)))
+        return .wait
     }
 
     /// A request body part of `count` bytes arrived.
-    mutating func requestBody(count: Int, now: NIODeadline) -> Action {
+    mutating func requestBody(count: Int, now: NIODeadline) -> RequestPartAction {
         switch state {
         case .exchanging(var exchange):
             if exchange.response == .ended { return .discard }  // answered early: lingering
-            exchange.bodyBytes += Int64(count)
-            if let maxBodyBytes, exchange.bodyBytes > maxBodyBytes {
+            exchange.record.requestBytes += Int64(count)
+            if let maxBodyBytes, exchange.record.requestBytes > maxBodyBytes {
                 if exchange.response == .awaitingHead {
-                    return refuseMidExchange(.bodyTooLarge, exchange: exchange, now: now)
+                    return .refuse(refuseMidExchange(.bodyTooLarge, exchange: exchange, now: now))
                 }
+                finish(exchange.record, now: now)
                 state = .closed
                 return .close
             }
             state = .exchanging(exchange)
-            return .forwardRequestBody
+            return .forward
         case .refused(var refused):
             refused.discarded += Int64(count)
             if !refused.closeAfter && refused.discarded > Self.drainBudget { refused.closeAfter = true }
@@ -273,7 +408,7 @@ struct ProxyConnectionStateMachine {
     }
 
     /// The request ended.
-    mutating func requestEnd(now: NIODeadline) -> Action {
+    mutating func requestEnd(now: NIODeadline) -> RequestPartAction {
         switch state {
         case .exchanging(var exchange):
             exchange.requestEnded = true
@@ -285,7 +420,7 @@ struct ProxyConnectionStateMachine {
             }
             exchange.upstreamDeadline = now + timeouts.upstream
             state = .exchanging(exchange)
-            return .forwardRequestEnd
+            return .forward
         case .refused(var refused):
             refused.requestEnded = true
             if refused.closeAfter {
@@ -295,75 +430,157 @@ struct ProxyConnectionStateMachine {
             state = .idle(deadline: now + timeouts.idle)
             return .refusalComplete
         case .idle, .readingHead, .closed:
-            return .none
+            return .discard
         }
+    }
+
+    /// The client connection hit a parse error (malformed request or oversized head).
+    /// - Parameter unparsed: The record to finish when no exchange is in progress (the head never parsed).
+    mutating func parseError(_ refusal: ProxyRefusal, unparsed: ExchangeRecord, now: NIODeadline) -> ParseErrorAction {
+        if case .exchanging(let exchange) = state {
+            if exchange.response != .awaitingHead {
+                finish(exchange.record, now: now)
+                state = .closed
+                return .close
+            }
+            finish(exchange.record, refusal: refusal, now: now)
+        } else {
+            finish(unparsed, refusal: refusal, now: now)
+        }
+        state = .closed
+        return .refuseAtEdgeAndClose(refusal)
+    }
+
+    /// The client connection is gone: an exchange in progress ends here.
+    mutating func downstreamClosed(now: NIODeadline) {
+        if case .exchanging(let exchange) = state, exchange.response != .ended { finish(exchange.record, now: now) }
+        state = .closed
+    }
+
+    // MARK: app connection events
+
+    /// The connection to the app is up.
+    mutating func upstreamConnected(expectsContinue: Bool, now: NIODeadline) -> ConnectedAction {
+        guard case .exchanging(var exchange) = state, exchange.upstream == .connecting else { return .drop }
+        exchange.upstream = .connected
+        // The app's silence is counted from now, not from a request end that waited in the queue.
+        if exchange.requestEnded { exchange.upstreamDeadline = now + timeouts.upstream }
+        state = .exchanging(exchange)
+        return .sendPending(sendContinue: expectsContinue && !exchange.requestEnded)
+    }
+
+    /// Connecting to the app failed.
+    /// - Parameter busy: The instance's listen queue was full. A Unix socket says so at once (`EAGAIN`) where TCP
+    ///   would queue the connection and retransmit; retrying a few milliseconds later keeps a burst of clients
+    ///   larger than the app's backlog from turning into 502s. Gives up (502) after `timeouts.connect`. Any other
+    ///   failure means the instance is gone (its process died, its socket went with it): nothing was sent, so any
+    ///   request may go to another instance.
+    mutating func upstreamConnectFailed(busy: Bool, now: NIODeadline) -> ConnectFailedAction {
+        guard case .exchanging(var exchange) = state, exchange.upstream == .connecting else { return .none }
+        if busy {
+            let deadline = exchange.busyDeadline ?? now + timeouts.connect
+            if now >= deadline {
+                return .refuse(refuseMidExchange(.upstreamUnreachable, exchange: exchange, now: now))
+            }
+            exchange.busyDeadline = deadline
+            let delay = Self.busyRetryDelay(attempt: exchange.busyAttempts)
+            exchange.busyAttempts += 1
+            state = .exchanging(exchange)
+            return .retryConnect(after: delay)
+        }
+        guard exchange.redispatches < Self.maximumRedispatches else {
+            return .refuse(refuseMidExchange(.upstreamUnreachable, exchange: exchange, now: now))
+        }
+        exchange.redispatches += 1
+        let avoided = exchange.record.instance
+        avoid(avoided, in: &exchange, now: now)
+        state = .exchanging(exchange)
+        return .dispatch(avoiding: avoided)
+    }
+
+    /// 1 ms, doubling up to 64 ms: a full queue usually drains within a few milliseconds.
+    static func busyRetryDelay(attempt: Int) -> TimeAmount {
+        .milliseconds(Int64(1) << Int64(min(attempt, 6)))
     }
 
     /// The app's response head arrived.
     /// - Parameters:
+    ///   - status: Its status code.
     ///   - upstreamKeepAlive: Whether the app keeps its connection open after this response.
     ///   - delimitedByClose: The client can only find the body's end by the connection closing (HTTP/1.0 client,
     ///     no `Content-Length`).
-    mutating func responseHead(upstreamKeepAlive: Bool, delimitedByClose: Bool = false, now: NIODeadline) -> Action {
-        guard case .exchanging(var exchange) = state, exchange.response == .awaitingHead else { return .none }
+    mutating func responseHead(
+        status: UInt,
+        upstreamKeepAlive: Bool,
+        delimitedByClose: Bool = false,
+        now: NIODeadline
+    ) -> ResponseHeadAction {
+        guard case .exchanging(var exchange) = state, exchange.response == .awaitingHead else { return .ignore }
         exchange.response = .streaming
+        exchange.record.status = status
+        exchange.record.respondedAt = now
         exchange.upstreamReusable = upstreamKeepAlive
         if exchange.upstreamDeadline != nil { exchange.upstreamDeadline = now + timeouts.upstream }
         // An answer before the body ended means feisty stops forwarding the body; announce the close.
         let close = !exchange.keepAlive || !exchange.requestEnded || delimitedByClose
         if close { exchange.keepAlive = false }
         state = .exchanging(exchange)
-        return .forwardResponseHead(close: close)
+        return .forward(close: close)
     }
 
-    /// A response body part arrived (pushes the upstream deadline on).
-    mutating func responseBody(now: NIODeadline) -> Action {
-        guard case .exchanging(var exchange) = state, exchange.response == .streaming else { return .none }
-        if exchange.upstreamDeadline != nil {
-            exchange.upstreamDeadline = now + timeouts.upstream
-            state = .exchanging(exchange)
-        }
-        return .forwardResponseBody
+    /// A response body part of `count` bytes arrived (pushes the upstream deadline on).
+    mutating func responseBody(count: Int, now: NIODeadline) -> ResponseBodyAction {
+        guard case .exchanging(var exchange) = state, exchange.response == .streaming else { return .ignore }
+        exchange.record.responseBytes += Int64(count)
+        if exchange.upstreamDeadline != nil { exchange.upstreamDeadline = now + timeouts.upstream }
+        state = .exchanging(exchange)
+        return .forward
     }
 
     /// The app's response ended.
-    mutating func responseEnd(now: NIODeadline) -> Action {
-        guard case .exchanging(var exchange) = state, exchange.response == .streaming else { return .none }
+    mutating func responseEnd(now: NIODeadline) -> ResponseEndAction {
+        guard case .exchanging(var exchange) = state, exchange.response == .streaming else { return .ignore }
         exchange.response = .ended
+        finish(exchange.record, now: now)
         if exchange.requestEnded {
             let close = !exchange.keepAlive
             state = close ? .closed : .idle(deadline: now + timeouts.idle)
-            return .forwardResponseEnd(
-                closeDownstream: close,
-                keepUpstream: exchange.upstreamReusable,
-                exchangeComplete: true
-            )
+            return .complete(closeDownstream: close, keepUpstream: exchange.upstreamReusable)
         }
         // Early response: relay it, stop forwarding the body, discard the rest for a while, then close.
         exchange.keepAlive = false
         exchange.upstreamDeadline = nil
         exchange.lingerDeadline = now + timeouts.linger
         state = .exchanging(exchange)
-        return .forwardResponseEnd(closeDownstream: false, keepUpstream: false, exchangeComplete: false)
+        return .completeEarly
     }
 
     /// The app connection closed (or failed).
-    mutating func upstreamClosed(now: NIODeadline) -> Action {
-        guard case .exchanging(let exchange) = state else { return .none }
+    /// - Parameter failure: What the supervisor knows of the instance: a hung instance's requests get 504 and are
+    ///   not sent again (they may hang again); otherwise a connection closed before any answer means the instance
+    ///   died under the request.
+    mutating func upstreamClosed(failure: UpstreamInstance.Failure, now: NIODeadline) -> UpstreamClosedAction {
+        guard case .exchanging(var exchange) = state else { return .none }
         switch exchange.response {
         case .awaitingHead:
-            guard exchange.upstreamConnected else { return .none }  // the connect failure path answers
-            if exchange.replayable && exchange.requestEnded {
-                var retry = exchange
-                retry.replayable = false
-                retry.upstreamConnected = false
-                retry.upstreamReusable = true
-                retry.upstreamDeadline = now + timeouts.upstream
-                state = .exchanging(retry)
-                return .retryOnNewConnection
+            guard exchange.upstream == .connected else { return .none }  // the connect failure path answers
+            if failure == .hung {
+                return .refuse(refuseMidExchange(.appHung, exchange: exchange, now: now))
             }
-            return refuseMidExchange(.upstreamUnreachable, exchange: exchange, now: now)
+            guard exchange.resendable, exchange.requestEnded, !exchange.record.retried else {
+                return .refuse(refuseMidExchange(.appCrashed, exchange: exchange, now: now))
+            }
+            exchange.record.retried = true
+            exchange.upstreamReusable = true
+            exchange.upstreamDeadline = now + timeouts.upstream
+            // A kept connection closing as the request arrived is the app's keep-alive timeout: the instance is
+            // fine. A fresh connection closing unanswered means the instance died: send elsewhere if possible.
+            let avoided = exchange.onKeptConnection && failure == .none ? nil : exchange.record.instance
+            avoid(avoided, in: &exchange, now: now)
+            state = .exchanging(exchange)
+            return .dispatch(avoiding: avoided)
         case .streaming:
+            finish(exchange.record, now: now)
             state = .closed
             return .close
         case .ended:
@@ -371,18 +588,10 @@ struct ProxyConnectionStateMachine {
         }
     }
 
-    /// The client connection hit a parse error (malformed request or oversized head).
-    mutating func parseError(_ refusal: ProxyRefusal) -> Action {
-        if case .exchanging(let exchange) = state, exchange.response != .awaitingHead {
-            state = .closed
-            return .close
-        }
-        state = .closed
-        return .refuseAtEdgeAndClose(refusal)
-    }
+    // MARK: time
 
     /// The periodic check of the deadlines.
-    mutating func tick(now: NIODeadline) -> Action {
+    mutating func tick(now: NIODeadline) -> TickAction {
         switch state {
         case .idle(let deadline):
             if now >= deadline {
@@ -394,15 +603,27 @@ struct ProxyConnectionStateMachine {
                 state = .closed
                 return .refuseAtEdgeAndClose(.requestHeadTimeout)
             }
-        case .exchanging(let exchange):
+        case .exchanging(var exchange):
             if let linger = exchange.lingerDeadline, now >= linger {
                 state = .closed
                 return .close
             }
-            if let deadline = exchange.upstreamDeadline, now >= deadline {
-                if exchange.response == .awaitingHead {
-                    return refuseMidExchange(.upstreamTimeout, exchange: exchange, now: now)
+            if exchange.upstream == .awaitingInstance, let queueDeadline = exchange.queueDeadline {
+                if now >= queueDeadline {
+                    return .refuse(refuseMidExchange(.appUnavailable, exchange: exchange, now: now))
                 }
+                if let until = exchange.avoidUntil, now >= until {
+                    exchange.avoided = nil
+                    exchange.avoidUntil = nil
+                    state = .exchanging(exchange)
+                    return .dispatch
+                }
+            }
+            if let deadline = exchange.upstreamDeadline, now >= deadline, exchange.upstream == .connected {
+                if exchange.response == .awaitingHead {
+                    return .refuse(refuseMidExchange(.upstreamTimeout, exchange: exchange, now: now))
+                }
+                finish(exchange.record, now: now)
                 state = .closed
                 return .close
             }
@@ -417,23 +638,39 @@ struct ProxyConnectionStateMachine {
         return .none
     }
 
-    /// The client connection is gone.
-    mutating func downstreamClosed() {
-        state = .closed
+    // MARK: helpers
+
+    private mutating func avoid(_ instance: Int?, in exchange: inout Exchange, now: NIODeadline) {
+        exchange.upstream = .awaitingInstance
+        exchange.avoided = instance
+        exchange.avoidUntil = instance.map { _ in now + timeouts.avoidance }
+        exchange.queueDeadline = nil
+    }
+
+    private mutating func finish(_ record: ExchangeRecord, refusal: ProxyRefusal? = nil, now: NIODeadline) {
+        var record = record
+        record.endedAt = now
+        if let refusal {
+            record.refusal = refusal
+            record.status = refusal.status.code
+            record.responseBytes = Int64(refusal.body.utf8.count)
+        }
+        finishedRecord = record
     }
 
     /// Feisty answers instead of the app in the middle of an exchange (before any response byte was relayed).
-    private mutating func refuseMidExchange(_ refusal: ProxyRefusal, exchange: Exchange, now: NIODeadline) -> Action {
+    private mutating func refuseMidExchange(_ refusal: ProxyRefusal, exchange: Exchange, now: NIODeadline) -> Refusing {
+        finish(exchange.record, refusal: refusal, now: now)
         let closeAfter = !exchange.requestEnded || !exchange.keepAlive || refusal.closesConnection
         if exchange.requestEnded {
             if closeAfter {
                 state = .closed
-                return .refuse(refusal, closeUpstream: true, closeNow: true)
+                return Refusing(refusal: refusal, closeUpstream: true, closeNow: true)
             }
             state = .idle(deadline: now + timeouts.idle)
-            return .refuse(refusal, closeUpstream: true, closeNow: false)
+            return Refusing(refusal: refusal, closeUpstream: true, closeNow: false)
         }
         state = .refused(Refused(requestEnded: false, closeAfter: true, lingerDeadline: now + timeouts.linger))
-        return .refuse(refusal, closeUpstream: true, closeNow: false)
+        return Refusing(refusal: refusal, closeUpstream: true, closeNow: false)
     }
 }

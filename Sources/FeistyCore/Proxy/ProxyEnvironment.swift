@@ -1,21 +1,18 @@
-import Logging
 import NIOCore
 
-/// What every connection of one proxy shares, immutable: the configuration, the policies built from it, the
-/// routing publication point and the loggers.
+/// What every connection of one proxy shares, immutable: the configuration and the policies built from it.
 final class ProxyEnvironment: Sendable {
     let configuration: ProxyConfiguration
-    let routing: RoutingPublisher
     let admission: RequestAdmission
     let identity: ClientIdentity
     let rewriter = HeaderRewriter()
     let timeouts: ProxyConnectionStateMachine.Timeouts
     let tickInterval: TimeAmount
-    let accessLogger: Logger?
+    /// How many requests may wait for a ready instance on one event loop (then 503 at once).
+    let queueLimitPerLoop: Int
 
-    init(configuration: ProxyConfiguration, routing: RoutingPublisher, logger: Logger) {
+    init(configuration: ProxyConfiguration) {
         self.configuration = configuration
-        self.routing = routing
         self.admission = RequestAdmission(
             maxHeaderBytes: configuration.maxHeaderBytes,
             maxBodyBytes: configuration.maxBodyBytes,
@@ -26,12 +23,18 @@ final class ProxyEnvironment: Sendable {
             header: configuration.headerTimeout,
             idle: configuration.idleTimeout,
             upstream: configuration.upstreamTimeout,
-            connect: configuration.connectTimeout
+            connect: configuration.connectTimeout,
+            queue: configuration.queueTimeout
         )
         // Deadlines are checked by one repeating tick per connection; a quarter of the shortest timeout keeps
         // the error small without waking idle connections often.
-        let shortest = min(configuration.headerTimeout, configuration.idleTimeout, configuration.upstreamTimeout)
+        let shortest = min(
+            configuration.headerTimeout,
+            configuration.idleTimeout,
+            configuration.upstreamTimeout,
+            configuration.queueTimeout
+        )
         self.tickInterval = max(.milliseconds(25), min(.seconds(1), .nanoseconds(shortest.nanoseconds / 4)))
-        self.accessLogger = configuration.accessLog ? logger : nil
+        self.queueLimitPerLoop = max(1, configuration.queueLimit / max(1, configuration.threads))
     }
 }

@@ -15,8 +15,12 @@ public enum ProxyRefusal: Sendable, Hashable {
     case bodyTooLarge
     /// The client did not finish its request head within `--header-timeout` (slowloris).
     case requestHeadTimeout
-    /// The app is starting or restarting: no upstream address is published.
+    /// No app instance became ready within `--queue-timeout` (the app is starting, restarting or crash-looping).
     case appUnavailable
+    /// The app's process died while answering a request that cannot safely be sent again.
+    case appCrashed
+    /// The instance stopped answering (`--hang-timeout`, confirmed by a probe) and is being replaced.
+    case appHung
     /// The app could not be connected to, or closed the connection before a response head.
     case upstreamUnreachable
     /// The app did not answer within `--upstream-timeout`.
@@ -32,6 +36,8 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .bodyTooLarge: .payloadTooLarge
         case .requestHeadTimeout: .requestTimeout
         case .appUnavailable: .serviceUnavailable
+        case .appCrashed: .badGateway
+        case .appHung: .gatewayTimeout
         case .upstreamUnreachable: .badGateway
         case .upstreamTimeout: .gatewayTimeout
         }
@@ -41,7 +47,9 @@ public enum ProxyRefusal: Sendable, Hashable {
     /// longer be trusted (malformed, oversized, timed out) or the client should not keep hammering it.
     public var closesConnection: Bool {
         switch self {
-        case .routeNotFound, .methodNotAllowed, .appUnavailable, .upstreamUnreachable, .upstreamTimeout: false
+        case .routeNotFound, .methodNotAllowed, .appUnavailable, .appCrashed, .appHung, .upstreamUnreachable,
+            .upstreamTimeout:
+            false
         case .malformedRequest, .headerTooLarge, .bodyTooLarge, .requestHeadTimeout: true
         }
     }
@@ -56,6 +64,8 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .bodyTooLarge: "body_too_large"
         case .requestHeadTimeout: "head_timeout"
         case .appUnavailable: "app_unavailable"
+        case .appCrashed: "app_crashed"
+        case .appHung: "app_hung"
         case .upstreamUnreachable: "upstream_unreachable"
         case .upstreamTimeout: "upstream_timeout"
         }
@@ -65,6 +75,9 @@ public enum ProxyRefusal: Sendable, Hashable {
     public var body: String {
         switch self {
         case .malformedRequest(let reason): "400 Bad Request: \(reason)\n"
+        case .appUnavailable: "503 Service Unavailable: no app instance is ready; try again shortly\n"
+        case .appCrashed: "502 Bad Gateway: the app crashed while answering this request\n"
+        case .appHung: "504 Gateway Timeout: the app hung while answering this request; feisty is replacing it\n"
         default: "\(status.code) \(status.reasonPhrase)\n"
         }
     }

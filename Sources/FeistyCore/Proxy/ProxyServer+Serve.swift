@@ -20,7 +20,7 @@ extension ProxyServer {
         logger: Logger
     ) async throws {
         let matcher = try RouteMatcher(table: table)
-        let routing = RoutingPublisher(matcher: matcher, upstream: upstream)
+        let routing = RoutingPublisher(matcher: matcher, instances: [UpstreamInstance(id: 0, address: upstream)])
         let server = ProxyServer(configuration: configuration, routing: routing, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
@@ -29,6 +29,13 @@ extension ProxyServer {
                 logger: logger
             )
         )
+        // SIGHUP's default action would kill feisty; here nothing is feisty's to redeploy.
+        let hangups = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                logger.notice("SIGHUP: the server at --upstream is managed elsewhere; nothing to reload")
+            }
+        }
+        defer { hangups.cancel() }
         try await group.run()
     }
 

@@ -12,6 +12,8 @@ import Synchronization
 public final class ProxyServer: Service, Sendable {
     private let environment: ProxyEnvironment
     private let group: any EventLoopGroup
+    /// Each event loop's routing copy and observers, by event loop.
+    private let loops: [ObjectIdentifier: LoopRouting]
     private let logger: Logger
     private let listening: EventLoopPromise<SocketAddress>
     private let children = Mutex<[ObjectIdentifier: any Channel]>([:])
@@ -23,13 +25,15 @@ public final class ProxyServer: Service, Sendable {
     ///   - group: The event loops (default: NIO's shared one-per-core group, or a group of `configuration.threads`
     ///     loops when that differs; such a group lives as long as the process, as the shared one does).
     ///   - logger: Receives the access log (at `info`) and lifecycle messages.
-    public init(
+    ///   - makeObservers: More observers of finished exchanges, one set per event loop (each runs on its loop).
+    init(
         configuration: ProxyConfiguration,
         routing: RoutingPublisher,
         group: (any EventLoopGroup)? = nil,
-        logger: Logger = Logger(label: "feisty.proxy")
+        logger: Logger = Logger(label: "feisty.proxy"),
+        makeObservers: (any EventLoop) -> [any ExchangeObserver]
     ) {
-        self.environment = ProxyEnvironment(configuration: configuration, routing: routing, logger: logger)
+        self.environment = ProxyEnvironment(configuration: configuration)
         let group =
             group
             ?? (configuration.threads == System.coreCount
@@ -37,7 +41,28 @@ public final class ProxyServer: Service, Sendable {
                 : MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads)))
         self.group = group
         self.logger = logger
+        var loops: [ObjectIdentifier: LoopRouting] = [:]
+        for eventLoop in group.makeIterator() {
+            var observers: [any ExchangeObserver] = []
+            if configuration.accessLog { observers.append(AccessLogObserver(logger: logger)) }
+            observers.append(contentsOf: makeObservers(eventLoop))
+            let loop = LoopRouting(eventLoop: eventLoop, snapshot: routing.current, observers: observers)
+            routing.attach(loop)
+            loops[ObjectIdentifier(eventLoop)] = loop
+        }
+        self.loops = loops
         self.listening = group.next().makePromise(of: SocketAddress.self)
+    }
+
+    /// Creates the server (nothing is bound until `run()`); every exchange is access-logged when the configuration
+    /// says so.
+    public convenience init(
+        configuration: ProxyConfiguration,
+        routing: RoutingPublisher,
+        group: (any EventLoopGroup)? = nil,
+        logger: Logger = Logger(label: "feisty.proxy")
+    ) {
+        self.init(configuration: configuration, routing: routing, group: group, logger: logger) { _ in [] }
     }
 
     /// The bound address once the server listens (the way to learn the port after listening on port 0).
@@ -68,8 +93,9 @@ public final class ProxyServer: Service, Sendable {
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .childChannelInitializer { [self] channel in
                     self.track(channel)
+                    let loop = self.loops[ObjectIdentifier(channel.eventLoop)]!
                     return channel.eventLoop.makeCompletedFuture {
-                        try Self.configure(channel: channel, environment: environment)
+                        try Self.configure(channel: channel, environment: environment, loop: loop)
                     }
                 }
                 .bind(host: configuration.listenHost, port: configuration.listenPort)
@@ -84,7 +110,7 @@ public final class ProxyServer: Service, Sendable {
         }
         if let address = serverChannel.localAddress {
             listening.succeed(address)
-            logger.info("feisty proxy listening on \(address)")
+            logger.info("feisty proxy listening on \(address.displayForm)")
         }
         let grace = configuration.gracePeriod
         let drained = serverChannel.eventLoop.makePromise(of: Void.self)
@@ -122,7 +148,7 @@ public final class ProxyServer: Service, Sendable {
 
     /// Builds one client connection's pipeline: edge, HTTP server codec (no pipelining assistance, no NIO error
     /// handler: feisty holds pipelined requests and maps parser errors itself), downstream handler.
-    static func configure(channel: any Channel, environment: ProxyEnvironment) throws {
+    static func configure(channel: any Channel, environment: ProxyEnvironment, loop: LoopRouting) throws {
         let edge = ConnectionEdgeHandler()
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(edge)
@@ -141,6 +167,6 @@ public final class ProxyServer: Service, Sendable {
             withEncoderConfiguration: .init(),
             withDecoderLimitConfiguration: limits
         )
-        try sync.addHandler(DownstreamHandler(environment: environment, edge: edge))
+        try sync.addHandler(DownstreamHandler(environment: environment, loop: loop, edge: edge))
     }
 }

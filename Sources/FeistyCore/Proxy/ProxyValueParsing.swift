@@ -55,13 +55,22 @@ public enum ProxyValueParsing {
         return bytes == 0 ? nil : Int64(bytes)
     }
 
-    /// Parses seconds (`10`, `0.5`) into a `TimeAmount`.
+    /// Parses a duration into a `TimeAmount`: seconds (`10`, `0.5`) or a number with a unit (`500ms`, `30s`, `5m`,
+    /// `2h`, `1d`).
     /// - Throws: `ProxyError.invalidDuration`.
     public static func seconds(_ text: String) throws(ProxyError) -> TimeAmount {
-        guard let value = Double(text.trimmingSpaces()), value >= 0, value < 1e9 else {
+        var number = text.trimmingSpaces().lowercased()
+        var unit = 1.0
+        for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)]
+        where number.hasSuffix(suffix) && number.count > suffix.count {
+            number.removeLast(suffix.count)
+            unit = scale
+            break
+        }
+        guard let value = Double(number), value >= 0, value * unit < 1e9 else {
             throw .invalidDuration(text)
         }
-        return .nanoseconds(Int64(value * 1e9))
+        return .nanoseconds(Int64(value * unit * 1e9))
     }
 }
 

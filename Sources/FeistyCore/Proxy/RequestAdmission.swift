@@ -1,7 +1,8 @@
 import NIOHTTP1
 
 /// The pure decision taken on every request head before anything reaches the app: framing (no smuggling), head
-/// size, the route gate, the body limit and whether an app is there at all — in that order.
+/// size, the route gate and the body limit, in that order. (Whether an instance is ready is not a refusal: the request
+/// then waits in the queue, see `ProxyConnectionStateMachine.noInstanceReady`.)
 public struct RequestAdmission: Sendable {
     /// How the request body is delimited.
     public enum Framing: Sendable, Hashable {
@@ -39,8 +40,7 @@ public struct RequestAdmission: Sendable {
     /// - Parameters:
     ///   - head: The parsed head.
     ///   - verdict: The route gate's decision (computed once by the caller).
-    ///   - appAvailable: Whether an upstream address is published.
-    public func decide(head: HTTPRequestHead, verdict: RouteGateDecision, appAvailable: Bool) -> Decision {
+    public func decide(head: HTTPRequestHead, verdict: RouteGateDecision) -> Decision {
         let framing: Framing
         switch Self.framing(of: head) {
         case .success(let value): framing = value
@@ -57,7 +57,6 @@ public struct RequestAdmission: Sendable {
         if case .length(let length) = framing, let maxBodyBytes, length > maxBodyBytes {
             return .refuse(.bodyTooLarge, framing: framing)
         }
-        if !appAvailable { return .refuse(.appUnavailable, framing: framing) }
         return .forward(framing: framing)
     }
 

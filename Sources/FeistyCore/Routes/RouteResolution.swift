@@ -104,7 +104,8 @@ extension RouteMatcher.Compiled {
 
     private func decision(_ outcome: Outcome) -> RouteGateDecision {
         switch outcome {
-        case .rule, .redirectWithSlash, .redirectMerged: .forward
+        case .rule(let index): .forward(rule: index)
+        case .redirectWithSlash, .redirectMerged: .forward(rule: nil)
         case .noMatch(let have): have != 0 ? .methodNotAllowed(allowed: methods.allowed(have)) : .notFound
         }
     }

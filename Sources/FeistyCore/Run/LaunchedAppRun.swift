@@ -1,15 +1,17 @@
+import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
 import UnixSignals
 
-/// `feisty run APP` without `--upstream`: feisty launches the app on an internal port and serves the public address
-/// itself.
+/// `feisty run APP` without `--upstream`: feisty launches the app's instances on internal addresses and serves the
+/// public address itself.
 ///
-/// The supervisor publishes every ready instance (its live route table and internal address) to the proxy's routing
-/// snapshot; the proxy binds once the first instance is ready, at `--listen` or else at the address the app's own
-/// `app.run(...)` asked for, so the service keeps its URL. The supervisor comes first in the service group:
-/// graceful shutdown runs in reverse order, so the proxy drains its in-flight requests before the app is stopped.
+/// The public address is bound before any instance starts when it is known beforehand (`--listen`, or the
+/// `app.run(host=..., port=...)` read from the source), so a taken port is one clear error and no app starts;
+/// otherwise the proxy binds once the first instance reported the address its `app.run` asked for. The supervisor
+/// comes first in the service group: graceful shutdown runs in reverse order, so the proxy drains its in-flight
+/// requests before the instances are stopped. A second SIGTERM/SIGINT cancels everything at once.
 public enum LaunchedAppRun {
     /// Where the public listener binds when neither `--listen` nor the app's `app.run` says: Flask's default.
     public static let fallbackAddress = ListenAddress(host: "127.0.0.1", port: 5000)
@@ -17,61 +19,87 @@ public enum LaunchedAppRun {
     /// Runs the app behind the proxy until SIGTERM/SIGINT.
     /// - Parameters:
     ///   - launch: How to start the app.
+    ///   - policy: The pool's shape and the detectors' settings.
     ///   - proxy: The proxy configuration; its listen address is used only when `listen` is given.
-    ///   - listen: The public address from `--listen`; `nil` to use the app's requested address.
+    ///   - listen: The public address known before the app starts (`--listen`, or read from the source); `nil` to
+    ///     use the address the running app reports.
     ///   - logger: feisty's log.
     /// - Throws: `SupervisorError` when the app cannot be served, `ProxyError` when the public address cannot be
     ///   bound.
     public static func serve(
         launch: AppLaunchConfiguration,
+        policy: AppSupervisor.Policy = AppSupervisor.Policy(),
         proxy: ProxyConfiguration,
         listen: ListenAddress?,
         logger: Logger
     ) async throws {
-        let routing = RoutingPublisher(matcher: try RouteMatcher(table: RouteTable(rules: [])), upstream: nil)
-        let (instances, continuation) = AsyncStream.makeStream(of: AppInstance.self)
-        let supervisor = AppSupervisor(configuration: launch, logger: logger) { event in
-            switch event {
-            case .ready(let instance):
-                publish(instance, to: routing, logger: logger)
-                continuation.yield(instance)
-            case .unavailable(let reason):
-                logger.warning("the app is unavailable (\(reason)); answering 503 until it is back")
-                routing.publish(upstream: nil)
-            }
-        }
-        let front = DeferredProxyService(firstInstance: instances, app: launch.app, logger: logger) { instance in
+        let routing = RoutingPublisher(matcher: nil)
+        let latencies = policy.slowness == nil ? nil : LatencyCollection()
+        let makeServer: @Sendable (ListenAddress) -> ProxyServer = { address in
             var configuration = proxy
-            let address = listen ?? instance.requestedAddress ?? fallbackAddress
             configuration.listenHost = address.host
             configuration.listenPort = address.port
-            return ProxyServer(configuration: configuration, routing: routing, logger: logger)
+            return ProxyServer(configuration: configuration, routing: routing, logger: logger) { loop in
+                latencies.map { [$0.makeObserver(on: loop)] } ?? []
+            }
+        }
+        let services: [any Service]
+        let supervisor: AppSupervisor
+        if let listen {
+            let server = makeServer(listen)
+            supervisor = AppSupervisor(
+                configuration: launch,
+                policy: policy,
+                routing: routing,
+                latencies: latencies,
+                logger: logger,
+                beforeFirstLaunch: { _ = try await server.listeningAddress() },
+                onFirstReady: { _ in announce(launch.app, at: listen.description, logger: logger) }
+            )
+            services = [supervisor, server]
+        } else {
+            let (instances, continuation) = AsyncStream.makeStream(of: AppInstance.self)
+            supervisor = AppSupervisor(
+                configuration: launch,
+                policy: policy,
+                routing: routing,
+                latencies: latencies,
+                logger: logger,
+                onFirstReady: { instance in
+                    continuation.yield(instance)
+                    continuation.finish()
+                }
+            )
+            let front = DeferredProxyService(firstInstance: instances, app: launch.app, logger: logger) { instance in
+                makeServer(instance.requestedAddress ?? fallbackAddress)
+            }
+            services = [supervisor, front]
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: supervisor), .init(service: front)],
+                services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
-        defer { continuation.finish() }
+        // ServiceGroup drains on the first signal; the second one stops at once (its signals may not overlap).
+        let impatience = Task {
+            var received = 0
+            for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                received += 1
+                guard received >= 2 else { continue }
+                logger.warning("second stop signal: cutting in-flight requests and killing the app")
+                supervisor.killAll()
+                exit(1)
+            }
+        }
+        defer { impatience.cancel() }
         try await group.run()
     }
 
-    /// Points the proxy at a new instance: its route table (it may have changed across a restart) and address.
-    static func publish(_ instance: AppInstance, to routing: RoutingPublisher, logger: Logger) {
-        do {
-            let matcher = try RouteMatcher(table: instance.routeTable)
-            let upstream = try instance.internalAddress.socketAddress()
-            routing.publish(matcher: matcher, upstream: upstream)
-            logger.info(
-                "app instance \(instance.generation) ready on \(instance.internalAddress) with \(instance.routeTable.rules.count) rules"
-            )
-        } catch {
-            // A table Werkzeug accepted but feisty cannot compile, or an unusable address: refuse to guess.
-            logger.error("cannot route to app instance \(instance.generation): \(error)")
-            routing.publish(upstream: nil)
-        }
+    /// The one line a user needs: where the service is, once it serves.
+    static func announce(_ app: String, at address: String, logger: Logger) {
+        logger.notice("serving \(app) on http://\(address)/")
     }
 }
 
@@ -100,9 +128,8 @@ final class DeferredProxyService: Service, Sendable {
         let server = makeServer(instance)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { [logger, app] in
-                // The app's own banner names its internal port; tell the user where the service really is.
                 if let address = try? await server.listeningAddress() {
-                    logger.notice("serving \(app) on http://\(address.displayForm)/")
+                    LaunchedAppRun.announce(app, at: address.displayForm, logger: logger)
                 }
             }
             try await server.run()

@@ -31,6 +31,8 @@ struct AppInstanceRunner: Sendable {
     var output: any AppOutputSink
     /// Set when feisty shuts down.
     var stop: StopSignal
+    /// Called once the process is spawned, with its process group ID.
+    var onSpawn: @Sendable (Int32) -> Void = { _ in }
     /// Called once, when the instance is ready.
     var onReady: @Sendable (AppInstance) -> Void
 
@@ -136,6 +138,7 @@ struct AppInstanceRunner: Sendable {
         var outcome = BodyOutcome()
         outcome.processID = execution.processIdentifier.value
         let processID = outcome.processID
+        onSpawn(processID)
         logger.debug("app spawned", metadata: ["pid": "\(processID)"])
 
         return await withTaskGroup(of: BodyEvent.self) { group in
@@ -240,8 +243,8 @@ struct AppInstanceRunner: Sendable {
             switch action {
             case .readReport:
                 action = check.reportRead(readReport(), now: .now)
-            case .probeHTTP(let address):
-                let answered = await HTTPReadinessProbe.answers(address)
+            case .probeHTTP(let address, let path):
+                let answered = await HTTPReadinessProbe.answers(address, path: configuration.healthPath ?? path)
                 action = check.httpProbed(answered: answered, now: .now)
             case .wait(let delay):
                 do { try await Task.sleep(for: delay) } catch { return .finished }

@@ -48,6 +48,8 @@ public struct AppLaunchConfiguration: Sendable {
     public var restartPolicy: RestartPolicy
     /// How often readiness is checked while the app starts.
     public var readinessInterval: Duration
+    /// The path of readiness and health probes (`--health-path`); `nil`: a declared parameterless GET route.
+    public var healthPath: String?
 
     /// Creates a configuration; the defaults are `feisty run`'s.
     /// - Parameters:
@@ -64,6 +66,7 @@ public struct AppLaunchConfiguration: Sendable {
     ///   - workingDirectory: The app's working directory.
     ///   - restartPolicy: The crash restart policy.
     ///   - readinessInterval: The readiness polling interval, 50 ms by default.
+    ///   - healthPath: The probes' path, `nil` to pick a declared parameterless GET route.
     ///   - launcherSource: The source of feisty's Python launcher, the embedded probe by default.
     public init(
         app: String,
@@ -79,6 +82,7 @@ public struct AppLaunchConfiguration: Sendable {
         workingDirectory: String? = nil,
         restartPolicy: RestartPolicy = RestartPolicy(),
         readinessInterval: Duration = .milliseconds(50),
+        healthPath: String? = nil,
         launcherSource: String = EmbeddedPython.commandLine
     ) {
         self.app = app
@@ -95,6 +99,7 @@ public struct AppLaunchConfiguration: Sendable {
         self.workingDirectory = workingDirectory
         self.restartPolicy = restartPolicy
         self.readinessInterval = readinessInterval
+        self.healthPath = healthPath
     }
 
     /// The launcher's arguments after `python -c SOURCE` for one instance.

@@ -1,5 +1,6 @@
 /// Decides when a starting instance is ready: its launcher wrote a report that decodes, and the app answers
-/// HTTP on the internal address (any status counts), before the startup deadline.
+/// HTTP on the internal address (any status counts; the path is a declared parameterless GET route, see
+/// `RouteTable.probePath`), before the startup deadline.
 ///
 /// A plain state machine: the instance runner performs each returned ``Action`` and feeds the outcome back.
 public struct ReadinessCheck: Sendable {
@@ -17,8 +18,8 @@ public struct ReadinessCheck: Sendable {
     public enum Action: Sendable, Hashable {
         /// Read the report file and call ``reportRead(_:now:)``.
         case readReport
-        /// Send one HTTP request to this address and call ``httpProbed(answered:now:)``.
-        case probeHTTP(AppAddress)
+        /// Send one HTTP request for `path` to this address and call ``httpProbed(answered:now:)``.
+        case probeHTTP(AppAddress, path: String)
         /// Sleep, then call ``waited(now:)``.
         case wait(Duration)
         /// The instance is ready: publish it.
@@ -67,7 +68,7 @@ public struct ReadinessCheck: Sendable {
             )
         case .decoded(let report):
             state = .awaitingHTTP(report)
-            return .probeHTTP(report.bind)
+            return .probeHTTP(report.bind, path: report.table.probePath ?? "/")
         case .malformed(let reason):
             state = .finished
             return .fail(SupervisorError(.malformedReport, "feisty's launcher wrote an unreadable report: \(reason)"))
@@ -97,7 +98,7 @@ public struct ReadinessCheck: Sendable {
     public mutating func waited(now: ContinuousClock.Instant) -> Action {
         switch state {
         case .awaitingReport: .readReport
-        case .awaitingHTTP(let report): .probeHTTP(report.bind)
+        case .awaitingHTTP(let report): .probeHTTP(report.bind, path: report.table.probePath ?? "/")
         case .finished: .wait(retryInterval)
         }
     }

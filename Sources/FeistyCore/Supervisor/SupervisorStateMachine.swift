@@ -1,6 +1,22 @@
-/// The supervisor's decisions between instances: stop, restart (after how long), or fail, given how the
-/// last instance ended. A plain value, tested without processes.
+/// The supervisor's decisions over the app's instances, as a value: which instances to start, which ready ones the
+/// proxy routes to, when an instance is swapped (crash, hang, memory, recycling, slowness, deploy) and in which
+/// order, and when feisty gives up (only when the app never served at all). Every event returns the actions the
+/// supervisor performs; tested without processes.
+///
+/// Every replacement is a swap: the new instance starts, becomes ready, is published, and only then is the old one
+/// drained (new requests stop going to it, its requests in flight finish within the grace period) and stopped.
+/// With `noOverlap` the old one is drained and stopped first, and requests wait in the proxy's queue meanwhile.
 struct SupervisorStateMachine: Sendable {
+    /// How the pool is shaped.
+    struct Configuration: Sendable, Hashable {
+        /// Instances serving requests (`--workers`).
+        var workers = 1
+        /// One more instance booted and idle, switched in when a serving one fails (`--standby`).
+        var standby = false
+        /// Stop an instance before starting its replacement (`--no-overlap`).
+        var noOverlap = false
+    }
+
     /// How one instance ended.
     struct InstanceExit: Sendable, Hashable {
         /// When it was spawned.
@@ -11,7 +27,7 @@ struct SupervisorStateMachine: Sendable {
         var status: String
         /// Whether it became ready (reported routes and answered HTTP).
         var becameReady: Bool
-        /// Whether feisty asked it to stop (graceful shutdown).
+        /// Whether feisty asked it to stop.
         var stopRequested: Bool
         /// A readiness failure (timeout, malformed report) that made feisty stop it.
         var readinessFailure: SupervisorError?
@@ -19,56 +35,332 @@ struct SupervisorStateMachine: Sendable {
         var errorLine: String?
     }
 
-    /// What the supervisor does next.
+    /// Why a ready instance is replaced.
+    enum ReplacementCause: Sendable, Hashable {
+        case hung(String)
+        case memory(String)
+        case recycle(String)
+        case slow(String)
+
+        var kind: LifecycleEvent.Kind {
+            switch self {
+            case .hung: .hang
+            case .memory: .memory
+            case .recycle: .recycle
+            case .slow: .slow
+            }
+        }
+
+        var evidence: String {
+            switch self {
+            case .hung(let text), .memory(let text), .recycle(let text), .slow(let text): text
+            }
+        }
+    }
+
+    /// What the supervisor does.
     enum Action: Sendable, Hashable {
-        /// Return normally: feisty is shutting down.
-        case finish
-        /// Tell the proxy there is no upstream, wait, then start a new instance.
-        case restart(after: Duration, reason: String)
+        /// Start instance `id` after `delay` (zero: now).
+        case launch(id: Int, after: Duration)
+        /// Route new requests to exactly these ready instances (in start order).
+        case publish([Int])
+        /// `id` no longer gets new requests: wait for its requests in flight (bounded by the grace period), then
+        /// report ``SupervisorStateMachine/drained(_:)``.
+        case drain(Int)
+        /// Stop `id` (SIGTERM to its process group, SIGKILL after the grace period).
+        case stop(Int)
+        /// SIGKILL `id`'s process group now (a hung instance answers no SIGTERM).
+        case kill(Int)
+        /// Record and log a lifecycle event.
+        case record(LifecycleEvent)
         /// Throw: feisty exits non-zero with this message.
         case fail(SupervisorError)
+        /// Every instance is gone after a stop request: return.
+        case finish
     }
 
-    private var policy: RestartPolicy
-    private var hasBeenReady = false
-
-    /// Creates the machine.
-    /// - Parameter policy: The crash restart policy.
-    init(policy: RestartPolicy) {
-        self.policy = policy
+    enum Role: Sendable, Hashable {
+        case serving
+        case standby
     }
 
-    /// Decides what follows the end of an instance.
-    /// - Parameter exit: How the instance ended.
-    /// - Returns: The next action.
-    mutating func instanceExited(_ exit: InstanceExit) -> Action {
-        if exit.stopRequested {
-            return .finish
+    enum Phase: Sendable, Hashable {
+        case starting
+        case ready
+        /// Unpublished, finishing its requests in flight.
+        case draining
+        /// Asked to stop (or killed), waiting for its exit.
+        case stopping
+    }
+
+    struct Slot: Sendable, Hashable {
+        var id: Int
+        var role: Role
+        var phase: Phase = .starting
+        /// The ready instance this one replaces once ready.
+        var replaces: Int?
+        /// Started by a deploy.
+        var deploy = false
+        /// Start a replacement when this one has exited (`noOverlap`).
+        var replaceOnExit = false
+        /// The replacement of this instance is a deploy step.
+        var replaceOnExitIsDeploy = false
+    }
+
+    let configuration: Configuration
+    private var restartPolicy: RestartPolicy
+    private(set) var slots: [Int: Slot] = [:]
+    private var nextID = 1
+    private var everReady = false
+    private var stopping = false
+    /// Ready instances a deploy has still to replace, in order.
+    private var deployQueue: [Int]?
+
+    init(configuration: Configuration, restartPolicy: RestartPolicy) {
+        self.configuration = configuration
+        self.restartPolicy = restartPolicy
+    }
+
+    /// The ready serving instances, in start order (what the proxy routes to).
+    var serving: [Int] {
+        slots.values.filter { $0.role == .serving && $0.phase == .ready }.map(\.id).sorted()
+    }
+
+    /// Whether a deploy is in progress.
+    var isDeploying: Bool { deployQueue != nil }
+
+    // MARK: events
+
+    /// feisty starts: boot every worker (and the standby).
+    mutating func start() -> [Action] {
+        var actions: [Action] = []
+        for _ in 0..<max(1, configuration.workers) { actions += launch(role: .serving) }
+        if configuration.standby { actions += launch(role: .standby) }
+        return actions
+    }
+
+    /// Instance `id` reported its routes and answered a probe.
+    mutating func ready(_ id: Int) -> [Action] {
+        guard var slot = slots[id], slot.phase == .starting else { return [] }
+        everReady = true
+        slot.phase = .ready
+        slots[id] = slot
+        var actions: [Action] = [.record(LifecycleEvent(.ready, instance: id, cause: "ready"))]
+        if stopping {
+            slots[id]?.phase = .stopping
+            return actions + [.stop(id)]
         }
-        if exit.becameReady {
-            hasBeenReady = true
+        if let old = slot.replaces, var oldSlot = slots[old], oldSlot.phase == .ready {
+            oldSlot.phase = .draining
+            slots[old] = oldSlot
+            slots[id]?.replaces = nil
+            actions.append(.publish(serving))
+            actions.append(.record(LifecycleEvent(.swap, instance: id, cause: "instance \(id) replaces \(old)")))
+            actions.append(.drain(old))
+        } else if slot.role == .standby, servingCount < configuration.workers {
+            // A serving instance was lost while this standby booted: it serves at once.
+            slots[id]?.role = .serving
+            actions.append(.publish(serving))
+            actions += launch(role: .standby)
+        } else if slot.role == .serving {
+            actions.append(.publish(serving))
         }
-        let why = exit.readinessFailure?.message ?? "the app exited (\(exit.status))"
-        if !hasBeenReady {
-            // Never served once: a syntax error or a taken port will not fix itself, fail fast.
-            if let failure = exit.readinessFailure {
-                return .fail(failure)
+        if slot.deploy { actions += continueDeploy() }
+        return actions
+    }
+
+    /// Instance `id` exited.
+    mutating func exited(_ id: Int, _ exit: InstanceExit) -> [Action] {
+        guard let slot = slots.removeValue(forKey: id) else { return [] }
+        var actions: [Action] = []
+        if stopping {
+            actions.append(.record(LifecycleEvent(.stop, instance: id, cause: exit.status)))
+            return slots.isEmpty ? actions + [.finish] : actions
+        }
+        let detail = exit.errorLine.map { ": \($0)" } ?? ""
+        switch slot.phase {
+        case .draining, .stopping:
+            actions.append(.record(LifecycleEvent(.stop, instance: id, cause: exit.status)))
+            if slot.replaceOnExit { actions += launch(role: slot.role, deploy: slot.replaceOnExitIsDeploy) }
+            return actions
+        case .starting:
+            let why = exit.readinessFailure?.message ?? "the app exited while starting (\(exit.status))\(detail)"
+            if !everReady {
+                // Never served once: a syntax error or a taken port will not fix itself, fail fast.
+                if let failure = exit.readinessFailure { return [.fail(failure)] }
+                return [.fail(SupervisorError(.appFailedToStart, "the app failed to start (\(exit.status))\(detail)"))]
             }
-            let detail = exit.errorLine.map { ": \($0)" } ?? ""
-            return .fail(SupervisorError(.appFailedToStart, "the app failed to start (\(exit.status))\(detail)"))
-        }
-        switch policy.instanceCrashed(startedAt: exit.startedAt, exitedAt: exit.exitedAt) {
-        case .restart(let delay):
-            return .restart(after: delay, reason: why)
-        case .giveUp(let crashes, let window):
-            let detail = exit.errorLine.map { "; last error: \($0)" } ?? ""
-            return .fail(
-                SupervisorError(
-                    .crashLoop,
-                    "the app crashed \(crashes) times within \(window.formattedSeconds), giving up (\(exit.status))\(detail)"
+            if slot.deploy {
+                // The new version is broken: the instances of the last good one keep serving.
+                deployQueue = nil
+                actions.append(
+                    .record(LifecycleEvent(.deployRefused, instance: id, cause: "deploy refused: \(why)"))
                 )
+                if slot.replaces == nil, servingCount + startingCount(.serving) < configuration.workers {
+                    // noOverlap stopped an old instance first: the pool must not shrink (the old code is gone
+                    // from disk, so the retry may fail again, with backoff).
+                    actions += restart(role: slot.role, after: exit, reason: why)
+                }
+                return actions
+            }
+            actions.append(.record(LifecycleEvent(.crash, instance: id, cause: why)))
+            let next = restart(role: slot.role, after: exit, reason: why)
+            if let replaces = slot.replaces, case .launch(let newID, _)? = next.first {
+                slots[newID]?.replaces = replaces  // the swap it was part of goes on with its successor
+            }
+            return actions + next
+        case .ready:
+            actions.append(.record(LifecycleEvent(.crash, instance: id, cause: "\(exit.status)\(detail)")))
+            if slot.role == .standby { return actions + restart(role: .standby, after: exit, reason: exit.status) }
+            if let standby = readyStandby {
+                slots[standby]?.role = .serving
+                actions.append(.publish(serving))
+                actions.append(
+                    .record(LifecycleEvent(.swap, instance: standby, cause: "standby \(standby) replaces \(id)"))
+                )
+                return actions + launch(role: .standby)
+            }
+            actions.append(.publish(serving))
+            // A replacement for an instance waiting on this one takes its place.
+            for (otherID, other) in slots where other.replaces == id { slots[otherID]?.replaces = nil }
+            if slots.values.contains(where: { $0.role == .serving && $0.phase == .starting && $0.replaces == nil }),
+                servingCount + startingCount(.serving) >= configuration.workers
+            {
+                return actions
+            }
+            return actions + restart(role: .serving, after: exit, reason: exit.status)
+        }
+    }
+
+    /// A ready instance is to be replaced (hung, too much memory, recycling, slow).
+    mutating func replace(_ id: Int, cause: ReplacementCause) -> [Action] {
+        guard let slot = slots[id], slot.phase == .ready, !stopping,
+            !slots.values.contains(where: { $0.replaces == id })
+        else { return [] }
+        var actions: [Action] = [.record(LifecycleEvent(cause.kind, instance: id, cause: cause.evidence))]
+        if case .hung = cause {
+            // Its requests are stuck: nothing to drain. Kill it now; its requests get 504 as its connections close.
+            slots[id]?.phase = .stopping
+            if slot.role == .serving { actions.append(.publish(serving)) }
+            actions.append(.kill(id))
+            if slot.role == .serving, let standby = readyStandby {
+                slots[standby]?.role = .serving
+                actions.append(.publish(serving))
+                return actions + launch(role: .standby)
+            }
+            return actions + launch(role: slot.role)
+        }
+        if slot.role == .serving, let standby = readyStandby {
+            slots[standby]?.role = .serving
+            slots[id]?.phase = .draining
+            actions.append(.publish(serving))
+            actions.append(.record(LifecycleEvent(.swap, instance: standby, cause: "standby \(standby) replaces \(id)")))
+            actions.append(.drain(id))
+            return actions + launch(role: .standby)
+        }
+        if configuration.noOverlap {
+            slots[id]?.phase = .draining
+            slots[id]?.replaceOnExit = true
+            if slot.role == .serving { actions.append(.publish(serving)) }
+            return actions + [.drain(id)]
+        }
+        return actions + launch(role: slot.role, replacing: id)
+    }
+
+    /// A deploy was asked for (SIGHUP, `feisty reload`): every instance is swapped, one at a time, for one running
+    /// the code now on disk.
+    mutating func deploy() -> [Action] {
+        guard !stopping else { return [] }
+        guard deployQueue == nil else {
+            return [.record(LifecycleEvent(.deploy, instance: nil, cause: "a deploy is already in progress"))]
+        }
+        let old = slots.values.filter { $0.phase == .ready }.sorted { ($0.role == .serving ? 0 : 1, $0.id) < ($1.role == .serving ? 0 : 1, $1.id) }.map(\.id)
+        deployQueue = old
+        let actions: [Action] = [
+            .record(LifecycleEvent(.deploy, instance: nil, cause: "deploying the code on disk to \(old.count) instance(s)"))
+        ]
+        return actions + continueDeploy()
+    }
+
+    /// Drained instance `id` finished its requests (or the grace period ended): stop it.
+    mutating func drained(_ id: Int) -> [Action] {
+        guard slots[id]?.phase == .draining else { return [] }
+        slots[id]?.phase = .stopping
+        return [.stop(id)]
+    }
+
+    /// feisty shuts down: stop everything.
+    mutating func stop() -> [Action] {
+        stopping = true
+        deployQueue = nil
+        if slots.isEmpty { return [.finish] }
+        var actions: [Action] = []
+        for id in slots.keys.sorted() where slots[id]?.phase != .stopping {
+            slots[id]?.phase = .stopping
+            actions.append(.stop(id))
+        }
+        return actions
+    }
+
+    // MARK: helpers
+
+    private var servingCount: Int { serving.count }
+
+    private func startingCount(_ role: Role) -> Int {
+        slots.values.filter { $0.role == role && $0.phase == .starting }.count
+    }
+
+    private var readyStandby: Int? {
+        slots.values.filter { $0.role == .standby && $0.phase == .ready }.map(\.id).min()
+    }
+
+    private mutating func launch(
+        role: Role,
+        replacing: Int? = nil,
+        deploy: Bool = false,
+        after delay: Duration = .zero
+    ) -> [Action] {
+        let id = nextID
+        nextID += 1
+        slots[id] = Slot(id: id, role: role, replaces: replacing, deploy: deploy)
+        return [.launch(id: id, after: delay), .record(LifecycleEvent(.start, instance: id, cause: Self.why(role, replacing, deploy)))]
+    }
+
+    private static func why(_ role: Role, _ replacing: Int?, _ deploy: Bool) -> String {
+        let what = role == .standby ? "standby" : "serving"
+        if let replacing { return "\(what), \(deploy ? "deploy: " : "")replacing instance \(replacing)" }
+        return deploy ? "\(what), deploy" : what
+    }
+
+    /// A crashed instance's successor, after the crash-loop backoff (never a silent give-up).
+    private mutating func restart(role: Role, after exit: InstanceExit, reason: String) -> [Action] {
+        let delay = restartPolicy.instanceCrashed(startedAt: exit.startedAt, exitedAt: exit.exitedAt)
+        var actions = launch(role: role, after: delay)
+        if delay > .zero {
+            actions.append(
+                .record(LifecycleEvent(.backoff, instance: nil, cause: "\(reason); next start in \(delay.formattedSeconds)"))
             )
         }
+        return actions
+    }
+
+    /// Starts the next step of a deploy, or ends it.
+    private mutating func continueDeploy() -> [Action] {
+        guard var queue = deployQueue else { return [] }
+        while let old = queue.first, slots[old]?.phase != .ready { queue.removeFirst() }
+        guard let old = queue.first, let oldSlot = slots[old] else {
+            deployQueue = nil
+            return [.record(LifecycleEvent(.deploy, instance: nil, cause: "deploy complete"))]
+        }
+        queue.removeFirst()
+        deployQueue = queue
+        if configuration.noOverlap {
+            slots[old]?.phase = .draining
+            slots[old]?.replaceOnExit = true
+            slots[old]?.replaceOnExitIsDeploy = true
+            return [.publish(serving), .drain(old)]
+        }
+        return launch(role: oldSlot.role, replacing: old, deploy: true)
     }
 }
 
