@@ -19,12 +19,15 @@ struct ReloadCommand: ParsableCommand {
     @Option(help: "The PID of the `feisty run` process.")
     var pid: Int32?
 
+    @Option(help: "The `--listen HOST:PORT` the `feisty run` process was started with.")
+    var listen: String?
+
     func run() throws {
         let target: Int32
         if let pid {
             target = pid
         } else {
-            switch RunningFeisty.choose(from: RunningFeisty.all(), app: app) {
+            switch RunningFeisty.choose(from: RunningFeisty.all(), app: app, listen: listen) {
             case .success(let found): target = found.processID
             case .failure(let error):
                 FileHandleOutput.error("feisty: \(error)")

@@ -101,9 +101,11 @@ public final class ProxyServer: Service, Sendable {
                 .bind(host: configuration.listenHost, port: configuration.listenPort)
                 .get()
         } catch {
+            // `Address already in use`, not NIO's description of the failed syscall.
+            let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
             let failure = ProxyError.bindFailed(
                 address: "\(configuration.listenHost):\(configuration.listenPort)",
-                reason: "\(error)"
+                reason: reason
             )
             listening.fail(failure)
             throw failure

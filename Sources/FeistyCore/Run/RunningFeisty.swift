@@ -35,13 +35,35 @@ public struct RunningFeisty: Sendable, Hashable {
         return found.sorted { $0.processID < $1.processID }
     }
 
-    /// Picks the one to reload: the only one, or the only one serving `app` (as given on its command line).
+    /// The value of `--listen` on its command line, if given.
+    public var listen: String? {
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--listen", index + 1 < arguments.count { return arguments[index + 1] }
+            if argument.hasPrefix("--listen=") { return String(argument.dropFirst("--listen=".count)) }
+        }
+        return nil
+    }
+
+    /// Picks the one to reload: the only one, or the only one serving `app` (as given on its command line) and
+    /// listening on `listen` (its `--listen`).
     /// - Returns: The process, or why none can be chosen.
-    public static func choose(from candidates: [RunningFeisty], app: String?) -> Result<RunningFeisty, ReloadError> {
-        let matching = app.map { app in candidates.filter { $0.arguments.contains(app) } } ?? candidates
+    public static func choose(
+        from candidates: [RunningFeisty],
+        app: String?,
+        listen: String? = nil
+    ) -> Result<RunningFeisty, ReloadError> {
+        var matching = app.map { app in candidates.filter { $0.arguments.contains(app) } } ?? candidates
+        if let listen { matching = matching.filter { $0.listen == listen } }
         switch matching.count {
         case 1: return .success(matching[0])
-        case 0: return .failure(ReloadError(app.map { "no running `feisty run` serves \($0)" } ?? "no `feisty run` is running"))
+        case 0:
+            let what = [app.map { "serves \($0)" }, listen.map { "listens on \($0)" }].compactMap { $0 }
+            return .failure(
+                ReloadError(
+                    what.isEmpty
+                        ? "no `feisty run` is running" : "no running `feisty run` \(what.joined(separator: " and "))"
+                )
+            )
         default:
             let list = matching.map { "\($0.processID) (\($0.arguments.joined(separator: " ")))" }.joined(separator: ", ")
             return .failure(ReloadError("several `feisty run` processes match: \(list); name the app or pass --pid"))
