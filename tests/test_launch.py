@@ -1,5 +1,6 @@
 """`launch`: the app served on feisty's --bind address, the report, liveness, debugger and server choices."""
 import http.client
+import importlib.util
 import json
 import os
 import signal
@@ -15,8 +16,16 @@ import requests
 
 from conftest import PROBE, REPO, free_port, listening_tcp_sockets
 
-DEBUGGER_WARNING = ("feisty: the Werkzeug debugger is disabled (it is a remote console); pass --allow-debugger "
-                    "to keep it")
+# The launcher's own messages are marked so that feisty prints them as its lines (LauncherLine.swift).
+MARKER = "::feisty::"
+DEBUGGER_WARNING = (f"{MARKER}warning::the Werkzeug debugger is disabled (it is a remote console); pass "
+                    "--allow-debugger to keep it")
+DEV_SERVER_WARNING = "WARNING: This is a development server."
+
+
+def assert_no_internal_banner(stderr):
+    """Werkzeug's startup lines name feisty's private address and Ctrl+C: the launcher keeps them out."""
+    assert "Running on" not in stderr and "CTRL+C" not in stderr, stderr
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -142,8 +151,9 @@ def test_seed_is_served_on_the_bind_port_and_reported(launches, tmp_path):
             pytest.skip("something else listens on 8080 here: cannot tell it is not the app")
     status = launch.close_stdin_and_wait()
     assert status != 0  # killed by the process-group SIGTERM
-    _, stderr = launch.stop()
-    assert "Running on http://127.0.0.1:%d" % port in stderr
+    stdout, stderr = launch.stop()
+    assert_no_internal_banner(stderr)
+    assert DEV_SERVER_WARNING in stderr and " * Serving Flask app 'app'" in stdout  # the rest of the app's output
 
 
 def test_a_unix_socket_bind_is_served_reported_and_cleaned_up(launches, tmp_path):
@@ -163,7 +173,8 @@ def test_a_unix_socket_bind_is_served_reported_and_cleaned_up(launches, tmp_path
     assert launch.close_stdin_and_wait() != 0
     assert not directory.exists()
     _, stderr = launch.stop()
-    assert f"Running on unix://{path}" in stderr
+    assert_no_internal_banner(stderr)
+    assert DEV_SERVER_WARNING in stderr
 
 
 def test_the_app_sees_the_client_and_the_public_address(launches, tmp_path):
@@ -261,7 +272,8 @@ def test_debugger_is_disabled_with_a_warning(launches, tmp_path):
     assert "Werkzeug Debugger" not in response.text and "kaboom" not in response.text
     _, stderr = launch.stop()
     assert DEBUGGER_WARNING in stderr.splitlines()
-    assert "feisty: the reloader is disabled" in stderr
+    assert f"{MARKER}warning::the reloader is disabled" in stderr
+    assert not [line for line in stderr.splitlines() if line.startswith("feisty")]  # every launcher line is marked
     assert "Restarting with" not in stderr  # no reloader child
 
 
@@ -276,6 +288,49 @@ def test_allow_debugger_keeps_it(launches, tmp_path):
     assert DEBUGGER_WARNING not in stderr and "Restarting with" not in stderr
 
 
+def load_probe():
+    """The probe as a module, for its pure helpers."""
+    spec = importlib.util.spec_from_file_location("feisty_probe_under_test", PROBE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_launcher_messages_are_marked_one_line_each():
+    probe = load_probe()
+    assert probe.feisty_message("warning", "the reloader is disabled") == f"{MARKER}warning::the reloader is disabled"
+    assert probe.feisty_message("error", "two\n  lines") == f"{MARKER}error::two lines"
+
+
+STYLED_WARNING = "\x1b[1m\x1b[31mWARNING: This is a development server.\x1b[0m"
+
+
+@pytest.mark.parametrize("logger,message,args,expected", [
+    # Werkzeug's startup record: the development-server warning stays, the address lines go.
+    ("werkzeug", STYLED_WARNING + "\n * Running on unix:///tmp/f/app-1.sock", (), STYLED_WARNING),
+    ("werkzeug", "WARNING: dev\n * Running on http://127.0.0.1:5001", (), "WARNING: dev"),
+    ("werkzeug", " * Running on all addresses (0.0.0.0)\n * Running on http://127.0.0.1:8080", (), None),
+    ("werkzeug", "\x1b[33mPress CTRL+C to quit\x1b[0m", (), None),
+    ("werkzeug", "Press CTRL+C to quit", (), None),
+    # Everything else passes untouched, the request log above all.
+    ("werkzeug", '127.0.0.1 - - [30/Nov/2026 17:02:09] "%s" %s %s\n', ("GET / HTTP/1.1", "200", "-"),
+     '127.0.0.1 - - [30/Nov/2026 17:02:09] "%s" %s %s\n'),
+    ("werkzeug", "the app says: Running on empty", (), "the app says: Running on empty"),
+    ("gunicorn.error", "Listening at: %s (%s)", ("unix:/tmp/f/app-1.sock", 42), None),
+    ("gunicorn.error", "Booting worker with pid: %s", (43,), "Booting worker with pid: %s"),
+    ("waitress", "Serving on http://127.0.0.1:5000", (), None),
+    ("waitress", "Task queue depth is 1", (), "Task queue depth is 1"),
+])
+def test_banner_filter_drops_only_the_internal_address_lines(logger, message, args, expected):
+    import logging
+
+    probe = load_probe()
+    record = logging.LogRecord(logger, logging.INFO, __file__, 1, message, args, None)
+    kept = probe.BannerFilter(probe.SERVER_BANNER_LINES[logger]).filter(record)
+    assert (record.msg if kept else None) == expected
+    assert record.args == args
+
+
 def test_module_name_is_served_by_run_simple(launches, tmp_path):
     port = free_port()
     launch = launches("app:app", port, tmp_path / "r.json", cwd=REPO / "examples" / "seed")
@@ -283,7 +338,8 @@ def test_module_name_is_served_by_run_simple(launches, tmp_path):
     assert report["requested"] is None and report["bind"]["port"] == port
     assert launch.wait_http("/1999").text == "1999"
     _, stderr = launch.stop()
-    assert f"Running on http://127.0.0.1:{port}" in stderr  # Werkzeug's run_simple banner
+    assert_no_internal_banner(stderr)  # run_simple's banner, served without app.run
+    assert DEV_SERVER_WARNING in stderr
 
 
 def test_factory_with_arguments_is_served(launches, tmp_path):
@@ -390,8 +446,9 @@ def test_gunicorn_missing_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("transport", ["tcp", "unix"])
-@pytest.mark.parametrize("server,banner", [("gunicorn", "Listening at"), ("waitress", "Serving on")])
-def test_other_servers(launches, tmp_path, server, banner, transport):
+@pytest.mark.parametrize("server,banner,kept", [("gunicorn", "Listening at", "Booting worker"),
+                                               ("waitress", "Serving on", None)])
+def test_other_servers(launches, tmp_path, server, banner, kept, transport):
     pytest.importorskip(server)
     bind = free_port() if transport == "tcp" else tmp_path / "app.sock"
     launch = launches("examples/seed/app.py", bind, tmp_path / "r.json", "--server", server)
@@ -406,7 +463,8 @@ def test_other_servers(launches, tmp_path, server, banner, transport):
             assert stat.S_IMODE(os.stat(bind).st_mode) == 0o600  # unix_socket_perms="600"
     launch.close_stdin_and_wait(timeout=10)
     _, stderr = launch.stop()
-    assert banner in stderr
+    assert banner not in stderr  # it names the internal address
+    assert kept is None or kept in stderr
 
 
 @pytest.mark.parametrize("app,kind", [("examples/broken/syntax_error.py", "syntax_error"),
@@ -473,4 +531,4 @@ def test_embedded_launcher_runs_from_dash_c(launches, tmp_path):
     finally:
         proc.stdin.close()
         proc.wait(timeout=10)
-    assert "ssl_context is ignored" in proc.stderr.read()
+    assert f"{MARKER}warning::the app's ssl_context is ignored" in proc.stderr.read()

@@ -1,5 +1,7 @@
 import ArgumentParser
 import FeistyCore
+import Foundation
+import Logging
 
 /// The `feisty` command: makes an unmodified Flask service self-managing.
 @main
@@ -7,6 +9,22 @@ struct Feisty: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feisty",
         abstract: "Run an unmodified Flask app behind a self-managing, feisty reverse proxy.",
-        subcommands: [RoutesCommand.self, MatchCommand.self, RunCommand.self]
+        subcommands: [RoutesCommand.self, MatchCommand.self, RunCommand.self, ReloadCommand.self]
     )
+
+    /// The environment variable that sets the lowest level feisty logs (`info` by default).
+    static let logLevelVariable = "FEISTY_LOG_LEVEL"
+
+    /// Installs feisty's console log, then parses and runs the command exactly as `AsyncParsableCommand.main()` does.
+    static func main() async {
+        // Before any command runs: a Logger made earlier would keep swift-log's default handler for good.
+        let requested = ProcessInfo.processInfo.environment[logLevelVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let level = requested.flatMap(ConsoleLogHandler.level(named:)) ?? .info
+        LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, logLevel: level) }
+        if let requested, ConsoleLogHandler.level(named: requested) == nil {
+            let names = ConsoleLogHandler.levelNames.joined(separator: ", ")
+            Logger(label: "feisty").warning("\(logLevelVariable)=\(requested) is not a level (\(names)); using info")
+        }
+        await main(nil)
+    }
 }

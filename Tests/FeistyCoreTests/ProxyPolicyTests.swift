@@ -15,102 +15,150 @@ import Testing
     }
 
     let admission = RequestAdmission(maxHeaderBytes: 1024, maxBodyBytes: 100, forwardUnknown: false)
-    let match = RouteGateDecision.forward
+    let match = RouteGateDecision.forward(rule: 0)
 
-    @Test func smugglingFramingsAreRefused() {
-        let cases: [[(String, String)]] = [
+    /// Each one a request-smuggling vector (RFC 9112 §6.1, §6.3).
+    @Test(
+        arguments: [
             [("Content-Length", "3"), ("Transfer-Encoding", "chunked")],
             [("Content-Length", "3"), ("Content-Length", "4")],
             [("Content-Length", "3"), ("Content-Length", "3")],
             [("Content-Length", "3, 3")],
             [("Content-Length", "-1")],
             [("Content-Length", "0x10")],
+            [("Content-Length", "")],
+            [("Content-Length", "1234567890123456789")],
             [("Transfer-Encoding", "chunked, gzip")],
-        ]
-        for headers in cases {
-            let decision = admission.decide(head: head(.POST, "/", headers), verdict: match, appAvailable: true)
-            guard case .refuse(.malformedRequest, _) = decision else {
-                Issue.record("not refused: \(headers) -> \(decision)")
-                continue
-            }
+            [("Transfer-Encoding", "gzip")],
+        ] as [[(String, String)]]
+    )
+    func smugglingFramingsAreRefused(headers: [(String, String)]) {
+        let decision = admission.decide(head: head(.POST, "/", headers), verdict: match)
+        guard case .refuse(.malformedRequest, .none) = decision else {
+            Issue.record("not refused: \(headers) -> \(decision)")
+            return
         }
+    }
+
+    @Test func transferEncodingOnHTTP10IsRefused() {
         let te10 = head(.POST, "/", [("Transfer-Encoding", "chunked")], version: .http1_0)
         #expect(RequestAdmission.framing(of: te10) == .failure(FramingError("Transfer-Encoding on HTTP/1.0")))
-    }
-
-    @Test func validFramingsAreForwarded() {
         #expect(
-            admission.decide(
-                head: head(.POST, "/", [("Content-Length", "10")]),
-                verdict: match,
-                appAvailable: true
-            ) == .forward(framing: .length(10))
-        )
-        #expect(
-            admission.decide(
-                head: head(.POST, "/", [("transfer-encoding", "gzip, chunked")]),
-                verdict: match,
-                appAvailable: true
-            ) == .forward(framing: .chunked)
-        )
-        #expect(
-            admission.decide(head: head(), verdict: .forward, appAvailable: true)
-                == .forward(framing: .none)
+            admission.decide(head: te10, verdict: match)
+                == .refuse(.malformedRequest(reason: "Transfer-Encoding on HTTP/1.0"), framing: .none)
         )
     }
 
-    @Test func limitsGateAndAvailabilityInOrder() {
+    @Test(
+        arguments: [
+            ([("Content-Length", "10")], .length(10)),
+            ([("Content-Length", " 10")], .length(10)),
+            ([("Content-Length", "0")], .none),
+            ([("transfer-encoding", "gzip, chunked")], .chunked),
+            ([("Transfer-Encoding", "CHUNKED")], .chunked),
+            ([], .none),
+        ] as [([(String, String)], RequestAdmission.Framing)]
+    )
+    func validFramingsAreForwarded(headers: [(String, String)], framing: RequestAdmission.Framing) {
+        #expect(admission.decide(head: head(.POST, "/", headers), verdict: match) == .forward(framing: framing))
+    }
+
+    @Test func aWerkzeugRedirectIsForwardedToo() {
+        // No rule matches as such, but the app answers the redirect itself.
+        #expect(admission.decide(head: head(), verdict: .forward(rule: nil)) == .forward(framing: .none))
+    }
+
+    @Test func limitsAndTheGateRefuse() {
         let big = head(.GET, "/", [("X-Big", String(repeating: "a", count: 2000))])
+        #expect(admission.decide(head: big, verdict: match) == .refuse(.headerTooLarge, framing: .none))
+        #expect(admission.decide(head: head(), verdict: .notFound) == .refuse(.routeNotFound, framing: .none))
         #expect(
-            admission.decide(head: big, verdict: match, appAvailable: true)
-                == .refuse(
-                    .headerTooLarge,
-                    framing: .none
-                )
+            admission.decide(head: head(.POST), verdict: .methodNotAllowed(allowed: ["GET", "HEAD"]))
+                == .refuse(.methodNotAllowed(allowed: ["GET", "HEAD"]), framing: .none)
         )
         #expect(
-            admission.decide(head: head(), verdict: .notFound, appAvailable: true)
-                == .refuse(
-                    .routeNotFound,
-                    framing: .none
-                )
+            admission.decide(head: head(.POST, "/", [("Content-Length", "101")]), verdict: match)
+                == .refuse(.bodyTooLarge, framing: .length(101))
         )
         #expect(
-            admission.decide(
-                head: head(.POST),
-                verdict: .methodNotAllowed(allowed: ["GET", "HEAD"]),
-                appAvailable: true
-            ) == .refuse(.methodNotAllowed(allowed: ["GET", "HEAD"]), framing: .none)
+            admission.decide(head: head(.POST, "/", [("Content-Length", "100")]), verdict: match)
+                == .forward(framing: .length(100))
         )
+        // A chunked body's size is unknown here: the state machine counts it (413 when it grows too large).
         #expect(
-            admission.decide(
-                head: head(.POST, "/", [("Content-Length", "101")]),
-                verdict: match,
-                appAvailable: true
-            ) == .refuse(.bodyTooLarge, framing: .length(101))
-        )
-        #expect(
-            admission.decide(head: head(), verdict: match, appAvailable: false)
-                == .refuse(
-                    .appUnavailable,
-                    framing: .none
-                )
+            admission.decide(head: head(.POST, "/", [("Transfer-Encoding", "chunked")]), verdict: match)
+                == .forward(framing: .chunked)
         )
         let open = RequestAdmission(maxHeaderBytes: 1024, maxBodyBytes: nil, forwardUnknown: true)
-        #expect(open.decide(head: head(), verdict: .notFound, appAvailable: true) == .forward(framing: .none))
+        #expect(open.decide(head: head(), verdict: .notFound) == .forward(framing: .none))
+        #expect(
+            open.decide(head: head(.POST), verdict: .methodNotAllowed(allowed: ["GET"])) == .forward(framing: .none)
+        )
+        #expect(
+            open.decide(head: head(.POST, "/", [("Content-Length", "1000000")]), verdict: match)
+                == .forward(framing: .length(1_000_000))
+        )
+        // Whether an instance is ready is no refusal any more: the request waits in the queue (ProxyDispatchTests).
     }
 
-    @Test func statusesAreMappedInOnePlace() {
-        let expected: [(ProxyRefusal, UInt, Bool)] = [
-            (.routeNotFound, 404, false), (.methodNotAllowed(allowed: ["GET"]), 405, false),
-            (.malformedRequest(reason: "x"), 400, true), (.headerTooLarge, 431, true), (.bodyTooLarge, 413, true),
-            (.requestHeadTimeout, 408, true), (.appUnavailable, 503, false), (.upstreamUnreachable, 502, false),
-            (.upstreamTimeout, 504, false),
-        ]
-        for (refusal, status, closes) in expected {
-            #expect(refusal.status.code == status)
-            #expect(refusal.closesConnection == closes)
-        }
+    /// Framing first (a smuggled request must not be judged further), then the head size, the gate, the body.
+    @Test func theChecksRunInOrder() {
+        let big = [("X-Big", String(repeating: "a", count: 2000))]
+        let smuggled = [("Content-Length", "3"), ("Content-Length", "4")]
+        #expect(
+            admission.decide(head: head(.POST, "/", big + smuggled), verdict: .notFound)
+                == .refuse(.malformedRequest(reason: "duplicated Content-Length"), framing: .none)
+        )
+        #expect(
+            admission.decide(head: head(.POST, "/", big + [("Content-Length", "101")]), verdict: .notFound)
+                == .refuse(.headerTooLarge, framing: .length(101))
+        )
+        #expect(
+            admission.decide(head: head(.POST, "/", [("Content-Length", "101")]), verdict: .notFound)
+                == .refuse(.routeNotFound, framing: .length(101))
+        )
+    }
+
+    struct StatusCase: Sendable, CustomTestStringConvertible {
+        var refusal: ProxyRefusal
+        var status: UInt
+        var closes: Bool
+        var label: String
+
+        var testDescription: String { label }
+    }
+
+    @Test(arguments: [
+        StatusCase(refusal: .routeNotFound, status: 404, closes: false, label: "not_found"),
+        StatusCase(
+            refusal: .methodNotAllowed(allowed: ["GET"]),
+            status: 405,
+            closes: false,
+            label: "method_not_allowed"
+        ),
+        StatusCase(refusal: .malformedRequest(reason: "x"), status: 400, closes: true, label: "malformed"),
+        StatusCase(refusal: .headerTooLarge, status: 431, closes: true, label: "header_too_large"),
+        StatusCase(refusal: .bodyTooLarge, status: 413, closes: true, label: "body_too_large"),
+        StatusCase(refusal: .requestHeadTimeout, status: 408, closes: true, label: "head_timeout"),
+        StatusCase(refusal: .appUnavailable, status: 503, closes: false, label: "app_unavailable"),
+        StatusCase(refusal: .appCrashed, status: 502, closes: false, label: "app_crashed"),
+        StatusCase(refusal: .appHung, status: 504, closes: false, label: "app_hung"),
+        StatusCase(refusal: .upstreamUnreachable, status: 502, closes: false, label: "upstream_unreachable"),
+        StatusCase(refusal: .upstreamTimeout, status: 504, closes: false, label: "upstream_timeout"),
+    ])
+    func statusesAreMappedInOnePlace(_ expected: StatusCase) {
+        let refusal = expected.refusal
+        #expect(refusal.status.code == expected.status)
+        #expect(refusal.closesConnection == expected.closes)
+        #expect(refusal.logLabel == expected.label)
+        // The body starts with the status, so a person with curl sees why; the head announces its exact size.
+        #expect(refusal.body.hasPrefix("\(expected.status) "))
+        let head = refusal.responseHead(version: .http1_1, close: false)
+        #expect(head.status.code == expected.status)
+        #expect(head.headers["content-length"] == [String(refusal.body.utf8.count)])
+    }
+
+    @Test func refusalHeadsCarryTheirExtraFields() {
         let head405 = ProxyRefusal.methodNotAllowed(allowed: ["GET", "HEAD"]).responseHead(
             version: .http1_1,
             close: false
@@ -119,6 +167,13 @@ import Testing
         #expect(
             ProxyRefusal.appUnavailable.responseHead(version: .http1_1, close: false).headers["retry-after"]
                 == ["1"]
+        )
+        #expect(ProxyRefusal.appCrashed.responseHead(version: .http1_1, close: false).headers["retry-after"] == [])
+        #expect(ProxyRefusal.appHung.responseHead(version: .http1_1, close: true).headers["connection"] == ["close"])
+        #expect(
+            ProxyRefusal.routeNotFound.responseHead(version: .http1_0, close: false).headers["connection"] == [
+                "keep-alive"
+            ]
         )
         let raw = ProxyRefusal.requestHeadTimeout.rawResponse(allocator: ByteBufferAllocator())
         #expect(String(buffer: raw).hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))

@@ -3,75 +3,84 @@ import Testing
 
 @testable import FeistyCore
 
-/// The supervisor's decisions as plain values: restart backoff, crash-loop limit, fail-fast, readiness.
+/// The supervisor's decisions as plain values: restart backoff, fail-fast, readiness, the probe path.
+///
+/// The pool's state machine has its case tables in `SupervisorStateMachineTests`.
 @Suite struct SupervisorPolicyTests {
     let t0 = ContinuousClock.now
 
-    @Test func backoffDoublesUpToTheCap() {
-        var policy = RestartPolicy(
-            initialDelay: .milliseconds(100),
-            maximumDelay: .milliseconds(500),
-            maximumCrashes: 100
-        )
-        var delays: [Duration] = []
-        for i in 0..<6 {
+    // MARK: restart policy
+
+    /// Crashes `count` instances in a row, each after `uptime`, one second apart; the delays the policy returns.
+    private func delays(
+        _ policy: inout RestartPolicy,
+        count: Int,
+        uptime: Duration = .milliseconds(10),
+        from first: Int = 0
+    ) -> [Duration] {
+        (first..<(first + count)).map { i in
             let crash = t0 + .seconds(i)
-            guard
-                case .restart(let delay) = policy.instanceCrashed(startedAt: crash - .milliseconds(10), exitedAt: crash)
-            else {
-                Issue.record("gave up too early")
-                return
-            }
-            delays.append(delay)
+            return policy.instanceCrashed(startedAt: crash - uptime, exitedAt: crash)
         }
+    }
+
+    @Test func backoffDoublesUpToTheCap() {
+        var policy = RestartPolicy(initialDelay: .milliseconds(100), maximumDelay: .milliseconds(500))
+        // The first crash restarts at once; the loop then waits initialDelay, doubling up to the cap.
         #expect(
-            delays == [
-                .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500),
+            delays(&policy, count: 7) == [
+                .zero, .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500),
                 .milliseconds(500), .milliseconds(500),
             ]
         )
     }
 
+    @Test func theDefaultsAreAtOnceThenHalfASecondDoublingToThirtySeconds() {
+        var policy = RestartPolicy()
+        #expect(policy.initialDelay == .milliseconds(500))
+        #expect(policy.maximumDelay == .seconds(30))
+        #expect(policy.stableUptime == .seconds(60))
+        #expect(
+            delays(&policy, count: 10) == [
+                .zero, .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16),
+                .seconds(30), .seconds(30), .seconds(30),
+            ]
+        )
+    }
+
     @Test func backoffResetsAfterAStableUptime() {
-        var policy = RestartPolicy(initialDelay: .milliseconds(100), stableUptime: .seconds(30), maximumCrashes: 100)
+        var policy = RestartPolicy(initialDelay: .milliseconds(100), stableUptime: .seconds(30))
         _ = policy.instanceCrashed(startedAt: t0, exitedAt: t0 + .seconds(1))
         _ = policy.instanceCrashed(startedAt: t0 + .seconds(1), exitedAt: t0 + .seconds(2))
-        #expect(
-            policy.instanceCrashed(startedAt: t0 + .seconds(2), exitedAt: t0 + .seconds(3))
-                == .restart(after: .milliseconds(400))
-        )
-        // This one ran 40 s: healthy, so the backoff starts over.
-        #expect(
-            policy.instanceCrashed(startedAt: t0 + .seconds(3), exitedAt: t0 + .seconds(43))
-                == .restart(after: .milliseconds(100))
-        )
+        #expect(policy.instanceCrashed(startedAt: t0 + .seconds(2), exitedAt: t0 + .seconds(3)) == .milliseconds(200))
+        // This one ran 40 s: healthy, so the crash is not part of the loop and restarts at once...
+        #expect(policy.instanceCrashed(startedAt: t0 + .seconds(3), exitedAt: t0 + .seconds(43)) == .zero)
+        // ...and the next quick crash starts the backoff over.
+        #expect(policy.instanceCrashed(startedAt: t0 + .seconds(43), exitedAt: t0 + .seconds(44)) == .milliseconds(100))
     }
 
-    @Test func givesUpAfterTooManyCrashesInTheWindow() {
-        var policy = RestartPolicy(maximumCrashes: 3, crashWindow: .seconds(60))
-        for i in 0..<3 {
-            let decision = policy.instanceCrashed(
-                startedAt: t0 + .seconds(i),
-                exitedAt: t0 + .seconds(i) + .milliseconds(500)
-            )
-            #expect(decision != .giveUp(crashes: i + 1, window: .seconds(60)))
-        }
-        #expect(
-            policy.instanceCrashed(startedAt: t0 + .seconds(3), exitedAt: t0 + .seconds(4))
-                == .giveUp(crashes: 4, window: .seconds(60))
-        )
+    @Test(arguments: [
+        (Duration.seconds(59) + .milliseconds(999), Duration.milliseconds(2000)),
+        (Duration.seconds(60), Duration.zero),
+        (Duration.seconds(3600), Duration.zero),
+    ])
+    func theStableUptimeIsInclusive(uptime: Duration, delay: Duration) {
+        var policy = RestartPolicy()
+        _ = delays(&policy, count: 3)  // 0, 0.5 s, 1 s: the loop is at 2 s now
+        #expect(policy.instanceCrashed(startedAt: t0 - uptime, exitedAt: t0) == delay)
     }
 
-    @Test func crashesOutsideTheWindowAreForgotten() {
-        var policy = RestartPolicy(maximumCrashes: 2, crashWindow: .seconds(10))
-        _ = policy.instanceCrashed(startedAt: t0, exitedAt: t0 + .seconds(1))
-        _ = policy.instanceCrashed(startedAt: t0 + .seconds(1), exitedAt: t0 + .seconds(2))
-        // 20 s later the two old crashes left the window: one crash in the window, restart.
-        guard case .restart = policy.instanceCrashed(startedAt: t0 + .seconds(21), exitedAt: t0 + .seconds(22)) else {
-            Issue.record("should restart")
-            return
-        }
+    /// The old policy gave up after `maximumCrashes` within `crashWindow` (tests `givesUpAfterTooManyCrashesInTheWindow`
+    /// and `crashesOutsideTheWindowAreForgotten`); the policy no longer gives up, it only backs off.
+    @Test func neverGivesUpOnACrashLoop() {
+        var policy = RestartPolicy(initialDelay: .milliseconds(50), maximumDelay: .seconds(1))
+        let all = delays(&policy, count: 200)
+        #expect(all.first == .zero)
+        #expect(all.dropFirst().allSatisfy { $0 >= .milliseconds(50) && $0 <= .seconds(1) })
+        #expect(all.suffix(100).allSatisfy { $0 == .seconds(1) })
     }
+
+    // MARK: the state machine's verdict on one exit (the old `instanceExited` API)
 
     private func exit(
         ready: Bool,
@@ -91,17 +100,39 @@ import Testing
         )
     }
 
+    private func oneInstance() -> SupervisorStateMachine {
+        SupervisorStateMachine(configuration: .init(), restartPolicy: RestartPolicy(initialDelay: .milliseconds(100)))
+    }
+
     @Test func aStopRequestFinishesWhateverTheExit() {
-        var machine = SupervisorStateMachine(policy: RestartPolicy())
-        #expect(machine.instanceExited(exit(ready: false, stop: true)) == .finish)
-        #expect(machine.instanceExited(exit(ready: true, stop: true)) == .finish)
+        // Stopped while starting.
+        var starting = oneInstance()
+        _ = starting.start()
+        #expect(starting.stop() == [.publish([]), .stop(1)])
+        #expect(
+            starting.exited(1, exit(ready: false, stop: true))
+                == [.record(LifecycleEvent(.stop, instance: 1, cause: "exit code 1")), .finish]
+        )
+        // Stopped while serving: unpublished first; even an exit that looks like a crash is the end once feisty stops.
+        var serving = oneInstance()
+        _ = serving.start()
+        _ = serving.ready(1)
+        #expect(serving.stop() == [.publish([]), .stop(1)])
+        #expect(
+            serving.exited(1, exit(ready: true, stop: false))
+                == [.record(LifecycleEvent(.stop, instance: 1, cause: "exit code 1")), .finish]
+        )
+        // Nothing running: finished at once (after an empty publication).
+        var idle = oneInstance()
+        #expect(idle.stop() == [.publish([]), .finish])
     }
 
     @Test func anAppThatNeverServedFailsFastWithItsErrorLine() {
-        var machine = SupervisorStateMachine(policy: RestartPolicy())
-        let action = machine.instanceExited(exit(ready: false, errorLine: "SyntaxError: expected ':' (app.py, line 8)"))
-        guard case .fail(let error) = action else {
-            Issue.record("expected a failure, got \(action)")
+        var machine = oneInstance()
+        _ = machine.start()
+        let actions = machine.exited(1, exit(ready: false, errorLine: "SyntaxError: expected ':' (app.py, line 8)"))
+        guard case .fail(let error)? = actions.first, actions.count == 1 else {
+            Issue.record("expected a failure, got \(actions)")
             return
         }
         #expect(error.code == .appFailedToStart)
@@ -109,30 +140,44 @@ import Testing
     }
 
     @Test func aStartupTimeoutBeforeEverServingIsReportedAsSuch() {
-        var machine = SupervisorStateMachine(policy: RestartPolicy())
+        var machine = oneInstance()
+        _ = machine.start()
         let timeout = SupervisorError(.startupTimedOut, "the app did not answer HTTP")
-        #expect(machine.instanceExited(exit(ready: false, failure: timeout)) == .fail(timeout))
+        #expect(machine.exited(1, exit(ready: false, failure: timeout)) == [.fail(timeout)])
     }
 
+    /// Was `aCrashAfterServingRestartsEvenIfTheNextStartFails`, which ended with the crash-loop give-up (removed:
+    /// the policy never gives up now). The third crash is backed off from like the second.
     @Test func aCrashAfterServingRestartsEvenIfTheNextStartFails() {
-        var machine = SupervisorStateMachine(policy: RestartPolicy(initialDelay: .milliseconds(100), maximumCrashes: 2))
+        var machine = oneInstance()
+        _ = machine.start()
+        _ = machine.ready(1)
         #expect(
-            machine.instanceExited(exit(ready: true, at: 1))
-                == .restart(after: .milliseconds(100), reason: "the app exited (exit code 1)")
+            machine.exited(1, exit(ready: true, at: 1)) == [
+                .record(LifecycleEvent(.crash, instance: 1, cause: "exit code 1")), .publish([]),
+                .launch(id: 2, after: .zero), .record(LifecycleEvent(.start, instance: 2, cause: "serving")),
+            ]
         )
         // The restarted instance dies before it is ready (say the file was edited into a syntax error):
         // it served before, so this is a crash to back off from, not a startup failure.
+        let why = "the app exited while starting (exit code 1)"
         #expect(
-            machine.instanceExited(exit(ready: false, at: 2))
-                == .restart(after: .milliseconds(200), reason: "the app exited (exit code 1)")
+            machine.exited(2, exit(ready: false, at: 2)) == [
+                .record(LifecycleEvent(.crash, instance: 2, cause: why)),
+                .launch(id: 3, after: .milliseconds(100)),
+                .record(LifecycleEvent(.start, instance: 3, cause: "serving")),
+                .record(LifecycleEvent(.backoff, instance: nil, cause: "\(why); next start in 0.1 s")),
+            ]
         )
-        guard case .fail(let error) = machine.instanceExited(exit(ready: false, errorLine: "boom", at: 3)) else {
-            Issue.record("expected the crash loop to give up")
-            return
-        }
-        #expect(error.code == .crashLoop)
-        #expect(error.message.contains("3 times within 60 s"))
-        #expect(error.message.contains("boom"))
+        // Again, with the app's error line in the crash and backoff events; no give-up.
+        #expect(
+            machine.exited(3, exit(ready: false, errorLine: "boom", at: 3)) == [
+                .record(LifecycleEvent(.crash, instance: 3, cause: "\(why): boom")),
+                .launch(id: 4, after: .milliseconds(200)),
+                .record(LifecycleEvent(.start, instance: 4, cause: "serving")),
+                .record(LifecycleEvent(.backoff, instance: nil, cause: "\(why): boom; next start in 0.2 s")),
+            ]
+        )
     }
 
     // MARK: readiness
@@ -148,11 +193,33 @@ import Testing
         #expect(check.start() == .readReport)
         #expect(check.reportRead(.missing, now: t0 + .milliseconds(10)) == .wait(.milliseconds(50)))
         #expect(check.waited(now: t0 + .milliseconds(60)) == .readReport)
-        #expect(check.reportRead(.decoded(report), now: t0 + .milliseconds(70)) == .probeHTTP(report.bind))
+        #expect(check.reportRead(.decoded(report), now: t0 + .milliseconds(70)) == .probeHTTP(report.bind, path: "/"))
         #expect(check.httpProbed(answered: false, now: t0 + .milliseconds(80)) == .wait(.milliseconds(50)))
         // After a failed probe the report is not read again: the HTTP probe is retried.
-        #expect(check.waited(now: t0 + .milliseconds(130)) == .probeHTTP(report.bind))
+        #expect(check.waited(now: t0 + .milliseconds(130)) == .probeHTTP(report.bind, path: "/"))
         #expect(check.httpProbed(answered: true, now: t0 + .milliseconds(140)) == .ready(report))
+    }
+
+    @Test func theProbeAsksForADeclaredParameterlessGETRoute() {
+        let table = RouteTable(rules: [
+            RouteRule(rule: "/user/<name>", endpoint: "user"),
+            RouteRule(rule: "/submit", methods: ["POST", "OPTIONS"], endpoint: "submit"),
+            RouteRule(rule: "/health", endpoint: "health"),
+        ])
+        let bind = AppAddress.tcp(ListenAddress(host: "127.0.0.1", port: 4242))
+        let healthReport = LaunchReport(table: table, requested: nil, bind: bind)
+        var check = ReadinessCheck(startedAt: t0, timeout: .seconds(30), retryInterval: .milliseconds(50))
+        #expect(check.reportRead(.decoded(healthReport), now: t0) == .probeHTTP(bind, path: "/health"))
+        #expect(check.httpProbed(answered: false, now: t0 + .milliseconds(10)) == .wait(.milliseconds(50)))
+        #expect(check.waited(now: t0 + .milliseconds(60)) == .probeHTTP(bind, path: "/health"))
+        // No such route (only parameterised ones): `/`, whatever it answers (a 404 still means the app serves).
+        let bare = LaunchReport(
+            table: RouteTable(rules: [RouteRule(rule: "/<int:year>", endpoint: "year")]),
+            requested: nil,
+            bind: bind
+        )
+        var second = ReadinessCheck(startedAt: t0, timeout: .seconds(30), retryInterval: .milliseconds(50))
+        #expect(second.reportRead(.decoded(bare), now: t0) == .probeHTTP(bind, path: "/"))
     }
 
     @Test func timesOutWithoutAReport() {
@@ -187,6 +254,94 @@ import Testing
             return
         }
         #expect(error.code == .malformedReport)
+    }
+
+    // MARK: the probe path
+
+    /// One `RouteTable.probePath` case: the rules, in registration order, and the path expected.
+    struct ProbePathCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var rules: [RouteRule]
+        var expected: String?
+        var testDescription: String { name }
+    }
+
+    private static func get(_ path: String, _ endpoint: String = "view") -> RouteRule {
+        RouteRule(rule: path, endpoint: endpoint)
+    }
+
+    static let probePathCases: [ProbePathCase] = [
+        .init(name: "/ when it is declared", rules: [get("/health", "health"), get("/", "index")], expected: "/"),
+        .init(name: "/ first", rules: [get("/"), get("/health")], expected: "/"),
+        .init(
+            name: "else the first parameterless GET route",
+            rules: [get("/user/<name>"), get("/about", "about"), get("/health", "health")],
+            expected: "/about"
+        ),
+        .init(
+            name: "a rule with any method counts",
+            rules: [RouteRule(rule: "/any", methods: nil, endpoint: "any")],
+            expected: "/any"
+        ),
+        .init(
+            name: "not a POST-only route, not even /",
+            rules: [
+                RouteRule(rule: "/", methods: ["POST", "OPTIONS"], endpoint: "post"),
+                RouteRule(rule: "/form", methods: ["POST"], endpoint: "form"),
+                get("/ping", "ping"),
+            ],
+            expected: "/ping"
+        ),
+        .init(
+            name: "not the static route",
+            rules: [get("/static", "static"), get("/static/<path:filename>", "static"), get("/ok", "ok")],
+            expected: "/ok"
+        ),
+        .init(
+            name: "not a redirect",
+            rules: [RouteRule(rule: "/", endpoint: "old", redirectTo: "/new"), get("/new", "new")],
+            expected: "/new"
+        ),
+        .init(
+            name: "not a WebSocket route",
+            rules: [RouteRule(rule: "/ws", endpoint: "ws", websocket: true), get("/plain", "plain")],
+            expected: "/plain"
+        ),
+        .init(
+            name: "not a subdomain rule",
+            rules: [RouteRule(rule: "/", endpoint: "api", subdomain: "api"), get("/home", "home")],
+            expected: "/home"
+        ),
+        .init(
+            name: "a live app's rules carry the map's default subdomain",
+            // Werkzeug's Rule.bind sets `subdomain = map.default_subdomain` (""), and the launcher reports it as is:
+            // these are the rules of a plain `@app.route("/health")` app, as its launch report lists them.
+            rules: [
+                RouteRule(rule: "/static/<path:filename>", endpoint: "static", subdomain: ""),
+                RouteRule(rule: "/health", endpoint: "health", subdomain: ""),
+                RouteRule(rule: "/item/<int:n>", endpoint: "item", subdomain: ""),
+            ],
+            expected: "/health"
+        ),
+        .init(
+            name: "not a host rule",
+            rules: [RouteRule(rule: "/", endpoint: "host", host: "example.com"), get("/home", "home")],
+            expected: "/home"
+        ),
+        .init(name: "nil without rules", rules: [], expected: nil),
+        .init(
+            name: "nil when every GET route has a parameter or is excluded",
+            rules: [
+                get("/<int:year>"), get("/static", "static"), RouteRule(rule: "/old", endpoint: "o", redirectTo: "/"),
+                RouteRule(rule: "/post", methods: ["POST"], endpoint: "p"),
+            ],
+            expected: nil
+        ),
+    ]
+
+    @Test(arguments: probePathCases)
+    func probePath(_ example: ProbePathCase) {
+        #expect(RouteTable(rules: example.rules).probePath == example.expected)
     }
 
     // MARK: contract details

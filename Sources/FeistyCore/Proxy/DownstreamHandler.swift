@@ -280,14 +280,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 parserError == .headerOverflow
                 ? .headerTooLarge : .malformedRequest(reason: "unparseable request (\(parserError))")
             let now = NIODeadline.now()
-            let unparsed = ExchangeRecord(
-                client: peer,
-                method: .RAW(value: "-"),
-                target: "-",
-                verdict: nil,
-                receivedAt: now
-            )
-            switch machine.parseError(refusal, unparsed: unparsed, now: now) {
+            switch machine.parseError(refusal, unparsed: unparsedRecord(now: now), now: now) {
             case .refuseAtEdgeAndClose(let refusal): refuseAtEdgeAndClose(refusal)
             case .close: closeConnection()
             }
@@ -642,6 +635,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
         return false
     }
 
+    /// The record of a request whose head never parsed: only the client is known.
+    private func unparsedRecord(now: NIODeadline) -> ExchangeRecord {
+        ExchangeRecord(client: peer, method: .RAW(value: "-"), target: "-", verdict: nil, receivedAt: now)
+    }
+
     private func tickFired() {
         let now = NIODeadline.now()
         if let tableDeadline, now >= tableDeadline {
@@ -654,6 +652,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
         case .close:
             closeConnection()
         case .refuseAtEdgeAndClose(let refusal):
+            // The head never completed (408): its record names only the client.
+            machine.finishUnparsed(unparsedRecord(now: now), refusal: refusal, now: now)
             refuseAtEdgeAndClose(refusal)
         case .refuse(let refusing):
             execute(refusing)

@@ -439,7 +439,8 @@ struct ProxyConnectionStateMachine {
     mutating func parseError(_ refusal: ProxyRefusal, unparsed: ExchangeRecord, now: NIODeadline) -> ParseErrorAction {
         if case .exchanging(let exchange) = state {
             if exchange.response != .awaitingHead {
-                finish(exchange.record, now: now)
+                // A response went out already: its record too, unless the response ended (early) before.
+                if exchange.response == .streaming { finish(exchange.record, now: now) }
                 state = .closed
                 return .close
             }
@@ -449,6 +450,11 @@ struct ProxyConnectionStateMachine {
         }
         state = .closed
         return .refuseAtEdgeAndClose(refusal)
+    }
+
+    /// A connection closed before its request head could be parsed (the head timed out) ends in this record.
+    mutating func finishUnparsed(_ record: ExchangeRecord, refusal: ProxyRefusal, now: NIODeadline) {
+        finish(record, refusal: refusal, now: now)
     }
 
     /// The client connection is gone: an exchange in progress ends here.

@@ -112,7 +112,7 @@ public final class ProxyServer: Service, Sendable {
         }
         if let address = serverChannel.localAddress {
             listening.succeed(address)
-            logger.info("feisty proxy listening on \(address.displayForm)")
+            logger.info("proxy listening on \(address.displayForm)")
         }
         let grace = configuration.gracePeriod
         let drained = serverChannel.eventLoop.makePromise(of: Void.self)
@@ -120,7 +120,7 @@ public final class ProxyServer: Service, Sendable {
         try await withGracefulShutdownHandler {
             try await serverChannel.closeFuture.get()
         } onGracefulShutdown: { [self] in
-            logger.info("feisty proxy draining (grace \(grace.nanoseconds / 1_000_000) ms)")
+            logger.info("proxy draining (grace \(grace.nanoseconds / 1_000_000) ms)")
             draining.withLock { $0 = true }
             // Stops accepting, closes idle keep-alive connections, lets in-flight requests end (with
             // `Connection: close`); the promise completes when the last connection closed.

@@ -21,13 +21,14 @@ public final class UpstreamInstance: Sendable {
     public let address: SocketAddress
     private let inFlightCount = Atomic<Int>(0)
     private let servedCount = Atomic<Int>(0)
-    private let lastProgressNanos = Atomic<UInt64>(0)
+    private let lastProgressNanos: Atomic<UInt64>
     private let failureValue = Atomic<UInt8>(0)
 
-    /// Creates an instance description.
+    /// Creates an instance description; it counts as having shown progress now (it just answered a probe).
     public init(id: Int, address: SocketAddress) {
         self.id = id
         self.address = address
+        self.lastProgressNanos = Atomic(NIODeadline.now().uptimeNanoseconds)
     }
 
     /// Requests dispatched to it and not yet finished.
@@ -91,7 +92,7 @@ public struct InstancePool: Sendable {
         var best: UpstreamInstance?
         var bestLoad = Int.max
         for offset in 0..<count {
-            let instance = instances[Int((rotation &+ UInt(offset)) % UInt(count))]
+            let instance = instances[(Int(rotation % UInt(count)) + offset) % count]
             if instance.id == excluded { continue }
             let load = instance.inFlight
             if load < bestLoad {

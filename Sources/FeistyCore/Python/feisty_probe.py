@@ -21,8 +21,11 @@ Protocol
     Runs the app (a script exactly as ``python3 app.py`` would, with ``app.run``/``run_simple`` rebound to
     --bind; any other spec is loaded like ``routes`` and served) and writes, right before binding, the route
     table plus ``"requested": {"host", "port"} | null`` and ``"bind": {"host", "port"}`` to PATH (atomically:
-    PATH.tmp then rename). The app's own output stays on stdout/stderr, line-buffered. When stdin is a pipe
-    (feisty holds its write end), EOF on it kills the whole process group: feisty died, so must the app.
+    PATH.tmp then rename). The app's own output stays on stdout/stderr, line-buffered, except the server's startup
+    lines naming the internal address (Werkzeug's ``Running on ...`` and ``Press CTRL+C to quit``, gunicorn's
+    ``Listening at:``, waitress's ``Serving on``). The launcher's own messages are stderr lines
+    ``::feisty::LEVEL::TEXT`` (LEVEL a swift-log level: ``warning``, ...), which feisty prints as its own. When stdin
+    is a pipe (feisty holds its write end), EOF on it kills the whole process group: feisty died, so must the app.
 
 Failure (both commands)
     Exit status 1 and one line of JSON ``{"error": {"kind": KIND, "message": "one line"}}``: on the original
@@ -1745,13 +1748,67 @@ def static_table(spec: AppSpec) -> dict:
 # launch: run the app on feisty's internal address
 # ---------------------------------------------------------------------------------------------------------------
 
-DEBUGGER_WARNING = "feisty: the Werkzeug debugger is disabled (it is a remote console); pass --allow-debugger to keep it"
-RELOADER_WARNING = "feisty: the reloader is disabled (it would fork a child feisty cannot supervise)"
+DEBUGGER_WARNING = "the Werkzeug debugger is disabled (it is a remote console); pass --allow-debugger to keep it"
+RELOADER_WARNING = "the reloader is disabled (it would fork a child feisty cannot supervise)"
+
+# The launcher shares the app's stderr, so its own messages carry a marker the app would not print; feisty's relay
+# (LauncherLine.swift) prints such a line as feisty's own (`feisty warning: ...`), not as the app's `app! ` output.
+MESSAGE_MARKER = "::feisty::"
 
 
-def _warn(line: str) -> None:
-    sys.stderr.write(line + "\n")
+def feisty_message(level: str, text: str) -> str:
+    """The stderr line that makes feisty print ``text`` as its own message at ``level`` (``warning``, ...)."""
+    return f"{MESSAGE_MARKER}{level}::{' '.join(text.split())}"
+
+
+def _warn(text: str) -> None:
+    sys.stderr.write(feisty_message("warning", text) + "\n")
     sys.stderr.flush()
+
+
+# Startup lines of the servers that name the internal address and how to stop the server: wrong behind feisty,
+# which prints the public URL itself (its proxy owns Ctrl+C). Everything else they log passes.
+SERVER_BANNER_LINES = {
+    "werkzeug": (" * Running on ", "Press CTRL+C to quit"),  # BaseWSGIServer.log_startup, run_simple
+    "gunicorn.error": ("Listening at: ",),  # Arbiter.start
+    "waitress": ("Serving on ",),  # waitress.serve: print_listen
+}
+_ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class BannerFilter:
+    """A ``logging`` filter that drops a server's startup lines naming the internal address (``prefixes``).
+
+    Werkzeug logs its banner as one multi-line record (the development-server warning, then the ``Running on``
+    lines), so matching lines are cut out of a record and the rest of it is kept.
+    """
+
+    def __init__(self, prefixes) -> None:
+        self.prefixes = tuple(prefixes)
+
+    def filter(self, record) -> bool:
+        template = record.msg
+        # Every request log record passes here: one substring test per prefix on the unformatted template.
+        if not isinstance(template, str) or not any(prefix in template for prefix in self.prefixes):
+            return True
+        lines = template.split("\n")
+        kept = [line for line in lines if not _ANSI_STYLE.sub("", line).startswith(self.prefixes)]
+        if len(kept) == len(lines):
+            return True
+        if record.args or not "".join(kept).strip():
+            return False  # the args belong to the dropped line (gunicorn's address and pid)
+        record.msg = "\n".join(kept)
+        return True
+
+
+def hide_server_banner(server: str) -> None:
+    """Installs ``BannerFilter`` on the logger ``server`` (werkzeug, gunicorn, waitress) logs its startup to."""
+    import logging
+
+    name = "gunicorn.error" if server == "gunicorn" else server
+    logger = logging.getLogger(name)
+    if not any(isinstance(existing, BannerFilter) for existing in logger.filters):
+        logger.addFilter(BannerFilter(SERVER_BANNER_LINES[name]))
 
 
 class Address:
@@ -2037,14 +2094,14 @@ class Launcher:
         from flask import Flask
 
         if self.served:
-            _warn("feisty: the app started a second server; only the first one is served")
+            _warn("the app started a second server; only the first one is served")
             return
         self.served = True
         if options.get("use_reloader"):
             _warn(RELOADER_WARNING)
         options["use_reloader"] = False
         if options.get("ssl_context") is not None:
-            _warn("feisty: the app's ssl_context is ignored (feisty's proxy talks plain HTTP on the internal port)")
+            _warn("the app's ssl_context is ignored (feisty's proxy talks plain HTTP on the internal port)")
             options["ssl_context"] = None
         app = application if isinstance(application, Flask) else self.find_app()
         wants_debugger = bool(options.get("use_debugger")) or _has_debugged_application(app)
@@ -2060,6 +2117,7 @@ class Launcher:
         application = ForwardedEnviron(application, public.host, public.port)
         self.check_bindable()
         self.write_report(app, requested)
+        hide_server_banner(self.server)
         try:
             if self.server == "gunicorn":
                 self.serve_gunicorn(application)

@@ -3,7 +3,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Synchronization
+import Logging
 
 /// Which of the app's output streams a line came from.
 public enum AppOutputStream: Sendable, Hashable {
@@ -25,53 +25,66 @@ public protocol AppOutputSink: Sendable {
 /// Passes the app's output through to feisty's own stdout and stderr, each line prefixed so it stays
 /// greppable next to feisty's logs: `app| ` for the app's stdout, `app! ` for its stderr.
 ///
-/// Each batch of lines goes out in one `write(2)` under a lock, so lines from the two streams never interleave
-/// mid-line, and an app logging every request costs feisty one write per batch, not one per line.
+/// Each batch of lines goes out in one `write(2)` under feisty's console lock (``ConsoleOutput``), so lines from the
+/// two streams and feisty's log never interleave mid-line, and an app logging every request costs feisty one write
+/// per batch, not one per line. The launcher's own lines on the app's stderr (``LauncherLine``) are not the app's:
+/// its messages go to feisty's log as feisty's (`feisty warning: the reloader is disabled ...`), and its JSON error
+/// report is left to the supervisor, which reports it once.
 public struct StandardStreamsAppOutput: AppOutputSink {
     /// The prefix of the app's stdout lines.
     public static let outputPrefix: StaticString = "app| "
     /// The prefix of the app's stderr lines.
     public static let errorPrefix: StaticString = "app! "
 
-    private static let writeLock = Mutex(())
     private let outputDescriptor: Int32
     private let errorDescriptor: Int32
+    private let logger: Logger
 
     /// Creates the sink.
     /// - Parameters:
     ///   - outputDescriptor: Where the app's stdout lines go, feisty's stdout by default.
     ///   - errorDescriptor: Where the app's stderr lines go, feisty's stderr by default.
-    public init(outputDescriptor: Int32 = STDOUT_FILENO, errorDescriptor: Int32 = STDERR_FILENO) {
+    ///   - logger: Where the launcher's messages go: feisty's log (made after `LoggingSystem.bootstrap`).
+    public init(
+        outputDescriptor: Int32 = STDOUT_FILENO,
+        errorDescriptor: Int32 = STDERR_FILENO,
+        logger: Logger = Logger(label: "feisty.launcher")
+    ) {
         self.outputDescriptor = outputDescriptor
         self.errorDescriptor = errorDescriptor
+        self.logger = logger
     }
 
-    /// Writes `lines`, each with its prefix, to feisty's stdout or stderr.
+    /// Writes `lines`, each with its prefix, to feisty's stdout or stderr; the launcher's lines as described above.
     public func appWrote(_ lines: [String], on stream: AppOutputStream) {
-        let (descriptor, prefix): (Int32, StaticString) =
-            switch stream {
-            case .standardOutput: (outputDescriptor, Self.outputPrefix)
-            case .standardError: (errorDescriptor, Self.errorPrefix)
+        guard stream == .standardError else {
+            Self.write(lines[...], prefix: Self.outputPrefix, to: outputDescriptor)
+            return
+        }
+        var pending = lines.startIndex
+        for index in lines.indices {
+            let kind = LauncherLine(lines[index])
+            if kind == .app { continue }
+            // The app's lines before it go out first: the order on the console is the order of the pipe.
+            Self.write(lines[pending..<index], prefix: Self.errorPrefix, to: errorDescriptor)
+            pending = index + 1
+            if case .message(let level, let text) = kind {
+                logger.log(level: level, "\(text)")
             }
+        }
+        Self.write(lines[pending...], prefix: Self.errorPrefix, to: errorDescriptor)
+    }
+
+    private static func write(_ lines: ArraySlice<String>, prefix: StaticString, to descriptor: Int32) {
+        guard !lines.isEmpty else { return }
+        let prefixBytes = UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(lines.reduce(0) { $0 + $1.utf8.count + prefix.utf8CodeUnitCount + 1 })
+        bytes.reserveCapacity(lines.reduce(0) { $0 + $1.utf8.count + prefixBytes.count + 1 })
         for line in lines {
-            bytes.append(contentsOf: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+            bytes.append(contentsOf: prefixBytes)
             bytes.append(contentsOf: line.utf8)
             bytes.append(UInt8(ascii: "\n"))
         }
-        Self.writeLock.withLock { _ in
-            bytes.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        return  // feisty's own stdout is gone: drop the line rather than fail the app.
-                    }
-                    offset += written
-                }
-            }
-        }
+        bytes.withUnsafeBytes { ConsoleOutput.write($0, to: descriptor) }
     }
 }

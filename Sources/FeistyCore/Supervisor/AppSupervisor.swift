@@ -468,13 +468,14 @@ public final class AppSupervisor: Service, Sendable {
                 do {
                     exit = try await runner.run()
                 } catch {
+                    // The interpreter cannot be spawned at all: the error says so (`--python`), as is.
                     exit = .init(
                         startedAt: startedAt,
                         exitedAt: .now,
                         status: "not started",
                         becameReady: false,
                         stopRequested: false,
-                        errorLine: "\(error)"
+                        readinessFailure: error as? SupervisorError ?? SupervisorError(.spawnFailed, "\(error)")
                     )
                 }
             }

@@ -1,8 +1,10 @@
 import Foundation
+import Logging
 
-/// Picks, from the app's stderr, the line that best says why it died: the last Python exception line
-/// (`ZeroDivisionError: division by zero`, `OSError: [Errno 98] Address already in use`) or the launcher's own
-/// `feisty: ...` line, and otherwise the last line that is not a request log line.
+/// Picks, from the app's stderr, the line that best says why it died: the launcher's error report, else the last Python
+/// exception line (`ZeroDivisionError: division by zero`, `OSError: [Errno 98] Address already in use`) or launcher
+/// error message, and otherwise the last line that is not a request log line. The launcher's warnings
+/// (``LauncherLine``) say nothing about an exit and are passed over.
 struct ErrorLines: Sendable, Hashable {
     /// The last line that looks like an exception (or a launcher error).
     private(set) var exceptionLine: String?
@@ -26,6 +28,10 @@ struct ErrorLines: Sendable, Hashable {
         guard !trimmed.isEmpty, !Self.isRequestLogLine(trimmed) else { return }
         if let message = Self.launcherErrorMessage(trimmed) {
             launcherError = message
+            return
+        }
+        if case .message(let level, let text) = LauncherLine(trimmed) {
+            if level >= .error { exceptionLine = text }
             return
         }
         lastLine = trimmed

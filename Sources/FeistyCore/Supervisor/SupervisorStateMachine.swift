@@ -151,21 +151,23 @@ struct SupervisorStateMachine: Sendable {
             return actions + [.stop(id)]
         }
         if let old = slot.replaces, var oldSlot = slots[old], oldSlot.phase == .ready {
+            // The swap: the new instance takes the old one's role as it is now (a standby may have been promoted
+            // while its replacement booted).
             oldSlot.phase = .draining
             slots[old] = oldSlot
             slots[id]?.replaces = nil
-            actions.append(.publish(serving))
+            slots[id]?.role = oldSlot.role
+            if oldSlot.role == .serving { actions.append(.publish(serving)) }
             actions.append(.record(LifecycleEvent(.swap, instance: id, cause: "instance \(id) replaces \(old)")))
             actions.append(.drain(old))
-        } else if slot.role == .standby, servingCount < configuration.workers {
-            // A serving instance was lost while this standby booted: it serves at once.
-            slots[id]?.role = .serving
-            actions.append(.publish(serving))
-            actions += launch(role: .standby)
-        } else if slot.role == .serving {
-            actions.append(.publish(serving))
+        } else {
+            // Nothing to replace (any more): the instance fills a gap, becomes the standby, or is surplus.
+            slots[id]?.replaces = nil
+            actions += place(id)
         }
         if slot.deploy { actions += continueDeploy() }
+        // A standby promoted while its own replacement booted leaves the pool without one.
+        if missing(.standby) { actions += launch(role: .standby) }
         return actions
     }
 
@@ -196,7 +198,7 @@ struct SupervisorStateMachine: Sendable {
                 actions.append(
                     .record(LifecycleEvent(.deployRefused, instance: id, cause: "deploy refused: \(why)"))
                 )
-                if slot.replaces == nil, servingCount + startingCount(.serving) < configuration.workers {
+                if slot.replaces == nil, missing(slot.role) {
                     // noOverlap stopped an old instance first: the pool must not shrink (the old code is gone
                     // from disk, so the retry may fail again, with backoff).
                     actions += restart(role: slot.role, after: exit, reason: why)
@@ -212,17 +214,17 @@ struct SupervisorStateMachine: Sendable {
         case .ready:
             actions.append(.record(LifecycleEvent(.crash, instance: id, cause: "\(exit.status)\(detail)")))
             if slot.role == .standby { return actions + restart(role: .standby, after: exit, reason: exit.status) }
+            // A replacement for an instance waiting on this one takes its place.
+            for (otherID, other) in slots where other.replaces == id { slots[otherID]?.replaces = nil }
             if let standby = readyStandby {
                 slots[standby]?.role = .serving
                 actions.append(.publish(serving))
                 actions.append(
                     .record(LifecycleEvent(.swap, instance: standby, cause: "standby \(standby) replaces \(id)"))
                 )
-                return actions + launch(role: .standby)
+                return missing(.standby) ? actions + launch(role: .standby) : actions
             }
             actions.append(.publish(serving))
-            // A replacement for an instance waiting on this one takes its place.
-            for (otherID, other) in slots where other.replaces == id { slots[otherID]?.replaces = nil }
             if slots.values.contains(where: { $0.role == .serving && $0.phase == .starting && $0.replaces == nil }),
                 servingCount + startingCount(.serving) >= configuration.workers
             {
@@ -234,22 +236,31 @@ struct SupervisorStateMachine: Sendable {
 
     /// A ready instance is to be replaced (hung, too much memory, recycling, slow).
     mutating func replace(_ id: Int, cause: ReplacementCause) -> [Action] {
-        guard let slot = slots[id], slot.phase == .ready, !stopping,
-            !slots.values.contains(where: { $0.replaces == id })
-        else { return [] }
-        var actions: [Action] = [.record(LifecycleEvent(cause.kind, instance: id, cause: cause.evidence))]
+        guard let slot = slots[id], slot.phase == .ready, !stopping else { return [] }
+        let pending = slots.values.first { $0.replaces == id }?.id
         if case .hung = cause {
-            // Its requests are stuck: nothing to drain. Kill it now; its requests get 504 as its connections close.
+            // Its requests are stuck: nothing to drain. Unpublished, then killed; its requests get 504 as its
+            // connections close.
+            var actions: [Action] = [.record(LifecycleEvent(cause.kind, instance: id, cause: cause.evidence))]
             slots[id]?.phase = .stopping
-            if slot.role == .serving { actions.append(.publish(serving)) }
-            actions.append(.kill(id))
-            if slot.role == .serving, let standby = readyStandby {
+            var successor: [Action] = []
+            if let pending {
+                // Its replacement is booting already: it fills the gap when ready.
+                slots[pending]?.replaces = nil
+            } else if slot.role == .serving, let standby = readyStandby {
                 slots[standby]?.role = .serving
-                actions.append(.publish(serving))
-                return actions + launch(role: .standby)
+                successor.append(
+                    .record(LifecycleEvent(.swap, instance: standby, cause: "standby \(standby) replaces \(id)"))
+                )
+                successor += launch(role: .standby)
+            } else {
+                successor = launch(role: slot.role)
             }
-            return actions + launch(role: slot.role)
+            if slot.role == .serving { actions.append(.publish(serving)) }
+            return actions + [.kill(id)] + successor
         }
+        guard pending == nil else { return [] }
+        var actions: [Action] = [.record(LifecycleEvent(cause.kind, instance: id, cause: cause.evidence))]
         if slot.role == .serving, let standby = readyStandby {
             slots[standby]?.role = .serving
             slots[id]?.phase = .draining
@@ -274,7 +285,8 @@ struct SupervisorStateMachine: Sendable {
         guard deployQueue == nil else {
             return [.record(LifecycleEvent(.deploy, instance: nil, cause: "a deploy is already in progress"))]
         }
-        let old = slots.values.filter { $0.phase == .ready }.sorted { ($0.role == .serving ? 0 : 1, $0.id) < ($1.role == .serving ? 0 : 1, $1.id) }.map(\.id)
+        let old = slots.values.filter { $0.phase == .ready }
+            .sorted { ($0.role == .serving ? 0 : 1, $0.id) < ($1.role == .serving ? 0 : 1, $1.id) }.map(\.id)
         deployQueue = old
         let actions: [Action] = [
             .record(LifecycleEvent(.deploy, instance: nil, cause: "deploying the code on disk to \(old.count) instance(s)"))
@@ -293,8 +305,8 @@ struct SupervisorStateMachine: Sendable {
     mutating func stop() -> [Action] {
         stopping = true
         deployQueue = nil
-        if slots.isEmpty { return [.finish] }
-        var actions: [Action] = []
+        if slots.isEmpty { return [.publish([]), .finish] }
+        var actions: [Action] = [.publish([])]
         for id in slots.keys.sorted() where slots[id]?.phase != .stopping {
             slots[id]?.phase = .stopping
             actions.append(.stop(id))
@@ -305,6 +317,51 @@ struct SupervisorStateMachine: Sendable {
     // MARK: helpers
 
     private var servingCount: Int { serving.count }
+
+    /// Puts a ready instance that replaces nothing where the pool needs it: serving while fewer than `workers`
+    /// serve, else the standby while there is none, else it is stopped (its place was filled meanwhile).
+    private mutating func place(_ id: Int) -> [Action] {
+        guard let slot = slots[id] else { return [] }
+        let servingOthers = slots.values.filter { $0.id != id && $0.role == .serving && $0.phase == .ready }.count
+        if servingOthers < configuration.workers {
+            slots[id]?.role = .serving
+            var actions: [Action] = [.publish(serving)]
+            if slot.role == .standby {
+                // The standby took a serving place: a serving instance still booting becomes the new standby.
+                if let booting = slots.values.filter({
+                    $0.role == .serving && $0.phase == .starting && $0.replaces == nil && !$0.deploy
+                }).map(\.id).min() {
+                    slots[booting]?.role = .standby
+                } else if configuration.standby {
+                    actions += launch(role: .standby)
+                }
+            }
+            return actions
+        }
+        let readyStandby = slots.values.contains { $0.id != id && $0.role == .standby && $0.phase == .ready }
+        if configuration.standby && !readyStandby {
+            // A ready instance beats one still booting: it becomes the standby, the booting one is stopped.
+            slots[id]?.role = .standby
+            var actions: [Action] = []
+            for booting in slots.values where booting.id != id && booting.role == .standby && booting.phase == .starting
+                && booting.replaces == nil && !booting.deploy
+            {
+                slots[booting.id]?.phase = .stopping
+                actions += [.record(LifecycleEvent(.stop, instance: booting.id, cause: "not needed any more")), .stop(booting.id)]
+            }
+            return actions
+        }
+        slots[id]?.phase = .stopping
+        return [.record(LifecycleEvent(.stop, instance: id, cause: "not needed any more")), .stop(id)]
+    }
+
+    /// Whether a slot of `role` is missing (none ready or starting to fill it, nor one stopping to be replaced).
+    private func missing(_ role: Role) -> Bool {
+        let live = slots.values.filter {
+            $0.role == role && ($0.phase == .ready || $0.phase == .starting || $0.replaceOnExit)
+        }.count
+        return live < (role == .serving ? configuration.workers : (configuration.standby ? 1 : 0))
+    }
 
     private func startingCount(_ role: Role) -> Int {
         slots.values.filter { $0.role == role && $0.phase == .starting }.count
@@ -347,7 +404,12 @@ struct SupervisorStateMachine: Sendable {
     /// Starts the next step of a deploy, or ends it.
     private mutating func continueDeploy() -> [Action] {
         guard var queue = deployQueue else { return [] }
-        while let old = queue.first, slots[old]?.phase != .ready { queue.removeFirst() }
+        // Gone, draining, or being replaced already (that replacement starts from the code on disk too): skipped.
+        while let old = queue.first,
+            slots[old]?.phase != .ready || slots.values.contains(where: { $0.replaces == old })
+        {
+            queue.removeFirst()
+        }
         guard let old = queue.first, let oldSlot = slots[old] else {
             deployQueue = nil
             return [.record(LifecycleEvent(.deploy, instance: nil, cause: "deploy complete"))]
