@@ -304,9 +304,43 @@ import Testing
         var m = machine()
         m.send(.resendable)
         _ = m.responseHead(status: 200, upstreamKeepAlive: true, now: t0)
+        m.responseHeadRelayed()
         _ = m.responseBody(count: 3, now: t0)
         #expect(m.upstreamClosed(failure: .hung, now: t0) == .close)  // the client has part of the answer
         #expect(m.takeFinishedRecord()?.status == 200)
+    }
+
+    /// A body-less GET is whole once its head is out, even when the codec's `.end` comes after the instance died:
+    /// it is resent, and its end follows when it arrives.
+    @Test func aBodylessRequestWhoseEndIsStillToComeIsResent() {
+        var m = machine()
+        m.send(RequestShape(idempotent: true, framing: .none, ends: false))
+        #expect(!m.requestEnded)
+        #expect(m.upstreamClosed(failure: .none, now: t0) == .dispatch(avoiding: 1))
+        #expect(m.requestEnd(now: t0) == .forward)  // queued behind the head for the next connection
+        #expect(m.requestEnded)
+    }
+
+    /// The handler holds the app's response head until its body arrives: an instance that dies between the two is
+    /// as if it never answered (the request goes again, or feisty answers), since nothing reached the client.
+    @Test func anInstanceDyingBetweenItsHeadAndItsBodyLeavesTheRequestResendable() {
+        var m = machine()
+        m.send(.resendable)
+        _ = m.responseHead(status: 200, upstreamKeepAlive: true, now: t0)
+        #expect(m.upstreamClosed(failure: .none, now: t0 + .milliseconds(5)) == .dispatch(avoiding: 1))
+        #expect(m.takeFinishedRecord() == nil)
+        m.instanceChosen(2, now: t0 + .milliseconds(6))
+        _ = m.upstreamConnected(expectsContinue: false, now: t0 + .milliseconds(6))
+        #expect(m.responseHead(status: 200, upstreamKeepAlive: true, now: t0 + .milliseconds(9)) == .forward(close: false))
+        m.responseHeadRelayed()
+        #expect(m.responseEnd(now: t0 + .milliseconds(9)) == .complete(closeDownstream: false, keepUpstream: true))
+        let record = m.takeFinishedRecord()
+        #expect(record?.retried == true && record?.instance == 2 && record?.status == 200)
+        // A POST whose instance dies after its head: 502 (nothing was relayed, so feisty can still answer).
+        var post = machine()
+        post.send(RequestShape.notResendable[0])
+        _ = post.responseHead(status: 200, upstreamKeepAlive: true, now: t0)
+        #expect(post.upstreamClosed(failure: .none, now: t0) == .refuse(.midExchange(.appCrashed)))
     }
 
     @Test func aConnectionClosingWhileConnectingIsLeftToTheConnectFailure() {

@@ -128,6 +128,7 @@ import Testing
         m.sendFresh(to: 1)
         _ = m.requestEnd(now: t0)
         _ = m.responseHead(status: 200, upstreamKeepAlive: true, now: t0)
+        m.responseHeadRelayed()
         _ = m.responseBody(count: 100, now: t0)
         _ = m.upstreamClosed(failure: .crashed, now: t0 + .seconds(1))
         let taken = m.takeFinishedRecord()
@@ -268,7 +269,10 @@ struct RecordScenario: Sendable, CustomTestStringConvertible {
             case .connectFailed(let busy): _ = m.upstreamConnectFailed(busy: busy, now: now)
             case .body(let count): _ = m.requestBody(count: count, now: now)
             case .end: _ = m.requestEnd(now: now)
-            case .responseHead(let status): _ = m.responseHead(status: status, upstreamKeepAlive: true, now: now)
+            case .responseHead(let status):
+                // As the handler does once the first body part or the end arrives: the head goes out.
+                _ = m.responseHead(status: status, upstreamKeepAlive: true, now: now)
+                m.responseHeadRelayed()
             case .responseBody(let count): _ = m.responseBody(count: count, now: now)
             case .responseEnd: _ = m.responseEnd(now: now)
             case .upstreamClosed(let failure): _ = m.upstreamClosed(failure: failure, now: now)

@@ -815,21 +815,25 @@ import Testing
             ]
         ),
         .init(
-            "nothing ready: an empty deploy",
+            "an instance still starting may hold the old code: it is deployed once ready",
+            serving: [2],
             [
                 .on(.start, [.launch(1), .started(1)]),
+                .on(.deploy, [.event(.deploy, nil, "deploying the code on disk to 1 instance(s)")]),
                 .on(
-                    .deploy,
-                    [
-                        .event(.deploy, nil, "deploying the code on disk to 0 instance(s)"),
-                        .event(.deploy, nil, "deploy complete"),
-                    ]
+                    .ready(1),
+                    [.readied(1), .publish([1]), .launch(2), .started(2, "serving, deploy: replacing instance 1")]
                 ),
-            ]
+                .on(
+                    .ready(2),
+                    [.readied(2), .publish([2]), .swapped(2, 1), .drain(1), .event(.deploy, nil, "deploy complete")]
+                ),
+            ],
+            wants: .init(serving: 1, standby: 0)
         ),
         .init(
-            "a deploy while a replacement boots: that replacement is the new version, no second candidate",
-            serving: [2],
+            "a deploy while a replacement boots: the instance it replaces is skipped, the replacement is deployed",
+            serving: [3],
             [
                 .on(.start, [.launch(1), .started(1)]),
                 .on(.ready(1), [.readied(1), .publish([1])]),
@@ -837,15 +841,18 @@ import Testing
                     .replace(1, .memory("rss")),
                     [.event(.memory, 1, "rss"), .launch(2), .started(2, "serving, replacing instance 1")]
                 ),
+                .on(.deploy, [.event(.deploy, nil, "deploying the code on disk to 2 instance(s)")]),
                 .on(
-                    .deploy,
+                    .ready(2),
                     [
-                        .event(.deploy, nil, "deploying the code on disk to 1 instance(s)"),
-                        .event(.deploy, nil, "deploy complete"),
+                        .readied(2), .publish([2]), .swapped(2, 1), .drain(1), .launch(3),
+                        .started(3, "serving, deploy: replacing instance 2"),
                     ]
                 ),
-                .on(.ready(2), [.readied(2), .publish([2]), .swapped(2, 1), .drain(1)]),
-                .on(.ready(3), []),
+                .on(
+                    .ready(3),
+                    [.readied(3), .publish([3]), .swapped(3, 2), .drain(2), .event(.deploy, nil, "deploy complete")]
+                ),
             ],
             wants: .init(serving: 1, standby: 0)
         ),

@@ -168,11 +168,12 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, message: str =
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"{message}: not within {timeout}s")
+            context = f"\n{tail(feisty.output)}" if feisty is not None else ""
+            pytest.fail(f"{message}: not within {timeout}s{context}")
         time.sleep(interval)
 
 
-ACCESS_LOG = re.compile(r" [A-Z]+ \S+ [a-z_]+ \d{3} \d+ [0-9.]+m?s$")
+ACCESS_LOG = re.compile(r" [A-Z]+ \S+ [a-z_,]+ \d{3} \d+ (?:[0-9.]+m?s|-) (?:i\d+|-)$")
 
 
 def tail(output: str, lines: int = 40) -> str:

@@ -231,9 +231,12 @@ def test_an_idle_frozen_instance_is_found_by_probing(run_faults):
 
 # ---- slowness -----------------------------------------------------------------------------------------------------
 
-def warm_baseline(feisty, requests_count=150):
+def warm_baseline(feisty, seconds=5.0):
+    """Fast requests for two and a half 2 s windows, so the baseline comes from whole windows of normal traffic (a
+    first window that ends after the slowdown began would make the slow time the baseline)."""
+    deadline = time.monotonic() + seconds
     with requests.Session() as session:
-        for _ in range(requests_count):
+        while time.monotonic() < deadline:
             assert session.get(feisty.base + "/slow", timeout=5).status_code == 200
 
 
@@ -241,7 +244,8 @@ def test_a_route_that_became_slow_is_swapped_to_a_fresh_instance(run_faults):
     feisty = run_faults("--slow-factor", "3", "--slow-window", "2")
     warm_baseline(feisty)
     slow_pid = requests.get(feisty.base + "/slow/on?delay=0.2", timeout=5).json()["pid"]
-    with Load(feisty.base, "/slow", threads=2, max_seconds=15) as load:
+    # 4 clients at 0.2 s a request: about 40 answers per 2 s window, well above the 20 a window needs to be judged.
+    with Load(feisty.base, "/slow", threads=4, max_seconds=15) as load:
         wait_for_event(feisty, "slow", timeout=12)
 
         def fresh_and_fast():
@@ -257,7 +261,7 @@ def test_an_equally_slow_replacement_is_kept_without_flapping(run_faults, tmp_pa
     feisty = run_faults("--slow-factor", "3", "--slow-window", "2", env={"FAULTS_SLOW_FILE": str(tmp_path / "slow")})
     warm_baseline(feisty)
     requests.get(feisty.base + "/slow/on?delay=0.2&sticky=1", timeout=5)  # every new instance starts slow too
-    with Load(feisty.base, "/slow", threads=2, max_seconds=15) as load:
+    with Load(feisty.base, "/slow", threads=4, max_seconds=15) as load:
         wait_for_event(feisty, "slow", timeout=8)
         time.sleep(5)  # two more slow windows and a boot: room for a second swap that must not come
     assert_no_failures(load, feisty)

@@ -50,6 +50,12 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// The rewritten head of a body-less idempotent request, kept (a reference, not a copy) until the app answers,
     /// for one resend when its instance fails first.
     private var resendHead: HTTPRequestHead?
+    /// The app's response head, held until its first body part or its end arrives (or ``headHoldDelay`` passed):
+    /// an instance that dies between writing its head and its body leaves nothing sent, so the request can go again.
+    private var heldResponseHead: HTTPResponseHead?
+    private var headHoldTimer: Scheduled<Void>?
+    /// How long a response head waits for its body before it is relayed alone (a stream whose first part is late).
+    static let headHoldDelay = TimeAmount.milliseconds(20)
 
     init(environment: ProxyEnvironment, loop: LoopRouting, edge: ConnectionEdgeHandler) {
         self.environment = environment
@@ -106,6 +112,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        forgetHeldHead()
         machine.downstreamClosed(now: .now())
         heldParts.removeAll()
         tick?.cancel()
@@ -456,7 +463,6 @@ final class DownstreamHandler: ChannelDuplexHandler {
         upstreamInstance?.markProgress(now: now)
         switch part {
         case .head(let head):
-            resendHead = nil  // the app answered: no resend any more
             let delimitedByClose =
                 requestVersion.minor == 0 && !head.headers.contains(name: "content-length")
                 && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
@@ -468,21 +474,25 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 now: now
             ) {
             case .forward(let close):
-                let out = environment.rewriter.downstreamResponse(head, requestVersion: requestVersion, close: close)
-                context.write(self.wrapOutboundOut(.head(out)), promise: nil)
-                needsFlush = true
+                heldResponseHead = environment.rewriter.downstreamResponse(
+                    head,
+                    requestVersion: requestVersion,
+                    close: close
+                )
             case .ignore:
                 break
             }
         case .body(let buffer):
             switch machine.responseBody(count: buffer.readableBytes, now: now) {
             case .forward:
+                relayHeldHead(context: context)
                 context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
                 needsFlush = true
             case .ignore:
                 break
             }
         case .end(let trailers):
+            relayHeldHead(context: context)
             let action = machine.responseEnd(now: now)
             emitFinishedRecord()
             switch action {
@@ -506,14 +516,47 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func upstreamReadComplete(from handler: UpstreamHandler) {
-        guard handler === upstream, needsFlush, let context else { return }
+        guard handler === upstream, let context else { return }
+        if heldResponseHead != nil && headHoldTimer == nil {
+            // The head came without its body in this read: it waits a little for it, then goes alone.
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            headHoldTimer = context.eventLoop.scheduleTask(in: Self.headHoldDelay) {
+                let handler = bound.value
+                handler.headHoldTimer = nil
+                guard let context = handler.context, handler.heldResponseHead != nil else { return }
+                handler.relayHeldHead(context: context)
+                handler.needsFlush = false
+                context.flush()
+            }
+        }
+        guard needsFlush else { return }
         needsFlush = false
         context.flush()
+    }
+
+    private func forgetHeldHead() {
+        heldResponseHead = nil
+        headHoldTimer?.cancel()
+        headHoldTimer = nil
+    }
+
+    /// Writes the held response head (before the first body part or the end); the request is then past resending.
+    private func relayHeldHead(context: ChannelHandlerContext) {
+        headHoldTimer?.cancel()
+        headHoldTimer = nil
+        guard let head = heldResponseHead else { return }
+        heldResponseHead = nil
+        resendHead = nil  // the answer is on its way to the client: no resend any more
+        machine.responseHeadRelayed()
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        needsFlush = true
     }
 
     func upstreamClosed(_ handler: UpstreamHandler) {
         guard handler === upstream else { return }
         let failure = upstreamInstance?.failure ?? .none
+        // A head held back is forgotten: the request goes again or feisty answers (nothing reached the client).
+        forgetHeldHead()
         upstream = nil
         pendingParts.removeAll()
         if needsFlush, let context {
@@ -525,10 +568,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
         case .none:
             break
         case .dispatch(let avoiding):
-            // Sent again, whole: a resendable request has no body, so its head and end are all there is.
+            // Sent again, whole: a resendable request has no body, so its head and end are all there is (the end
+            // goes now if it arrived already, else when it arrives).
             if let head = resendHead {
                 pendingParts.append(.head(head))
-                pendingParts.append(.end(nil))
+                if machine.requestEnded { pendingParts.append(.end(nil)) }
             }
             dispatch(avoiding: avoiding, now: now)
         case .refuse(let refusing):
@@ -564,8 +608,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Answers with feisty's own response instead of the app's.
+    /// Answers with feisty's own response instead of the app's (and not a held head of the app's).
     private func execute(_ refusing: ProxyConnectionStateMachine.Refusing) {
+        forgetHeldHead()
         leaveQueue()
         if refusing.closeUpstream { dropUpstream() }
         emitFinishedRecord()

@@ -50,8 +50,12 @@ struct ProxyConnectionStateMachine {
         var upstream: UpstreamPhase
         var keepAlive: Bool
         var upstreamReusable = true
-        /// Idempotent and body-less: it may be sent once more while no response byte came.
+        /// Idempotent and body-less: it may be sent once more while no response byte reached the client.
         var resendable: Bool
+        /// The app's response head went out to the client. The handler holds it back until the first body part or
+        /// the end (or a short delay), so an instance that dies between writing its head and its body still leaves
+        /// the request resendable.
+        var headRelayed = false
         /// The request went out on a kept (reused) app connection.
         var onKeptConnection = false
         /// Armed once the request is complete, pushed on by every read from the app.
@@ -226,6 +230,12 @@ struct ProxyConnectionStateMachine {
     var mayReadDownstream: Bool {
         if case .exchanging(let exchange) = state { return exchange.upstream == .connected || exchange.requestEnded }
         return true
+    }
+
+    /// Whether the request in progress has ended (its `.end` arrived).
+    var requestEnded: Bool {
+        if case .exchanging(let exchange) = state { return exchange.requestEnded }
+        return false
     }
 
     /// Whether request parts can go straight to the app connection.
@@ -534,6 +544,13 @@ struct ProxyConnectionStateMachine {
         return .forward(close: close)
     }
 
+    /// The handler wrote the held response head to the client: from now on the request cannot be sent again.
+    mutating func responseHeadRelayed() {
+        guard case .exchanging(var exchange) = state, exchange.response != .awaitingHead else { return }
+        exchange.headRelayed = true
+        state = .exchanging(exchange)
+    }
+
     /// A response body part of `count` bytes arrived (pushes the upstream deadline on).
     mutating func responseBody(count: Int, now: NIODeadline) -> ResponseBodyAction {
         guard case .exchanging(var exchange) = state, exchange.response == .streaming else { return .ignore }
@@ -568,14 +585,24 @@ struct ProxyConnectionStateMachine {
     mutating func upstreamClosed(failure: UpstreamInstance.Failure, now: NIODeadline) -> UpstreamClosedAction {
         guard case .exchanging(var exchange) = state else { return .none }
         switch exchange.response {
-        case .awaitingHead:
+        case .streaming where exchange.headRelayed:
+            finish(exchange.record, now: now)
+            state = .closed
+            return .close
+        case .awaitingHead, .streaming:
             guard exchange.upstream == .connected else { return .none }  // the connect failure path answers
             if failure == .hung {
                 return .refuse(refuseMidExchange(.appHung, exchange: exchange, now: now))
             }
-            guard exchange.resendable, exchange.requestEnded, !exchange.record.retried else {
+            // A resendable request has no body: its head is all of it, even when the codec's `.end` is still to come.
+            guard exchange.resendable, !exchange.record.retried else {
                 return .refuse(refuseMidExchange(.appCrashed, exchange: exchange, now: now))
             }
+            // Nothing reached the client: the half-received answer is forgotten and the request goes again.
+            exchange.response = .awaitingHead
+            exchange.record.status = 0
+            exchange.record.respondedAt = nil
+            exchange.record.responseBytes = 0
             exchange.record.retried = true
             exchange.upstreamReusable = true
             exchange.upstreamDeadline = now + timeouts.upstream
@@ -585,10 +612,6 @@ struct ProxyConnectionStateMachine {
             avoid(avoided, in: &exchange, now: now)
             state = .exchanging(exchange)
             return .dispatch(avoiding: avoided)
-        case .streaming:
-            finish(exchange.record, now: now)
-            state = .closed
-            return .close
         case .ended:
             return .none
         }
@@ -626,7 +649,7 @@ struct ProxyConnectionStateMachine {
                 }
             }
             if let deadline = exchange.upstreamDeadline, now >= deadline, exchange.upstream == .connected {
-                if exchange.response == .awaitingHead {
+                if exchange.response == .awaitingHead || !exchange.headRelayed {
                     return .refuse(refuseMidExchange(.upstreamTimeout, exchange: exchange, now: now))
                 }
                 finish(exchange.record, now: now)

@@ -314,6 +314,13 @@ public final class AppSupervisor: Service, Sendable {
         var actions: [SupervisorStateMachine.Action] = []
         for (id, perRule) in windows.sorted(by: { $0.key < $1.key }) where run.machine.slots[id]?.phase == .ready {
             let verdict = watch.windowEnded(instance: id, perRule: perRule, now: now)
+            logger.debug(
+                "slowness window",
+                metadata: [
+                    "instance": "\(id)", "verdict": "\(verdict)",
+                    "rules": "\(perRule.map { "\($0.key):\($0.value.count)/\($0.value.quantile(0.95) ?? 0)" })",
+                ]
+            )
             switch verdict {
             case .normal:
                 break

@@ -165,7 +165,7 @@ struct SupervisorStateMachine: Sendable {
             slots[id]?.replaces = nil
             actions += place(id)
         }
-        if slot.deploy { actions += continueDeploy() }
+        if slot.deploy || deployQueue?.first == id { actions += continueDeploy() }
         // A standby promoted while its own replacement booted leaves the pool without one.
         if missing(.standby) { actions += launch(role: .standby) }
         return actions
@@ -173,6 +173,13 @@ struct SupervisorStateMachine: Sendable {
 
     /// Instance `id` exited.
     mutating func exited(_ id: Int, _ exit: InstanceExit) -> [Action] {
+        var actions = instanceExited(id, exit)
+        // A deploy waiting for this instance to become ready goes on without it (its successor loads the new code).
+        if deployQueue?.first == id { actions += continueDeploy() }
+        return actions
+    }
+
+    private mutating func instanceExited(_ id: Int, _ exit: InstanceExit) -> [Action] {
         guard let slot = slots.removeValue(forKey: id) else { return [] }
         var actions: [Action] = []
         if stopping {
@@ -285,7 +292,8 @@ struct SupervisorStateMachine: Sendable {
         guard deployQueue == nil else {
             return [.record(LifecycleEvent(.deploy, instance: nil, cause: "a deploy is already in progress"))]
         }
-        let old = slots.values.filter { $0.phase == .ready }
+        // Instances still starting may have imported the old code too: they are swapped once ready.
+        let old = slots.values.filter { $0.phase == .ready || ($0.phase == .starting && !$0.deploy) }
             .sorted { ($0.role == .serving ? 0 : 1, $0.id) < ($1.role == .serving ? 0 : 1, $1.id) }.map(\.id)
         deployQueue = old
         let actions: [Action] = [
@@ -406,9 +414,14 @@ struct SupervisorStateMachine: Sendable {
         guard var queue = deployQueue else { return [] }
         // Gone, draining, or being replaced already (that replacement starts from the code on disk too): skipped.
         while let old = queue.first,
-            slots[old]?.phase != .ready || slots.values.contains(where: { $0.replaces == old })
+            !(slots[old]?.phase == .ready || slots[old]?.phase == .starting)
+                || slots.values.contains(where: { $0.replaces == old })
         {
             queue.removeFirst()
+        }
+        if let old = queue.first, slots[old]?.phase == .starting {
+            deployQueue = queue
+            return []  // its turn comes when it is ready (see `ready`)
         }
         guard let old = queue.first, let oldSlot = slots[old] else {
             deployQueue = nil
