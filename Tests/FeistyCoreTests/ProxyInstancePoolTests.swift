@@ -79,6 +79,19 @@ import Testing
         #expect(pool.pick(rotation: .max - 1)?.id == 3)  // no wrap before the last offset: fine
     }
 
+    /// A standby is published as a spare: only a request that must avoid every serving instance (its instance just
+    /// died) goes there, so a crash costs it no wait for the supervisor to notice.
+    @Test func aSpareTakesOnlyRequestsNoServingInstanceMayTake() throws {
+        let serving = try pool([0]).instances
+        let spare = UpstreamInstance(id: 9, address: try SocketAddress(unixDomainSocketPath: "/tmp/feisty-test-9.sock"))
+        let withSpare = InstancePool(serving, spares: [spare])
+        #expect(withSpare.pick()?.id == 1)  // new requests: the serving instance, even when the spare is idle
+        #expect(withSpare.pick(excluding: 1)?.id == 9)  // a request whose instance died: the spare
+        #expect(withSpare.pick(excluding: 9)?.id == 1)
+        #expect(InstancePool([], spares: [spare]).pick() == nil)  // no serving instance: requests wait for one
+        #expect(InstancePool(serving).pick(excluding: 1) == nil)
+    }
+
     @Test func theCountersFollowTheExchangesAndSteerThePick() throws {
         let pool = try pool([0, 0])
         let first = pool.instances[0]

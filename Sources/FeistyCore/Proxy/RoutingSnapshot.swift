@@ -42,14 +42,26 @@ public final class RoutingPublisher: Sendable {
     /// - Returns: A future that completes once every event loop applied it (after that no new request is dispatched
     ///   to an instance left out).
     @discardableResult
-    public func publish(instances: [UpstreamInstance]) -> EventLoopFuture<Void>? {
-        publish { RoutingSnapshot(matcher: $0.matcher, pool: InstancePool(instances), publication: $0.publication + 1) }
+    public func publish(instances: [UpstreamInstance], spares: [UpstreamInstance] = []) -> EventLoopFuture<Void>? {
+        publish {
+            RoutingSnapshot(
+                matcher: $0.matcher,
+                pool: InstancePool(instances, spares: spares),
+                publication: $0.publication + 1
+            )
+        }
     }
 
     /// Publishes a new route table's matcher and a new set of ready instances in one step.
     @discardableResult
-    public func publish(matcher: RouteMatcher, instances: [UpstreamInstance]) -> EventLoopFuture<Void>? {
-        publish { RoutingSnapshot(matcher: matcher, pool: InstancePool(instances), publication: $0.publication + 1) }
+    public func publish(
+        matcher: RouteMatcher,
+        instances: [UpstreamInstance],
+        spares: [UpstreamInstance] = []
+    ) -> EventLoopFuture<Void>? {
+        publish {
+            RoutingSnapshot(matcher: matcher, pool: InstancePool(instances, spares: spares), publication: $0.publication + 1)
+        }
     }
 
     /// Waits until every event loop applied the snapshot in force.

@@ -68,10 +68,14 @@ public final class UpstreamInstance: Sendable {
 public struct InstancePool: Sendable {
     /// The instances new requests may go to, in start order.
     public let instances: [UpstreamInstance]
+    /// Booted idle instances (`--standby`): used only by a request that no serving instance may take (its instance
+    /// just died), so a crash costs that request no wait for the supervisor to notice.
+    public let spares: [UpstreamInstance]
 
     /// Creates a pool.
-    public init(_ instances: [UpstreamInstance]) {
+    public init(_ instances: [UpstreamInstance], spares: [UpstreamInstance] = []) {
         self.instances = instances
+        self.spares = spares
     }
 
     /// Whether no instance is ready.
@@ -87,7 +91,17 @@ public struct InstancePool: Sendable {
     /// request); `nil` when none is ready.
     /// - Parameter rotation: Any counter that changes between calls (spreads ties).
     public func pick(excluding excluded: Int? = nil, rotation: UInt = 0) -> UpstreamInstance? {
+        if let serving = Self.leastLoaded(instances, excluding: excluded, rotation: rotation) { return serving }
+        return excluded == nil ? nil : Self.leastLoaded(spares, excluding: excluded, rotation: rotation)
+    }
+
+    private static func leastLoaded(
+        _ instances: [UpstreamInstance],
+        excluding excluded: Int?,
+        rotation: UInt
+    ) -> UpstreamInstance? {
         let count = instances.count
+        if count == 0 { return nil }
         if count == 1 { return instances[0].id == excluded ? nil : instances[0] }
         var best: UpstreamInstance?
         var bestLoad = Int.max

@@ -231,6 +231,10 @@ public final class AppSupervisor: Service, Sendable {
                 }
                 done = try perform(actions, run: &run, group: &group, scratch: scratch)
                 if done { break }
+                // A standby that became ready (or left) changes the spares without a publish action.
+                if Self.readyStandbys(run.machine) != run.published.spares, !run.published.serving.isEmpty {
+                    publish(run.published.serving, run: &run)
+                }
             }
             group.cancelAll()
         }
@@ -244,6 +248,8 @@ public final class AppSupervisor: Service, Sendable {
         var announced = false
         var ticks = 0
         var publishedTable: RouteTable?
+        /// What the proxy routes to now: serving instances and spares.
+        var published: (serving: [Int], spares: [Int]) = ([], [])
     }
 
     private static let tickInterval = Duration.milliseconds(250)
@@ -398,17 +404,21 @@ public final class AppSupervisor: Service, Sendable {
         }
     }
 
-    /// Routes new requests to exactly `ids`, with the route table of the newest of them.
+    /// Routes new requests to exactly `ids`, with the route table of the newest of them; the ready standby goes
+    /// along as a spare for requests whose instance just died.
     private func publish(_ ids: [Int], run: inout RunState) {
         let instances = ids.compactMap { run.tracked[$0]?.upstream }
+        let spareIDs = Self.readyStandbys(run.machine)
+        let spares = spareIDs.compactMap { run.tracked[$0]?.upstream }
+        run.published = (ids, spareIDs)
         guard let newest = ids.last.flatMap({ run.tracked[$0]?.instance }) else {
-            routing.publish(instances: instances)
+            routing.publish(instances: instances, spares: spares)
             return
         }
         if newest.routeTable != run.publishedTable {
             do {
                 let matcher = try RouteMatcher(table: newest.routeTable)
-                routing.publish(matcher: matcher, instances: instances)
+                routing.publish(matcher: matcher, instances: instances, spares: spares)
                 run.publishedTable = newest.routeTable
                 return
             } catch {
@@ -416,7 +426,11 @@ public final class AppSupervisor: Service, Sendable {
                 logger.error("cannot compile the route table of instance \(newest.generation): \(error)")
             }
         }
-        routing.publish(instances: instances)
+        routing.publish(instances: instances, spares: spares)
+    }
+
+    private static func readyStandbys(_ machine: SupervisorStateMachine) -> [Int] {
+        machine.slots.values.filter { $0.role == .standby && $0.phase == .ready }.map(\.id).sorted()
     }
 
     private func launch(
