@@ -43,38 +43,36 @@ public enum LaunchedAppRun {
                 latencies.map { [$0.makeObserver(on: loop)] } ?? []
             }
         }
-        let services: [any Service]
-        let supervisor: AppSupervisor
+        // Either the proxy binds first and the supervisor waits for it, or it binds where the first instance asks.
+        let front: any Service
+        let beforeFirstLaunch: @Sendable () async throws -> Void
+        let onFirstReady: @Sendable (AppInstance) -> Void
         if let listen {
             let server = makeServer(listen)
-            supervisor = AppSupervisor(
-                configuration: launch,
-                policy: policy,
-                routing: routing,
-                latencies: latencies,
-                logger: logger,
-                beforeFirstLaunch: { _ = try await server.listeningAddress() },
-                onFirstReady: { _ in announce(launch.app, at: listen.description, logger: logger) }
-            )
-            services = [supervisor, server]
+            front = server
+            beforeFirstLaunch = { _ = try await server.listeningAddress() }
+            onFirstReady = { _ in announce(launch.app, at: listen.description, logger: logger) }
         } else {
             let (instances, continuation) = AsyncStream.makeStream(of: AppInstance.self)
-            supervisor = AppSupervisor(
-                configuration: launch,
-                policy: policy,
-                routing: routing,
-                latencies: latencies,
-                logger: logger,
-                onFirstReady: { instance in
-                    continuation.yield(instance)
-                    continuation.finish()
-                }
-            )
-            let front = DeferredProxyService(firstInstance: instances, app: launch.app, logger: logger) { instance in
+            front = DeferredProxyService(firstInstance: instances, app: launch.app, logger: logger) { instance in
                 makeServer(instance.requestedAddress ?? fallbackAddress)
             }
-            services = [supervisor, front]
+            beforeFirstLaunch = {}
+            onFirstReady = { instance in
+                continuation.yield(instance)
+                continuation.finish()
+            }
         }
+        let supervisor = AppSupervisor(
+            configuration: launch,
+            policy: policy,
+            routing: routing,
+            latencies: latencies,
+            logger: logger,
+            beforeFirstLaunch: beforeFirstLaunch,
+            onFirstReady: onFirstReady
+        )
+        let services: [any Service] = [supervisor, front]
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
