@@ -66,7 +66,10 @@ struct ResilienceOptions: ParsableArguments {
         if slowFactor == 0 {
             policy.slowness = nil
         } else {
-            policy.slowness = SlownessWatch(factor: slowFactor, window: try ProxyValueParsing.seconds(slowWindow).duration)
+            policy.slowness = SlownessWatch(
+                factor: slowFactor,
+                window: try ProxyValueParsing.seconds(slowWindow).duration
+            )
         }
         return policy
     }

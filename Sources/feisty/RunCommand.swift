@@ -136,8 +136,9 @@ struct RunCommand: AsyncParsableCommand {
     /// The address the app's `app.run(host=..., port=...)` asks for, read from the source without running it; `nil`
     /// when the source does not say it plainly (the running app's report then decides).
     private func requestedAddressFromSource() async -> ListenAddress? {
-        guard let table = try? await RouteExtractor(python: app.python, timeout: .seconds(app.timeout))
-            .extract(app: app.app, staticOnly: true), let port = table.port
+        guard
+            let table = try? await RouteExtractor(python: app.python, timeout: .seconds(app.timeout))
+                .extract(app: app.app, staticOnly: true), let port = table.port
         else { return nil }
         return ListenAddress(host: table.host ?? LaunchedAppRun.fallbackAddress.host, port: port)
     }

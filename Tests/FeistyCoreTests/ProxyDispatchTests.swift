@@ -331,7 +331,9 @@ import Testing
         #expect(m.takeFinishedRecord() == nil)
         m.instanceChosen(2, now: t0 + .milliseconds(6))
         _ = m.upstreamConnected(expectsContinue: false, now: t0 + .milliseconds(6))
-        #expect(m.responseHead(status: 200, upstreamKeepAlive: true, now: t0 + .milliseconds(9)) == .forward(close: false))
+        #expect(
+            m.responseHead(status: 200, upstreamKeepAlive: true, now: t0 + .milliseconds(9)) == .forward(close: false)
+        )
         m.responseHeadRelayed()
         #expect(m.responseEnd(now: t0 + .milliseconds(9)) == .complete(closeDownstream: false, keepUpstream: true))
         let record = m.takeFinishedRecord()

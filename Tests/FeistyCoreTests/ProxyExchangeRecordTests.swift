@@ -182,7 +182,13 @@ import Testing
         m.bytesArrived(now: t0)
         #expect(m.tick(now: t0 + .seconds(10)) == .refuseAtEdgeAndClose(.requestHeadTimeout))
         #expect(m.takeFinishedRecord() == nil)
-        let unparsed = ExchangeRecord(client: "192.0.2.1", method: .RAW(value: "-"), target: "-", verdict: nil, receivedAt: t0)
+        let unparsed = ExchangeRecord(
+            client: "192.0.2.1",
+            method: .RAW(value: "-"),
+            target: "-",
+            verdict: nil,
+            receivedAt: t0
+        )
         m.finishUnparsed(unparsed, refusal: .requestHeadTimeout, now: t0 + .seconds(10))
         let record = m.takeFinishedRecord()
         #expect(record?.refusal == .requestHeadTimeout && record?.status == 408 && record?.client == "192.0.2.1")

@@ -331,7 +331,10 @@ import Testing
             // A request that waits in the queue goes out as soon as an instance is published.
             async let waiting = curl("-m", "5", "http://127.0.0.1:\(port)/hello/queued")
             try await Task.sleep(for: .milliseconds(100))
-            let instance = UpstreamInstance(id: 7, address: try SocketAddress(ipAddress: "127.0.0.1", port: bed.appPort))
+            let instance = UpstreamInstance(
+                id: 7,
+                address: try SocketAddress(ipAddress: "127.0.0.1", port: bed.appPort)
+            )
             routing.publish(instances: [instance])
             #expect(try await waiting == "hello queued")
             #expect(try await curl("http://127.0.0.1:\(port)/hello/back") == "hello back")

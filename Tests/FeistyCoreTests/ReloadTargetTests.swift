@@ -10,14 +10,16 @@ import Testing
         RunningFeisty(processID: 12, arguments: ["app.py", "--listen", "127.0.0.1:8001"]),
     ]
 
-    @Test(arguments: [
-        (nil, nil, nil as Int32?),  // three candidates: ambiguous
-        ("other.py", nil, 11),
-        ("app.py", nil, nil),  // two serve app.py
-        ("app.py", "127.0.0.1:8001", 12),
-        (nil, "127.0.0.1:9000", 11),  // --listen=VALUE form
-        ("missing.py", nil, nil),
-    ] as [(String?, String?, Int32?)])
+    @Test(
+        arguments: [
+            (nil, nil, nil as Int32?),  // three candidates: ambiguous
+            ("other.py", nil, 11),
+            ("app.py", nil, nil),  // two serve app.py
+            ("app.py", "127.0.0.1:8001", 12),
+            (nil, "127.0.0.1:9000", 11),  // --listen=VALUE form
+            ("missing.py", nil, nil),
+        ] as [(String?, String?, Int32?)]
+    )
     func choosesOneOrExplains(app: String?, listen: String?, expected: Int32?) {
         let result = RunningFeisty.choose(from: Self.running, app: app, listen: listen)
         switch result {

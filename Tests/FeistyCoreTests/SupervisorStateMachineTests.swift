@@ -426,7 +426,10 @@ import Testing
                 // The standby's replacement is booting: no other standby.
                 .on(.exited(1, .crash()), [.crashed(1, "exit code 1"), .publish([2]), .promoted(2, 1)]),
                 // 3 takes 2's role as it is now (serving); the pool has no standby left, so one boots.
-                .on(.ready(3), [.readied(3), .publish([3]), .swapped(3, 2), .drain(2), .launch(4), .started(4, "standby")]),
+                .on(
+                    .ready(3),
+                    [.readied(3), .publish([3]), .swapped(3, 2), .drain(2), .launch(4), .started(4, "standby")]
+                ),
             ],
             wants: .init(serving: 1, standby: 1)
         ),

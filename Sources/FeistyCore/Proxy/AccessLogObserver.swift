@@ -35,7 +35,8 @@ final class AccessLogObserver: ExchangeObserver {
         }
         let instance = record.instance.map { "i\($0)" } ?? "-"
         let method = record.method.rawValue
-        return "\(record.client) \(method) \(record.target) \(verdict) \(record.status) \(record.responseBytes) \(upstream) \(instance)"
+        return
+            "\(record.client) \(method) \(record.target) \(verdict) \(record.status) \(record.responseBytes) \(upstream) \(instance)"
     }
 
     /// The verdict column for a gate decision (`forward`: a rule matched or Werkzeug would redirect).

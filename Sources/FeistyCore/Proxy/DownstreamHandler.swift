@@ -218,7 +218,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 forwardedFor: head.headers["x-forwarded-for"],
                 forwarded: head.headers["forwarded"]
             ) : peer
-        let record = ExchangeRecord(client: client, method: head.method, target: head.uri, verdict: verdict, receivedAt: now)
+        let record = ExchangeRecord(
+            client: client,
+            method: head.method,
+            target: head.uri,
+            verdict: verdict,
+            receivedAt: now
+        )
         var keptInstance: Int?
         if let upstream, upstream.isActive, let instance = upstreamInstance, snapshot.pool.contains(instance.id) {
             keptInstance = instance.id

@@ -46,7 +46,9 @@ public final class LatencyCollection: Sendable {
         for observer in observers.withLock({ $0 }) {
             guard let part = try? await observer.eventLoop.submit({ observer.harvest() }).get() else { continue }
             for (instance, rules) in part {
-                for (rule, histogram) in rules { merged[instance, default: [:]][rule, default: LatencyHistogram()].merge(histogram) }
+                for (rule, histogram) in rules {
+                    merged[instance, default: [:]][rule, default: LatencyHistogram()].merge(histogram)
+                }
             }
         }
         return merged

@@ -23,7 +23,8 @@ public enum ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
             "invalid upstream '\(value)': expected HOST:PORT or unix:PATH (e.g. 127.0.0.1:8000, unix:/run/app.sock)"
         case .invalidSize(let value): "invalid size '\(value)': expected bytes or a number with k, m or g (e.g. 10m)"
         case .invalidNetwork(let value): "invalid trusted proxy '\(value)': expected an IP address or CIDR (10.0.0.0/8)"
-        case .invalidDuration(let value): "invalid duration '\(value)': expected seconds or a number with ms, s, m, h or d (e.g. 10, 0.5, 5m)"
+        case .invalidDuration(let value):
+            "invalid duration '\(value)': expected seconds or a number with ms, s, m, h or d (e.g. 10, 0.5, 5m)"
         case .invalidThreads(let value): "invalid thread count \(value): expected 1 to 256"
         case .bindFailed(let address, let reason): "cannot listen on \(address): \(reason)"
         }

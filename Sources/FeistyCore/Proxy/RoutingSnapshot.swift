@@ -32,7 +32,9 @@ public final class RoutingPublisher: Sendable {
 
     /// Starts with `matcher` (`nil`: no route table yet) and `instances` (empty when the app is not up yet).
     public init(matcher: RouteMatcher?, instances: [UpstreamInstance] = []) {
-        self.state = Mutex(State(snapshot: RoutingSnapshot(matcher: matcher, pool: InstancePool(instances), publication: 1)))
+        self.state = Mutex(
+            State(snapshot: RoutingSnapshot(matcher: matcher, pool: InstancePool(instances), publication: 1))
+        )
     }
 
     /// The snapshot in force (for readers off the hot path).
@@ -60,7 +62,11 @@ public final class RoutingPublisher: Sendable {
         spares: [UpstreamInstance] = []
     ) -> EventLoopFuture<Void>? {
         publish {
-            RoutingSnapshot(matcher: matcher, pool: InstancePool(instances, spares: spares), publication: $0.publication + 1)
+            RoutingSnapshot(
+                matcher: matcher,
+                pool: InstancePool(instances, spares: spares),
+                publication: $0.publication + 1
+            )
         }
     }
 

@@ -65,7 +65,9 @@ public struct RunningFeisty: Sendable, Hashable {
                 )
             )
         default:
-            let list = matching.map { "\($0.processID) (\($0.arguments.joined(separator: " ")))" }.joined(separator: ", ")
+            let list = matching.map { "\($0.processID) (\($0.arguments.joined(separator: " ")))" }.joined(
+                separator: ", "
+            )
             return .failure(ReloadError("several `feisty run` processes match: \(list); name the app or pass --pid"))
         }
     }

@@ -188,7 +188,10 @@ public final class AppSupervisor: Service, Sendable {
                     run.tracked[id]?.processID = instance.processID
                     run.tracked[id]?.readyAt = now
                     if let timeout = policy.hangTimeout {
-                        run.tracked[id]?.hang = HangDetector(timeout: timeout, idleProbeInterval: policy.idleProbeInterval)
+                        run.tracked[id]?.hang = HangDetector(
+                            timeout: timeout,
+                            idleProbeInterval: policy.idleProbeInterval
+                        )
                     }
                     run.tracked[id]?.memory = policy.maxResidentBytes.map { MemoryWatch(limit: $0) }
                     run.tracked[id]?.recycle = policy.recycle.isEnabled ? policy.recycle.limits(using: &generator) : nil
@@ -255,7 +258,9 @@ public final class AppSupervisor: Service, Sendable {
     private static let tickInterval = Duration.milliseconds(250)
 
     /// When `upstream` last showed progress, on the supervisor's clock (the proxy stamps NIO's uptime clock).
-    private static func lastProgress(of upstream: UpstreamInstance, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+    private static func lastProgress(of upstream: UpstreamInstance, now: ContinuousClock.Instant)
+        -> ContinuousClock.Instant
+    {
         now - .nanoseconds(max(0, (NIODeadline.now() - upstream.lastProgress).nanoseconds))
     }
 
@@ -449,7 +454,13 @@ public final class AppSupervisor: Service, Sendable {
             input.yield(
                 .exited(
                     id,
-                    .init(startedAt: now, exitedAt: now, status: "not started", becameReady: false, stopRequested: false)
+                    .init(
+                        startedAt: now,
+                        exitedAt: now,
+                        status: "not started",
+                        becameReady: false,
+                        stopRequested: false
+                    )
                 )
             )
             return

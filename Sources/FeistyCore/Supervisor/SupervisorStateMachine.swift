@@ -272,7 +272,9 @@ struct SupervisorStateMachine: Sendable {
             slots[standby]?.role = .serving
             slots[id]?.phase = .draining
             actions.append(.publish(serving))
-            actions.append(.record(LifecycleEvent(.swap, instance: standby, cause: "standby \(standby) replaces \(id)")))
+            actions.append(
+                .record(LifecycleEvent(.swap, instance: standby, cause: "standby \(standby) replaces \(id)"))
+            )
             actions.append(.drain(id))
             return actions + launch(role: .standby)
         }
@@ -297,7 +299,9 @@ struct SupervisorStateMachine: Sendable {
             .sorted { ($0.role == .serving ? 0 : 1, $0.id) < ($1.role == .serving ? 0 : 1, $1.id) }.map(\.id)
         deployQueue = old
         let actions: [Action] = [
-            .record(LifecycleEvent(.deploy, instance: nil, cause: "deploying the code on disk to \(old.count) instance(s)"))
+            .record(
+                LifecycleEvent(.deploy, instance: nil, cause: "deploying the code on disk to \(old.count) instance(s)")
+            )
         ]
         return actions + continueDeploy()
     }
@@ -351,11 +355,15 @@ struct SupervisorStateMachine: Sendable {
             // A ready instance beats one still booting: it becomes the standby, the booting one is stopped.
             slots[id]?.role = .standby
             var actions: [Action] = []
-            for booting in slots.values where booting.id != id && booting.role == .standby && booting.phase == .starting
+            for booting in slots.values
+            where booting.id != id && booting.role == .standby && booting.phase == .starting
                 && booting.replaces == nil && !booting.deploy
             {
                 slots[booting.id]?.phase = .stopping
-                actions += [.record(LifecycleEvent(.stop, instance: booting.id, cause: "not needed any more")), .stop(booting.id)]
+                actions += [
+                    .record(LifecycleEvent(.stop, instance: booting.id, cause: "not needed any more")),
+                    .stop(booting.id),
+                ]
             }
             return actions
         }
@@ -388,7 +396,10 @@ struct SupervisorStateMachine: Sendable {
         let id = nextID
         nextID += 1
         slots[id] = Slot(id: id, role: role, replaces: replacing, deploy: deploy)
-        return [.launch(id: id, after: delay), .record(LifecycleEvent(.start, instance: id, cause: Self.why(role, replacing, deploy)))]
+        return [
+            .launch(id: id, after: delay),
+            .record(LifecycleEvent(.start, instance: id, cause: Self.why(role, replacing, deploy))),
+        ]
     }
 
     private static func why(_ role: Role, _ replacing: Int?, _ deploy: Bool) -> String {
@@ -403,7 +414,9 @@ struct SupervisorStateMachine: Sendable {
         var actions = launch(role: role, after: delay)
         if delay > .zero {
             actions.append(
-                .record(LifecycleEvent(.backoff, instance: nil, cause: "\(reason); next start in \(delay.formattedSeconds)"))
+                .record(
+                    LifecycleEvent(.backoff, instance: nil, cause: "\(reason); next start in \(delay.formattedSeconds)")
+                )
             )
         }
         return actions
