@@ -44,7 +44,6 @@ struct ProxyConnectionStateMachine {
 
     /// A request forwarded to the app.
     struct Exchange: Equatable {
-        var record: ExchangeRecord
         var requestEnded: Bool
         var response: ResponsePhase = .awaitingHead
         var upstream: UpstreamPhase
@@ -210,6 +209,9 @@ struct ProxyConnectionStateMachine {
     private(set) var state: State
     let timeouts: Timeouts
     let maxBodyBytes: Int64?
+    /// The record of the exchange in progress, kept beside the state (not in it) so that events mutate it in place
+    /// instead of copying its strings in and out of the state enum.
+    private var current: ExchangeRecord?
     /// The record of the exchange that ended and was not taken yet.
     private var finishedRecord: ExchangeRecord?
     /// A refused request body larger than this is not drained to keep the connection alive: feisty closes.
@@ -332,8 +334,8 @@ struct ProxyConnectionStateMachine {
         }
         switch decision {
         case .forward(let framing):
+            current = record
             var exchange = Exchange(
-                record: record,
                 requestEnded: false,
                 upstream: keptInstance == nil ? .awaitingInstance : .connected,
                 keepAlive: keepAlive,
@@ -341,8 +343,8 @@ struct ProxyConnectionStateMachine {
             )
             if let keptInstance {
                 exchange.onKeptConnection = true
-                exchange.record.instance = keptInstance
-                exchange.record.forwardedAt = now
+                current?.instance = keptInstance
+                current?.forwardedAt = now
                 state = .exchanging(exchange)
                 return .sendOnKeptConnection(sendContinue: expectsContinue)
             }
@@ -370,8 +372,8 @@ struct ProxyConnectionStateMachine {
         guard case .exchanging(var exchange) = state, exchange.upstream == .awaitingInstance else { return }
         exchange.upstream = .connecting
         exchange.onKeptConnection = false
-        exchange.record.instance = instance
-        exchange.record.forwardedAt = now
+        current?.instance = instance
+        current?.forwardedAt = now
         exchange.busyDeadline = nil
         exchange.busyAttempts = 0
         state = .exchanging(exchange)
@@ -396,12 +398,12 @@ struct ProxyConnectionStateMachine {
         switch state {
         case .exchanging(var exchange):
             if exchange.response == .ended { return .discard }  // answered early: lingering
-            exchange.record.requestBytes += Int64(count)
-            if let maxBodyBytes, exchange.record.requestBytes > maxBodyBytes {
+            current?.requestBytes += Int64(count)
+            if let maxBodyBytes, (current?.requestBytes ?? 0) > maxBodyBytes {
                 if exchange.response == .awaitingHead {
                     return .refuse(refuseMidExchange(.bodyTooLarge, exchange: exchange, now: now))
                 }
-                finish(exchange.record, now: now)
+                finishCurrent(now: now)
                 state = .closed
                 return .close
             }
@@ -450,11 +452,11 @@ struct ProxyConnectionStateMachine {
         if case .exchanging(let exchange) = state {
             if exchange.response != .awaitingHead {
                 // A response went out already: its record too, unless the response ended (early) before.
-                if exchange.response == .streaming { finish(exchange.record, now: now) }
+                if exchange.response == .streaming { finishCurrent(now: now) }
                 state = .closed
                 return .close
             }
-            finish(exchange.record, refusal: refusal, now: now)
+            finishCurrent(refusal: refusal, now: now)
         } else {
             finish(unparsed, refusal: refusal, now: now)
         }
@@ -469,7 +471,7 @@ struct ProxyConnectionStateMachine {
 
     /// The client connection is gone: an exchange in progress ends here.
     mutating func downstreamClosed(now: NIODeadline) {
-        if case .exchanging(let exchange) = state, exchange.response != .ended { finish(exchange.record, now: now) }
+        if case .exchanging(let exchange) = state, exchange.response != .ended { finishCurrent(now: now) }
         state = .closed
     }
 
@@ -508,7 +510,7 @@ struct ProxyConnectionStateMachine {
             return .refuse(refuseMidExchange(.upstreamUnreachable, exchange: exchange, now: now))
         }
         exchange.redispatches += 1
-        let avoided = exchange.record.instance
+        let avoided = current?.instance
         avoid(avoided, in: &exchange, now: now)
         state = .exchanging(exchange)
         return .dispatch(avoiding: avoided)
@@ -533,8 +535,8 @@ struct ProxyConnectionStateMachine {
     ) -> ResponseHeadAction {
         guard case .exchanging(var exchange) = state, exchange.response == .awaitingHead else { return .ignore }
         exchange.response = .streaming
-        exchange.record.status = status
-        exchange.record.respondedAt = now
+        current?.status = status
+        current?.respondedAt = now
         exchange.upstreamReusable = upstreamKeepAlive
         if exchange.upstreamDeadline != nil { exchange.upstreamDeadline = now + timeouts.upstream }
         // An answer before the body ended means feisty stops forwarding the body; announce the close.
@@ -554,7 +556,7 @@ struct ProxyConnectionStateMachine {
     /// A response body part of `count` bytes arrived (pushes the upstream deadline on).
     mutating func responseBody(count: Int, now: NIODeadline) -> ResponseBodyAction {
         guard case .exchanging(var exchange) = state, exchange.response == .streaming else { return .ignore }
-        exchange.record.responseBytes += Int64(count)
+        current?.responseBytes += Int64(count)
         if exchange.upstreamDeadline != nil { exchange.upstreamDeadline = now + timeouts.upstream }
         state = .exchanging(exchange)
         return .forward
@@ -564,7 +566,7 @@ struct ProxyConnectionStateMachine {
     mutating func responseEnd(now: NIODeadline) -> ResponseEndAction {
         guard case .exchanging(var exchange) = state, exchange.response == .streaming else { return .ignore }
         exchange.response = .ended
-        finish(exchange.record, now: now)
+        finishCurrent(now: now)
         if exchange.requestEnded {
             let close = !exchange.keepAlive
             state = close ? .closed : .idle(deadline: now + timeouts.idle)
@@ -586,7 +588,7 @@ struct ProxyConnectionStateMachine {
         guard case .exchanging(var exchange) = state else { return .none }
         switch exchange.response {
         case .streaming where exchange.headRelayed:
-            finish(exchange.record, now: now)
+            finishCurrent(now: now)
             state = .closed
             return .close
         case .awaitingHead, .streaming:
@@ -595,20 +597,20 @@ struct ProxyConnectionStateMachine {
                 return .refuse(refuseMidExchange(.appHung, exchange: exchange, now: now))
             }
             // A resendable request has no body: its head is all of it, even when the codec's `.end` is still to come.
-            guard exchange.resendable, !exchange.record.retried else {
+            guard exchange.resendable, current?.retried != true else {
                 return .refuse(refuseMidExchange(.appCrashed, exchange: exchange, now: now))
             }
             // Nothing reached the client: the half-received answer is forgotten and the request goes again.
             exchange.response = .awaitingHead
-            exchange.record.status = 0
-            exchange.record.respondedAt = nil
-            exchange.record.responseBytes = 0
-            exchange.record.retried = true
+            current?.status = 0
+            current?.respondedAt = nil
+            current?.responseBytes = 0
+            current?.retried = true
             exchange.upstreamReusable = true
             exchange.upstreamDeadline = now + timeouts.upstream
             // A kept connection closing as the request arrived is the app's keep-alive timeout: the instance is
             // fine. A fresh connection closing unanswered means the instance died: send elsewhere if possible.
-            let avoided = exchange.onKeptConnection && failure == .none ? nil : exchange.record.instance
+            let avoided = exchange.onKeptConnection && failure == .none ? nil : current?.instance
             avoid(avoided, in: &exchange, now: now)
             state = .exchanging(exchange)
             return .dispatch(avoiding: avoided)
@@ -652,7 +654,7 @@ struct ProxyConnectionStateMachine {
                 if exchange.response == .awaitingHead || !exchange.headRelayed {
                     return .refuse(refuseMidExchange(.upstreamTimeout, exchange: exchange, now: now))
                 }
-                finish(exchange.record, now: now)
+                finishCurrent(now: now)
                 state = .closed
                 return .close
             }
@@ -676,6 +678,13 @@ struct ProxyConnectionStateMachine {
         exchange.queueDeadline = nil
     }
 
+    /// Ends the exchange in progress's record (once).
+    private mutating func finishCurrent(refusal: ProxyRefusal? = nil, now: NIODeadline) {
+        guard let record = current else { return }
+        current = nil
+        finish(record, refusal: refusal, now: now)
+    }
+
     private mutating func finish(_ record: ExchangeRecord, refusal: ProxyRefusal? = nil, now: NIODeadline) {
         var record = record
         record.endedAt = now
@@ -689,7 +698,7 @@ struct ProxyConnectionStateMachine {
 
     /// Feisty answers instead of the app in the middle of an exchange (before any response byte was relayed).
     private mutating func refuseMidExchange(_ refusal: ProxyRefusal, exchange: Exchange, now: NIODeadline) -> Refusing {
-        finish(exchange.record, refusal: refusal, now: now)
+        finishCurrent(refusal: refusal, now: now)
         let closeAfter = !exchange.requestEnded || !exchange.keepAlive || refusal.closesConnection
         if exchange.requestEnded {
             if closeAfter {
