@@ -70,11 +70,6 @@ public final class RoutingPublisher: Sendable {
         }
     }
 
-    /// Waits until every event loop applied the snapshot in force.
-    public func applied(_ future: EventLoopFuture<Void>?) async {
-        try? await future?.get()
-    }
-
     private func publish(_ next: (RoutingSnapshot) -> RoutingSnapshot) -> EventLoopFuture<Void>? {
         let (snapshot, loops) = state.withLock { state in
             state.snapshot = next(state.snapshot)

@@ -253,6 +253,8 @@ public final class AppSupervisor: Service, Sendable {
         var publishedTable: RouteTable?
         /// What the proxy routes to now: serving instances and spares.
         var published: (serving: [Int], spares: [Int]) = ([], [])
+        /// Completes once every event loop applied the last publication (a drain waits for it).
+        var lastPublication: EventLoopFuture<Void>?
     }
 
     private static let tickInterval = Duration.milliseconds(250)
@@ -371,10 +373,11 @@ public final class AppSupervisor: Service, Sendable {
                     continue
                 }
                 let grace = configuration.grace
+                let publication = run.lastPublication
                 group.addTask { [input] in
                     let deadline = ContinuousClock.now + grace
-                    // New requests may still be dispatched to it until every event loop took the new snapshot.
-                    try? await Task.sleep(for: .milliseconds(20))
+                    // New requests may still be dispatched to it until every event loop took the snapshot without it.
+                    try? await publication?.get()
                     while upstream.inFlight > 0, ContinuousClock.now < deadline {
                         try? await Task.sleep(for: .milliseconds(20))
                     }
@@ -417,13 +420,13 @@ public final class AppSupervisor: Service, Sendable {
         let spares = spareIDs.compactMap { run.tracked[$0]?.upstream }
         run.published = (ids, spareIDs)
         guard let newest = ids.last.flatMap({ run.tracked[$0]?.instance }) else {
-            routing.publish(instances: instances, spares: spares)
+            run.lastPublication = routing.publish(instances: instances, spares: spares)
             return
         }
         if newest.routeTable != run.publishedTable {
             do {
                 let matcher = try RouteMatcher(table: newest.routeTable)
-                routing.publish(matcher: matcher, instances: instances, spares: spares)
+                run.lastPublication = routing.publish(matcher: matcher, instances: instances, spares: spares)
                 run.publishedTable = newest.routeTable
                 return
             } catch {
@@ -431,7 +434,7 @@ public final class AppSupervisor: Service, Sendable {
                 logger.error("cannot compile the route table of instance \(newest.generation): \(error)")
             }
         }
-        routing.publish(instances: instances, spares: spares)
+        run.lastPublication = routing.publish(instances: instances, spares: spares)
     }
 
     private static func readyStandbys(_ machine: SupervisorStateMachine) -> [Int] {
