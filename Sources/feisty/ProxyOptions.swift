@@ -30,6 +30,27 @@ struct ProxyOptions: ParsableArguments {
     @Option(help: "Seconds a request waits for a ready app instance (while it starts or restarts) before 503.")
     var queueTimeout: String = "30"
 
+    @Option(help: "Request bodies up to this size are received whole before the app sees them; 0 = always stream.")
+    var requestBuffer: String = "1m"
+
+    @Option(help: "Seconds between two reads of a request body before 408.")
+    var bodyTimeout: String = "30"
+
+    @Option(help: "Bytes per second a request body must average over 10 s (408 below it); 0 = off.")
+    var minBodyRate: String = "500"
+
+    @Option(help: "How much of a response waits in memory for a slow client per connection, e.g. 1m.")
+    var responseBuffer: String = "1m"
+
+    @Option(help: "The most of one response spilled to a temporary file beyond that; 0 = no spilling.")
+    var responseSpill: String = "1g"
+
+    @Option(help: "Seconds a client may read nothing of a pending response before feisty closes it.")
+    var sendTimeout: String = "60"
+
+    @Option(help: "Seconds a WebSocket tunnel may stay silent both ways before feisty closes it.")
+    var tunnelIdleTimeout: String = "300"
+
     @Flag(inversion: .prefixedNo, help: "Write one access-log line per request.")
     var accessLog = true
 
@@ -57,6 +78,15 @@ struct ProxyOptions: ParsableArguments {
         configuration.gracePeriod = try ProxyValueParsing.seconds(grace)
         configuration.queueTimeout = try ProxyValueParsing.seconds(queueTimeout)
         configuration.accessLog = accessLog
+        configuration.requestBufferBytes = try ProxyValueParsing.size(requestBuffer) ?? 0
+        configuration.bodyTimeout = try ProxyValueParsing.seconds(bodyTimeout)
+        configuration.minBodyRate = try ProxyValueParsing.size(minBodyRate) ?? 0
+        guard let responseBufferBytes = try ProxyValueParsing.size(responseBuffer), responseBufferBytes <= 1 << 30
+        else { throw ProxyError.invalidSize(responseBuffer) }
+        configuration.responseBufferBytes = Int(responseBufferBytes)
+        configuration.responseSpillBytes = try ProxyValueParsing.size(responseSpill) ?? 0
+        configuration.sendTimeout = try ProxyValueParsing.seconds(sendTimeout)
+        configuration.tunnelIdleTimeout = try ProxyValueParsing.seconds(tunnelIdleTimeout)
         if let threads {
             guard threads >= 1 && threads <= 256 else { throw ProxyError.invalidThreads(threads) }
             configuration.threads = threads

@@ -9,9 +9,11 @@ import Testing
         _ method: HTTPMethod = .GET,
         _ uri: String = "/",
         _ headers: [(String, String)] = [],
-        version: HTTPVersion = .http1_1
+        version: HTTPVersion = .http1_1,
+        host: String? = "example.com"
     ) -> HTTPRequestHead {
-        HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(headers))
+        let fields = (host.map { [("Host", $0)] } ?? []) + headers
+        return HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(fields))
     }
 
     let admission = RequestAdmission(maxHeaderBytes: 1024, maxBodyBytes: 100, forwardUnknown: false)
@@ -30,6 +32,7 @@ import Testing
             [("Content-Length", "1234567890123456789")],
             [("Transfer-Encoding", "chunked, gzip")],
             [("Transfer-Encoding", "gzip")],
+            [("Host", "other.example")],
         ] as [[(String, String)]]
     )
     func smugglingFramingsAreRefused(headers: [(String, String)]) {
@@ -42,7 +45,7 @@ import Testing
 
     @Test func transferEncodingOnHTTP10IsRefused() {
         let te10 = head(.POST, "/", [("Transfer-Encoding", "chunked")], version: .http1_0)
-        #expect(RequestAdmission.framing(of: te10) == .failure(FramingError("Transfer-Encoding on HTTP/1.0")))
+        #expect(RequestAdmission.framing(of: te10) == .failure(HeadError("Transfer-Encoding on HTTP/1.0")))
         #expect(
             admission.decide(head: te10, verdict: match)
                 == .refuse(.malformedRequest(reason: "Transfer-Encoding on HTTP/1.0"), framing: .none)
@@ -54,13 +57,44 @@ import Testing
             ([("Content-Length", "10")], .length(10)),
             ([("Content-Length", " 10")], .length(10)),
             ([("Content-Length", "0")], .none),
-            ([("transfer-encoding", "gzip, chunked")], .chunked),
             ([("Transfer-Encoding", "CHUNKED")], .chunked),
             ([], .none),
         ] as [([(String, String)], RequestAdmission.Framing)]
     )
     func validFramingsAreForwarded(headers: [(String, String)], framing: RequestAdmission.Framing) {
         #expect(admission.decide(head: head(.POST, "/", headers), verdict: match) == .forward(framing: framing))
+    }
+
+    /// `gzip, chunked` would reach the app as plain `chunked` (the gzip coding silently dropped): 501, as nginx.
+    @Test(arguments: ["gzip, chunked", "chunked, chunked", "identity, chunked"])
+    func codingsBesideChunkedAreNotImplemented(coding: String) {
+        #expect(
+            admission.decide(head: head(.POST, "/", [("Transfer-Encoding", coding)]), verdict: match)
+                == .refuse(.unsupportedTransferCoding(expected: "chunked alone"), framing: .none)
+        )
+    }
+
+    /// RFC 9112 §3.2: HTTP/1.1 needs exactly one `Host`; HTTP/1.0 may go without.
+    @Test func hostIsRequiredOnceInHTTP11() {
+        #expect(
+            admission.decide(head: head(host: nil), verdict: match)
+                == .refuse(.malformedRequest(reason: "missing Host"), framing: .none)
+        )
+        #expect(admission.decide(head: head(version: .http1_0, host: nil), verdict: match) == .forward(framing: .none))
+        #expect(
+            admission.decide(head: head(.GET, "/", [("HOST", "b")], version: .http1_0), verdict: match)
+                == .refuse(.malformedRequest(reason: "duplicated Host"), framing: .none)
+        )
+    }
+
+    @Test func connectIsRefusedAndCloses() {
+        let decision = admission.decide(head: head(.CONNECT, "example.com:443"), verdict: .notFound)
+        #expect(decision == .refuse(.connectNotAllowed, framing: .none))
+        #expect(ProxyRefusal.connectNotAllowed.status == .methodNotAllowed)
+        #expect(ProxyRefusal.connectNotAllowed.closesConnection)
+        let raw = ProxyRefusal.connectNotAllowed.rawResponse(allocator: ByteBufferAllocator())
+        #expect(String(buffer: raw).hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
+        #expect(String(buffer: raw).contains("allow: \r\n"))
     }
 
     @Test func aWerkzeugRedirectIsForwardedToo() {
@@ -219,7 +253,8 @@ import Testing
             [
                 ("Host", "h"), ("Connection", " X-A ,close,, HOST, content-length\t"), ("x-a", "1"), ("Close", "2"),
                 ("Content-Length", "3"), ("X-Kept", "4"), ("Connection", "X-B"), ("X-B", "5"),
-            ]
+            ],
+            host: nil
         )
         let out = rewriter.upstreamRequest(incoming, peer: "192.0.2.7", peerTrusted: false)
         #expect(

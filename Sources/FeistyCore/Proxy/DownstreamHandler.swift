@@ -57,6 +57,35 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// How long a response head waits for its body before it is relayed alone (a stream whose first part is late).
     static let headHoldDelay = TimeAmount.milliseconds(20)
 
+    /// What the request in progress asks of the protocol (WebSocket handshake, another upgrade, nothing).
+    private var upgrade = UpgradeRequest.none
+    /// The HTTP parser stopped after an upgrade request that did not become a tunnel: it is replaced once that
+    /// request's answer went out and its end came through the parser.
+    private var parserStopped = false
+    private var requestEndSeen = false
+    private var answerWritten = false
+    /// The app's `101`, relayed when the app's response ends and both connections become a tunnel.
+    private var tunnelHead: HTTPResponseHead?
+    /// The part of the answer in progress that a slow client has not taken and that did not fit in memory.
+    private var spill: ResponseSpill?
+    /// Spilling failed once (disk full): this connection keeps answers in memory from then on.
+    private var spillFailed = false
+    /// The end of an answer whose spilled bytes are still going out, and what follows it.
+    private var deferredEnd: (trailers: HTTPHeaders?, then: AfterEnd)?
+    /// When the client last took bytes of what feisty has pending for it (`nil`: nothing pending).
+    private var sendProgressAt: NIODeadline?
+    private var lastBufferedBytes = 0
+
+    /// What happens once an answer's end went out.
+    private enum AfterEnd {
+        /// Take the next request.
+        case next
+        /// Close the connection.
+        case close
+        /// Nothing: the connection discards the rest of a request body the app answered early, then closes.
+        case linger
+    }
+
     init(environment: ProxyEnvironment, loop: LoopRouting, edge: ConnectionEdgeHandler) {
         self.environment = environment
         self.loop = loop
@@ -64,12 +93,23 @@ final class DownstreamHandler: ChannelDuplexHandler {
         self.machine = ProxyConnectionStateMachine(
             timeouts: environment.timeouts,
             maxBodyBytes: environment.configuration.maxBodyBytes,
+            requestBufferBytes: environment.configuration.requestBufferBytes,
             now: .now()
         )
     }
 
-    /// Whether the client connection can take more bytes now.
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    /// Whether the app's answer may be read now: the client connection takes more bytes, or the spill file does.
+    var acceptsResponseBytes: Bool {
+        guard let context else { return false }
+        if context.channel.isWritable && (spill?.pending ?? 0) == 0 { return true }
+        return spillHasRoom
+    }
+
+    /// Whether the answer in progress may spill (more) to a file.
+    private var spillHasRoom: Bool {
+        environment.spillDirectory != nil && !spillFailed
+            && (spill?.pending ?? 0) < environment.configuration.responseSpillBytes
+    }
 
     /// Raw bytes arrived from the socket: the parts they decode into are flushed to the app on read-complete.
     func rawBytesArrived() {
@@ -96,6 +136,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         machine = ProxyConnectionStateMachine(
             timeouts: environment.timeouts,
             maxBodyBytes: environment.configuration.maxBodyBytes,
+            requestBufferBytes: environment.configuration.requestBufferBytes,
             now: .now()
         )
         if let address = context.channel.remoteAddress?.ipAddress {
@@ -113,6 +154,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         forgetHeldHead()
+        spill?.close()
+        spill = nil
+        deferredEnd = nil
         machine.downstreamClosed(now: .now())
         heldParts.removeAll()
         tick?.cancel()
@@ -134,12 +178,19 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = self.unwrapInboundIn(data)
-        // A pipelined request waits until the exchange in progress ended; reads stop while one is held.
-        if !heldParts.isEmpty || (!machine.acceptsRequestHead && Self.isHead(part)) {
+        // A pipelined request waits until the exchange in progress ended and its answer is on its way (or while the
+        // client reads none of its answers); reads stop while one is held.
+        if !heldParts.isEmpty || (Self.isHead(part) && !mayTakeRequestHead(context)) {
             heldParts.append(part)
             return
         }
         handle(part, context: context)
+    }
+
+    /// Whether a new request head can be taken: no exchange in progress, no answer still spilling, and the client
+    /// reads what it was sent (a client that pipelines requests and never reads the answers stops being read).
+    private func mayTakeRequestHead(_ context: ChannelHandlerContext) -> Bool {
+        machine.acceptsRequestHead && deferredEnd == nil && context.channel.isWritable
     }
 
     private static func isHead(_ part: HTTPServerRequestPart) -> Bool {
@@ -156,7 +207,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         inReadBurst = true  // batch the released parts into one flush to the app
         while let part = heldParts.first {
             if Self.isHead(part) {
-                if !machine.acceptsRequestHead { break }
+                if !mayTakeRequestHead(context) { break }
                 // Still no route table and still within the queue timeout: the head keeps waiting.
                 if loop.snapshot.matcher == nil, let deadline = tableDeadline, NIODeadline.now() < deadline { break }
             }
@@ -187,7 +238,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
         case .body(let buffer):
             execute(machine.requestBody(count: buffer.readableBytes, now: .now()), part: .body(.byteBuffer(buffer)))
         case .end(let trailers):
+            requestEndSeen = true
             execute(machine.requestEnd(now: .now()), part: .end(trailers))
+            replaceStoppedParser()
         }
     }
 
@@ -199,6 +252,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
             return
         }
         tableDeadline = nil
+        upgrade = UpgradeRequest(head.headers)
+        parserStopped = upgrade.stopsParser
+        requestEndSeen = false
+        answerWritten = false
         // The gate runs once per request, on the head's own uri string.
         let verdict = matcher.gate(
             method: head.method.rawValue,
@@ -236,26 +293,51 @@ final class DownstreamHandler: ChannelDuplexHandler {
             expectsContinue: expectsContinue,
             keptInstance: keptInstance,
             idempotent: Self.isIdempotent(head.method),
+            upgrade: upgradeForwarded,
             now: now
         )
         switch action {
         case .sendOnKeptConnection(let sendContinue):
-            let rewritten = environment.rewriter.upstreamRequest(head, peer: peer, peerTrusted: peerTrusted)
+            let rewritten = rewrite(head)
             resendHead = rewritten
             count(upstreamInstance, now: now)
             send(.head(rewritten))
             if sendContinue { writeContinue() }
         case .dispatch:
-            let rewritten = environment.rewriter.upstreamRequest(head, peer: peer, peerTrusted: peerTrusted)
+            let rewritten = rewrite(head)
             resendHead = rewritten
             dropUpstream()
             pendingParts.append(.head(rewritten))
             dispatch(avoiding: nil, now: now)
+        case .buffer(let sendContinue):
+            // The body is received whole first; the head waits with it (`--request-buffer`).
+            dropUpstream()
+            pendingParts.append(.head(rewrite(head)))
+            if sendContinue {
+                writeContinue()
+                expectsContinue = false  // answered: not again when the app connection opens
+            }
         case .refuse(let refusing):
             execute(refusing)
         case .close:
             closeConnection()
         }
+    }
+
+    /// Whether the request in progress is a WebSocket handshake that goes to the app with its `Upgrade`.
+    private var upgradeForwarded: Bool {
+        if case .websocket = upgrade { return true }
+        return false
+    }
+
+    /// The head sent to the app; a WebSocket handshake keeps its `Upgrade` (every other upgrade is dropped there).
+    private func rewrite(_ head: HTTPRequestHead) -> HTTPRequestHead {
+        var rewritten = environment.rewriter.upstreamRequest(head, peer: peer, peerTrusted: peerTrusted)
+        if case .websocket(let name) = upgrade {
+            rewritten.headers.add(name: "connection", value: "Upgrade")
+            rewritten.headers.add(name: "upgrade", value: name)
+        }
+        return rewritten
     }
 
     /// Sends a request part to the app, or queues it while the connection is being set up.
@@ -275,15 +357,28 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if heldParts.isEmpty, machine.mayReadDownstream, upstream.map({ $0.isWritable || !$0.isActive }) ?? true {
+        if mayRead(context) {
             context.read()
         } else {
             pendingRead = true
         }
     }
 
+    /// Whether the client may be read now: nothing held, the state allows it, the app connection takes the bytes,
+    /// and the client takes its answers (so feisty's own refusals respect backpressure like forwarded answers).
+    private func mayRead(_ context: ChannelHandlerContext) -> Bool {
+        heldParts.isEmpty && machine.mayReadDownstream && context.channel.isWritable
+            && (upstream.map({ $0.isWritable || !$0.isActive }) ?? true)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { upstream?.resumeReading() }
+        if context.channel.isWritable {
+            sendProgressAt = sendProgressAt.map { _ in .now() }
+            drainSpill(context: context)
+            upstream?.resumeReading()
+            releaseHeldRequests()
+            resumeReadIfAllowed()
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -365,7 +460,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             now: now
         ) {
         case .refuse(let refusing): execute(refusing)
-        case .sendOnKeptConnection, .dispatch, .close: closeConnection()
+        case .sendOnKeptConnection, .dispatch, .buffer, .close: closeConnection()
         }
     }
 
@@ -405,7 +500,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Request fields were parsed by NIO (CR, LF, NUL rejected) or are feisty's own: not revalidated.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+                    // `.forwardBytes`: after a `101`, the first WebSocket frames the decoder holds go to the tunnel.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .forwardBytes,
+                        enableOutboundHeaderValidation: false
+                    )
                     try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
             }
@@ -485,6 +584,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
                     requestVersion: requestVersion,
                     close: close
                 )
+            case .upgrade:
+                // Relayed as the app wrote it, `Upgrade` and `Connection` included, once the app's side ends.
+                var upgraded = head
+                upgraded.version = requestVersion
+                tunnelHead = upgraded
+            case .refuse(let refusing):
+                execute(refusing)
             case .ignore:
                 break
             }
@@ -492,29 +598,26 @@ final class DownstreamHandler: ChannelDuplexHandler {
             switch machine.responseBody(count: buffer.readableBytes, now: now) {
             case .forward:
                 relayHeldHead(context: context)
-                context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-                needsFlush = true
+                relayBody(buffer, context: context)
             case .ignore:
                 break
             }
         case .end(let trailers):
+            if let head = tunnelHead {
+                tunnelHead = nil
+                startTunnel(head, context: context, app: handler)
+                return
+            }
             relayHeldHead(context: context)
             let action = machine.responseEnd(now: now)
             emitFinishedRecord()
             switch action {
             case .complete(let closeDownstream, let keepUpstream):
                 if !keepUpstream { dropUpstream() }
-                needsFlush = false
-                context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
-                if closeDownstream {
-                    edge.closeAfterPendingWrites()
-                } else {
-                    releaseHeldRequests()
-                }
+                endAnswer(trailers, then: closeDownstream ? .close : .next, context: context)
             case .completeEarly:
                 dropUpstream()
-                needsFlush = false
-                context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
+                endAnswer(trailers, then: .linger, context: context)
             case .ignore:
                 break
             }
@@ -538,6 +641,148 @@ final class DownstreamHandler: ChannelDuplexHandler {
         guard needsFlush else { return }
         needsFlush = false
         context.flush()
+    }
+
+    /// Writes a part of the app's answer to the client, or to the spill file while the client is not keeping up
+    /// (and while earlier bytes still wait there: order is kept).
+    private func relayBody(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        let spilling = (spill?.pending ?? 0) > 0
+        if spilling || (!context.channel.isWritable && spillHasRoom), let directory = environment.spillDirectory {
+            do {
+                let file = try spill ?? ResponseSpill(directory: directory)
+                spill = file
+                try file.append(buffer)
+                return
+            } catch {
+                // Disk full or no O_TMPFILE: what was spilled goes out first, then memory takes the rest.
+                spillFailed = true
+                if let region = spill?.takeRegion() {
+                    context.write(self.wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+                }
+            }
+        }
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        needsFlush = true
+    }
+
+    /// Hands what the spill file holds to the client connection (it can take more now), and the answer's end once
+    /// nothing is left there.
+    private func drainSpill(context: ChannelHandlerContext) {
+        guard let spill else { return }
+        if let region = spill.takeRegion() {
+            context.writeAndFlush(self.wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+        }
+        if spill.pending == 0, let end = deferredEnd {
+            deferredEnd = nil
+            endAnswer(end.trailers, then: end.then, context: context)
+        }
+    }
+
+    /// Writes the end of the app's answer (after whatever is still spilled), then does what follows it.
+    private func endAnswer(_ trailers: HTTPHeaders?, then: AfterEnd, context: ChannelHandlerContext) {
+        if let spill {
+            if spill.pending > 0 {
+                deferredEnd = (trailers, then)
+                return
+            }
+            // The file closes once everything handed over from it has been written.
+            self.spill = nil
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { _ in spill.close() }
+            needsFlush = false
+            context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: written)
+        } else {
+            needsFlush = false
+            context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
+        }
+        answerWentOut()
+        switch then {
+        case .close: edge.closeAfterPendingWrites()
+        case .next: releaseHeldRequests()
+        case .linger: break
+        }
+    }
+
+    /// An answer (the app's or feisty's) was written whole.
+    private func answerWentOut() {
+        answerWritten = true
+        replaceStoppedParser()
+    }
+
+    /// Once both the answer and the request's end went through, a parser stopped by an ignored upgrade is replaced,
+    /// so the connection goes on serving.
+    private func replaceStoppedParser() {
+        guard parserStopped, answerWritten, requestEndSeen, let context else { return }
+        parserStopped = false
+        let sync = context.pipeline.syncOperations
+        do {
+            let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            let encoder = try sync.handler(type: HTTPResponseEncoder.self)
+            try ProxyServer.addHTTPCodec(to: sync, position: .after(decoder), environment: environment)
+            // The old decoder leaves at the end of this event-loop turn, handing the bytes it holds (a pipelined
+            // request) to the new one.
+            sync.removeHandler(encoder, promise: nil)
+            sync.removeHandler(decoder, promise: nil)
+        } catch {
+            closeConnection()
+        }
+    }
+
+    /// The app accepted a WebSocket handshake: the `101` goes to the client, both connections drop their HTTP
+    /// handlers for a ``TunnelHandler`` each, and this handler leaves. The handshake's record is finished by the
+    /// tunnel when it closes; the instance stops counting it as a request in flight (a WebSocket may stay open and
+    /// silent for hours, which is no hang).
+    private func startTunnel(_ head: HTTPResponseHead, context: ChannelHandlerContext, app: UpstreamHandler) {
+        guard let record = machine.takeTunnelRecord(), let appContext = app.context else {
+            closeConnection()
+            return
+        }
+        countedInstance?.exchangeEnded(answered: true)
+        countedInstance = nil
+        tick?.cancel()
+        tick = nil
+        parserStopped = false
+        context.writeAndFlush(self.wrapOutboundOut(.head(head)), promise: nil)
+        let tunnel = Tunnel(
+            record: record,
+            loop: loop,
+            idleTimeout: environment.configuration.tunnelIdleTimeout,
+            now: .now()
+        )
+        let clientSide = TunnelHandler(side: .client, tunnel: tunnel)
+        let appSide = TunnelHandler(side: .app, tunnel: tunnel)
+        clientSide.partner = appSide
+        appSide.partner = clientSide
+        tunnel.sides = [clientSide, appSide]
+        upstream = nil
+        app.downstream = nil
+        edge.downstream = nil
+        do {
+            let client = context.pipeline.syncOperations
+            let clientDecoder = try client.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            let clientEncoder = try client.handler(type: HTTPResponseEncoder.self)
+            try client.addHandler(clientSide, position: .after(clientDecoder))
+            let appPipeline = appContext.pipeline.syncOperations
+            let appDecoder = try appPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
+            let appEncoder = try appPipeline.handler(type: HTTPRequestEncoder.self)
+            try appPipeline.addHandler(appSide, position: .after(appDecoder))
+            // The decoders leave at the end of this event-loop turn, handing over the bytes they hold (the first
+            // WebSocket frames) to the tunnel.
+            appPipeline.removeHandler(context: appContext, promise: nil)
+            appPipeline.removeHandler(appEncoder, promise: nil)
+            appPipeline.removeHandler(appDecoder, promise: nil)
+            client.removeHandler(clientEncoder, promise: nil)
+            client.removeHandler(clientDecoder, promise: nil)
+            client.removeHandler(context: context, promise: nil)
+        } catch {
+            tunnel.sides = []
+            appContext.close(promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        tunnel.startIdleClock(on: context.eventLoop)
+        clientSide.start()
+        appSide.start()
     }
 
     private func forgetHeldHead() {
@@ -611,6 +856,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
             closeConnection()
         case .refusalComplete:
             releaseHeldRequests()
+        case .dispatch:
+            // The buffered body is whole (or outgrew the buffer): the request goes to an instance now.
+            pendingParts.append(part)
+            dispatch(avoiding: nil, now: .now())
         }
     }
 
@@ -621,7 +870,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
         if refusing.closeUpstream { dropUpstream() }
         emitFinishedRecord()
         writeRefusal(refusing.refusal, close: refusing.closeNow || machine.closesAfterRefusal)
-        if refusing.closeNow { edge.closeAfterPendingWrites() }
+        if refusing.closeNow {
+            edge.closeAfterPendingWrites()
+        } else {
+            answerWentOut()
+        }
         resumeReadIfAllowed()
     }
 
@@ -649,6 +902,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     private func writeRefusal(_ refusal: ProxyRefusal, close: Bool) {
         guard let context else { return }
+        if refusal == .connectNotAllowed {
+            // The codec frames every answer to CONNECT without a body (a tunnel would follow): written below it.
+            edge.writeRawAndClose(refusal.rawResponse(allocator: context.channel.allocator))
+            return
+        }
         let head = refusal.responseHead(version: requestVersion, close: close)
         let body = context.channel.allocator.buffer(string: refusal.body)
         needsFlush = false
@@ -671,9 +929,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     private func resumeReadIfAllowed() {
-        guard pendingRead, heldParts.isEmpty, let context, machine.mayReadDownstream,
-            upstream.map({ $0.isWritable || !$0.isActive }) ?? true
-        else { return }
+        guard pendingRead, let context, mayRead(context) else { return }
         pendingRead = false
         context.read()
     }
@@ -691,13 +947,31 @@ final class DownstreamHandler: ChannelDuplexHandler {
         ExchangeRecord(client: peer, method: .RAW(value: "-"), target: "-", verdict: nil, receivedAt: now)
     }
 
+    /// What the machine's periodic check needs to know of the connection's flow.
+    private func observeFlow(now: NIODeadline) -> ProxyConnectionStateMachine.Flow {
+        var flow = ProxyConnectionStateMachine.Flow()
+        flow.clientReadPaused = pendingRead
+        flow.appReadPaused = upstream?.isReadPaused ?? false
+        guard let context else { return flow }
+        if !context.channel.isWritable || deferredEnd != nil || (spill?.pending ?? 0) > 0 {
+            // Bytes wait for the client: progress is its outbound buffer shrinking (or a writability change).
+            let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+            if sendProgressAt == nil || buffered < lastBufferedBytes { sendProgressAt = now }
+            lastBufferedBytes = buffered
+        } else {
+            sendProgressAt = nil
+        }
+        flow.sendStalledSince = sendProgressAt
+        return flow
+    }
+
     private func tickFired() {
         let now = NIODeadline.now()
         if let tableDeadline, now >= tableDeadline {
             leaveQueue()
             releaseHeldRequests()  // the held head is answered 503
         }
-        switch machine.tick(now: now) {
+        switch machine.tick(now: now, flow: observeFlow(now: now)) {
         case .none:
             return
         case .close:

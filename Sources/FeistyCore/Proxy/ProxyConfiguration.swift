@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -38,6 +39,28 @@ public struct ProxyConfiguration: Sendable, Hashable {
     /// `--threads`: event-loop threads serving client connections (each connection and its app connection stay
     /// on one). Fewer than the cores leaves CPU to the app, which shares the machine.
     public var threads: Int
+    /// `--request-buffer`: a request body up to this size is received whole before the app sees the request (a
+    /// slow client then never holds an app worker); a larger one streams. `0`: every body streams.
+    public var requestBufferBytes: Int64
+    /// `--body-timeout`: the longest wait between two reads of a request body (408 and close after it).
+    public var bodyTimeout: TimeAmount
+    /// `--min-body-rate`: bytes per second a request body must average over each ``bodyRateWindow`` while feisty
+    /// reads it (408 and close below it); `0` turns the check off.
+    public var minBodyRate: Int64
+    /// The window over which ``minBodyRate`` is measured.
+    public var bodyRateWindow: TimeAmount
+    /// `--response-buffer`: how much of the app's answer waits in memory for a slow client per connection (the
+    /// client connection's write buffer high-water mark); beyond it the answer spills to a file.
+    public var responseBufferBytes: Int
+    /// `--response-spill`: the most of one answer spilled to a temporary file (then the app is read no faster
+    /// than the client); `0`: no spilling.
+    public var responseSpillBytes: Int64
+    /// Where spilled answers go: a private directory (mode 0700) is created inside it; files there are unnamed.
+    public var spillParentDirectory: String
+    /// `--send-timeout`: how long a client may read nothing of a pending answer before feisty closes it.
+    public var sendTimeout: TimeAmount
+    /// `--tunnel-idle-timeout`: how long a WebSocket tunnel may carry no byte either way before feisty closes it.
+    public var tunnelIdleTimeout: TimeAmount
 
     /// Creates a configuration; every default is the documented default of the matching `feisty run` flag.
     public init(
@@ -55,7 +78,16 @@ public struct ProxyConfiguration: Sendable, Hashable {
         accessLog: Bool = true,
         queueTimeout: TimeAmount = .seconds(30),
         queueLimit: Int = 4096,
-        threads: Int = System.coreCount
+        threads: Int = System.coreCount,
+        requestBufferBytes: Int64 = 1 << 20,
+        bodyTimeout: TimeAmount = .seconds(30),
+        minBodyRate: Int64 = 500,
+        bodyRateWindow: TimeAmount = .seconds(10),
+        responseBufferBytes: Int = 1 << 20,
+        responseSpillBytes: Int64 = 1 << 30,
+        spillParentDirectory: String = ProxyConfiguration.defaultSpillParent,
+        sendTimeout: TimeAmount = .seconds(60),
+        tunnelIdleTimeout: TimeAmount = .seconds(300)
     ) {
         self.listenHost = listenHost
         self.listenPort = listenPort
@@ -72,5 +104,20 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.queueTimeout = queueTimeout
         self.queueLimit = queueLimit
         self.threads = threads
+        self.requestBufferBytes = requestBufferBytes
+        self.bodyTimeout = bodyTimeout
+        self.minBodyRate = minBodyRate
+        self.bodyRateWindow = bodyRateWindow
+        self.responseBufferBytes = responseBufferBytes
+        self.responseSpillBytes = responseSpillBytes
+        self.spillParentDirectory = spillParentDirectory
+        self.sendTimeout = sendTimeout
+        self.tunnelIdleTimeout = tunnelIdleTimeout
+    }
+
+    /// `$TMPDIR`, else `/tmp`.
+    public static var defaultSpillParent: String {
+        let environment = ProcessInfo.processInfo.environment["TMPDIR"] ?? ""
+        return environment.isEmpty ? "/tmp" : environment
     }
 }

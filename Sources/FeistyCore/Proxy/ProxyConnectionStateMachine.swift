@@ -24,6 +24,24 @@ struct ProxyConnectionStateMachine {
         var queue: TimeAmount = .seconds(30)
         /// How long a request sent again avoids the instance that failed it, when no other instance is ready.
         var avoidance: TimeAmount = .seconds(1)
+        /// The longest wait between two reads of a request body (`--body-timeout`, then 408).
+        var body: TimeAmount = .seconds(30)
+        /// Bytes per second a request body must average over each `bodyRateWindow` (`--min-body-rate`; 0: off).
+        var minBodyRate: Int64 = 0
+        var bodyRateWindow: TimeAmount = .seconds(10)
+        /// How long a client may read nothing of what feisty has pending for it (`--send-timeout`, then close).
+        var send: TimeAmount = .seconds(60)
+    }
+
+    /// What the handler saw of the connection's flow, for the periodic check: a stall feisty itself caused
+    /// (backpressure) is nobody's fault and stops no clock.
+    struct Flow: Equatable {
+        /// Reading the client is paused by feisty (the app or the client's own answer is not keeping up).
+        var clientReadPaused = false
+        /// Reading the app is paused by feisty (the client is not keeping up with the answer).
+        var appReadPaused = false
+        /// Since when the client has read nothing of what feisty has pending for it; `nil`: nothing pending.
+        var sendStalledSince: NIODeadline?
     }
 
     enum ResponsePhase: Equatable {
@@ -34,6 +52,9 @@ struct ProxyConnectionStateMachine {
 
     /// Where the request stands with respect to an app instance.
     enum UpstreamPhase: Equatable {
+        /// The request body is being received whole (`--request-buffer`) before an instance is chosen, so a slow
+        /// client never holds an app worker.
+        case buffering
         /// Not sent yet: an instance is being chosen, or none is ready and the request waits in the queue.
         case awaitingInstance
         /// A connection to the chosen instance is being set up.
@@ -72,6 +93,13 @@ struct ProxyConnectionStateMachine {
         var avoidUntil: NIODeadline?
         /// Dispatches after a refused connection (the instance's socket is gone): bounded.
         var redispatches = 0
+        /// Armed while the request body is incomplete, pushed on by every body read (`--body-timeout`).
+        var bodyDeadline: NIODeadline?
+        /// The current window of the body-rate check and the body bytes read in it (`--min-body-rate`).
+        var rateWindowStart: NIODeadline?
+        var rateWindowBytes: Int64 = 0
+        /// A WebSocket handshake forwarded with its `Upgrade`: the app's `101` turns the connection into a tunnel.
+        var offersUpgrade = false
     }
 
     /// A request feisty answered itself; the rest of its body is discarded.
@@ -80,6 +108,8 @@ struct ProxyConnectionStateMachine {
         var closeAfter: Bool
         var lingerDeadline: NIODeadline
         var discarded: Int64 = 0
+        /// A body still being discarded must keep coming (`--body-timeout`), or the connection closes.
+        var bodyDeadline: NIODeadline
     }
 
     enum State: Equatable {
@@ -89,6 +119,8 @@ struct ProxyConnectionStateMachine {
         case readingHead(deadline: NIODeadline)
         case exchanging(Exchange)
         case refused(Refused)
+        /// The app accepted a WebSocket handshake: the connection is a byte tunnel now, no longer HTTP.
+        case tunneling
         case closed
     }
 
@@ -106,6 +138,9 @@ struct ProxyConnectionStateMachine {
         case sendOnKeptConnection(sendContinue: Bool)
         /// Choose an instance and connect to it (``instanceChosen(_:now:)`` or ``noInstanceReady(now:)`` follow).
         case dispatch
+        /// Keep the (rewritten) head and receive the body whole first (a body part or the end says `.dispatch`);
+        /// `100 Continue` to the client now when asked.
+        case buffer(sendContinue: Bool)
         case refuse(Refusing)
         /// A head while another exchange is in progress: cannot happen with the handler holding pipelined requests.
         case close
@@ -147,12 +182,20 @@ struct ProxyConnectionStateMachine {
         case close
         /// A refused request's body ended and the connection stays open: take the next request.
         case refusalComplete
+        /// The buffered body is complete (or outgrew `--request-buffer`): keep this part with the rest and send
+        /// the request to an instance now.
+        case dispatch
     }
 
     /// What the app's response head leads to.
     enum ResponseHeadAction: Equatable {
         /// Pass it on; `close` is whether the client connection ends after this response.
         case forward(close: Bool)
+        /// The app accepted the WebSocket handshake: relay the `101` and turn both connections into a tunnel
+        /// (``takeTunnelRecord()`` hands over the exchange's record, finished when the tunnel closes).
+        case upgrade
+        /// The app answered in a way it must not (a `101` nobody asked for).
+        case refuse(Refusing)
         case ignore
     }
 
@@ -219,9 +262,13 @@ struct ProxyConnectionStateMachine {
     /// Connections refused by a vanished instance before a request is answered 502.
     static let maximumRedispatches = 3
 
-    init(timeouts: Timeouts, maxBodyBytes: Int64?, now: NIODeadline) {
+    /// `--request-buffer`: bodies up to this size are received whole before the app is chosen (0: never).
+    let requestBufferBytes: Int64
+
+    init(timeouts: Timeouts, maxBodyBytes: Int64?, requestBufferBytes: Int64 = 0, now: NIODeadline) {
         self.timeouts = timeouts
         self.maxBodyBytes = maxBodyBytes
+        self.requestBufferBytes = requestBufferBytes
         self.state = .idle(deadline: now + timeouts.idle)
     }
 
@@ -230,7 +277,9 @@ struct ProxyConnectionStateMachine {
     /// Whether the client side may be read: not while the request waits for or connects to an instance (its
     /// parts would pile up).
     var mayReadDownstream: Bool {
-        if case .exchanging(let exchange) = state { return exchange.upstream == .connected || exchange.requestEnded }
+        if case .exchanging(let exchange) = state {
+            return exchange.upstream == .connected || exchange.upstream == .buffering || exchange.requestEnded
+        }
         return true
     }
 
@@ -250,7 +299,7 @@ struct ProxyConnectionStateMachine {
     var closesAfterRefusal: Bool {
         switch state {
         case .refused(let refused): refused.closeAfter
-        case .closed: true
+        case .closed, .tunneling: true
         default: false
         }
     }
@@ -260,7 +309,7 @@ struct ProxyConnectionStateMachine {
     var acceptsRequestHead: Bool {
         switch state {
         case .idle, .readingHead: true
-        case .exchanging, .refused, .closed: false
+        case .exchanging, .refused, .tunneling, .closed: false
         }
     }
 
@@ -284,6 +333,14 @@ struct ProxyConnectionStateMachine {
         return finishedRecord
     }
 
+    /// The record of the WebSocket handshake that became a tunnel (``ResponseHeadAction/upgrade``), once: the
+    /// tunnel finishes it when it closes.
+    mutating func takeTunnelRecord() -> ExchangeRecord? {
+        guard case .tunneling = state else { return nil }
+        defer { current = nil }
+        return current
+    }
+
     // MARK: client events
 
     /// Graceful shutdown started: an idle connection closes now, a busy one after its response (announced with
@@ -301,7 +358,7 @@ struct ProxyConnectionStateMachine {
             refused.closeAfter = true
             state = .refused(refused)
             return .none
-        case .closed:
+        case .tunneling, .closed:
             return .none
         }
     }
@@ -319,6 +376,7 @@ struct ProxyConnectionStateMachine {
     ///   - expectsContinue: `Expect: 100-continue`.
     ///   - keptInstance: The instance of an open, idle app connection that may be reused (still published).
     ///   - idempotent: The method is idempotent (RFC 9110 §9.2.2), so sending the request twice is harmless.
+    ///   - upgrade: A WebSocket handshake forwarded with its `Upgrade` (the app may answer `101`).
     mutating func requestHead(
         _ record: ExchangeRecord,
         decision: RequestAdmission.Decision,
@@ -326,11 +384,12 @@ struct ProxyConnectionStateMachine {
         expectsContinue: Bool,
         keptInstance: Int?,
         idempotent: Bool = false,
+        upgrade: Bool = false,
         now: NIODeadline
     ) -> HeadAction {
         switch state {
         case .idle, .readingHead: break
-        case .exchanging, .refused, .closed: return .close
+        case .exchanging, .refused, .tunneling, .closed: return .close
         }
         switch decision {
         case .forward(let framing):
@@ -341,6 +400,18 @@ struct ProxyConnectionStateMachine {
                 keepAlive: keepAlive,
                 resendable: idempotent && framing == .none
             )
+            exchange.offersUpgrade = upgrade
+            if framing != .none {
+                exchange.bodyDeadline = now + timeouts.body
+                exchange.rateWindowStart = now
+                if buffersWhole(framing) {
+                    // A kept app connection is not used: the body may take long to arrive, the app's keep-alive
+                    // timeout is shorter.
+                    exchange.upstream = .buffering
+                    state = .exchanging(exchange)
+                    return .buffer(sendContinue: expectsContinue)
+                }
+            }
             if let keptInstance {
                 exchange.onKeptConnection = true
                 current?.instance = keptInstance
@@ -361,7 +432,12 @@ struct ProxyConnectionStateMachine {
             }
             finish(record, refusal: refusal, now: now)
             state = .refused(
-                Refused(requestEnded: false, closeAfter: closeAfter, lingerDeadline: now + timeouts.linger)
+                Refused(
+                    requestEnded: false,
+                    closeAfter: closeAfter,
+                    lingerDeadline: now + timeouts.linger,
+                    bodyDeadline: now + timeouts.body
+                )
             )
             return .refuse(Refusing(refusal: refusal, closeUpstream: false, closeNow: false))
         }
@@ -399,7 +475,8 @@ struct ProxyConnectionStateMachine {
         case .exchanging(var exchange):
             if exchange.response == .ended { return .discard }  // answered early: lingering
             current?.requestBytes += Int64(count)
-            if let maxBodyBytes, (current?.requestBytes ?? 0) > maxBodyBytes {
+            let received = current?.requestBytes ?? 0
+            if let maxBodyBytes, received > maxBodyBytes {
                 if exchange.response == .awaitingHead {
                     return .refuse(refuseMidExchange(.bodyTooLarge, exchange: exchange, now: now))
                 }
@@ -407,14 +484,23 @@ struct ProxyConnectionStateMachine {
                 state = .closed
                 return .close
             }
+            exchange.bodyDeadline = now + timeouts.body
+            exchange.rateWindowBytes += Int64(count)
+            if exchange.upstream == .buffering && received > requestBufferBytes {
+                // A chunked body outgrew the buffer: it streams from here on, like a large declared one.
+                exchange.upstream = .awaitingInstance
+                state = .exchanging(exchange)
+                return .dispatch
+            }
             state = .exchanging(exchange)
             return .forward
         case .refused(var refused):
             refused.discarded += Int64(count)
+            refused.bodyDeadline = now + timeouts.body
             if !refused.closeAfter && refused.discarded > Self.drainBudget { refused.closeAfter = true }
             state = .refused(refused)
             return .discard
-        case .idle, .readingHead, .closed:
+        case .idle, .readingHead, .tunneling, .closed:
             return .discard
         }
     }
@@ -431,6 +517,12 @@ struct ProxyConnectionStateMachine {
                 return .close
             }
             exchange.upstreamDeadline = now + timeouts.upstream
+            exchange.bodyDeadline = nil
+            if exchange.upstream == .buffering {
+                exchange.upstream = .awaitingInstance
+                state = .exchanging(exchange)
+                return .dispatch
+            }
             state = .exchanging(exchange)
             return .forward
         case .refused(var refused):
@@ -441,7 +533,7 @@ struct ProxyConnectionStateMachine {
             }
             state = .idle(deadline: now + timeouts.idle)
             return .refusalComplete
-        case .idle, .readingHead, .closed:
+        case .idle, .readingHead, .tunneling, .closed:
             return .discard
         }
     }
@@ -534,6 +626,15 @@ struct ProxyConnectionStateMachine {
         now: NIODeadline
     ) -> ResponseHeadAction {
         guard case .exchanging(var exchange) = state, exchange.response == .awaitingHead else { return .ignore }
+        if status == 101 {
+            guard exchange.offersUpgrade, exchange.requestEnded else {
+                return .refuse(refuseMidExchange(.upstreamUnreachable, exchange: exchange, now: now))
+            }
+            current?.status = status
+            current?.respondedAt = now
+            state = .tunneling
+            return .upgrade
+        }
         exchange.response = .streaming
         current?.status = status
         current?.respondedAt = now
@@ -622,9 +723,21 @@ struct ProxyConnectionStateMachine {
     // MARK: time
 
     /// The periodic check of the deadlines.
-    mutating func tick(now: NIODeadline) -> TickAction {
+    /// - Parameter flow: What the handler saw: pauses feisty caused itself and whether the client reads.
+    mutating func tick(now: NIODeadline, flow: Flow = Flow()) -> TickAction {
+        if let stalled = flow.sendStalledSince, now - stalled >= timeouts.send {
+            // The client reads nothing of its answer: the answer is abandoned (the app was released already).
+            if case .exchanging(let exchange) = state, exchange.response != .ended { finishCurrent(now: now) }
+            state = .closed
+            return .close
+        }
         switch state {
         case .idle(let deadline):
+            if flow.sendStalledSince != nil {
+                // The last answer is still going out (a slow reader): the connection is not idle yet.
+                state = .idle(deadline: now + timeouts.idle)
+                return .none
+            }
             if now >= deadline {
                 state = .closed
                 return .close
@@ -638,6 +751,22 @@ struct ProxyConnectionStateMachine {
             if let linger = exchange.lingerDeadline, now >= linger {
                 state = .closed
                 return .close
+            }
+            if exchange.bodyDeadline != nil && exchange.response == .awaitingHead {
+                // Not reading while no instance takes the body is feisty's own pause too.
+                let paused =
+                    flow.clientReadPaused || !(exchange.upstream == .connected || exchange.upstream == .buffering)
+                switch checkBody(&exchange, paused: paused, now: now) {
+                case .flowing:
+                    state = .exchanging(exchange)
+                case .stalled:
+                    return .refuse(refuseMidExchange(.requestBodyTimeout, exchange: exchange, now: now))
+                }
+            }
+            if flow.appReadPaused, exchange.upstreamDeadline != nil {
+                // The app is silent because feisty stopped reading it (the client is slow), not because it hangs.
+                exchange.upstreamDeadline = now + timeouts.upstream
+                state = .exchanging(exchange)
             }
             if exchange.upstream == .awaitingInstance, let queueDeadline = exchange.queueDeadline {
                 if now >= queueDeadline {
@@ -658,15 +787,55 @@ struct ProxyConnectionStateMachine {
                 state = .closed
                 return .close
             }
-        case .refused(let refused):
-            if refused.closeAfter && !refused.requestEnded && now >= refused.lingerDeadline {
+        case .refused(var refused):
+            guard !refused.requestEnded else { break }
+            if refused.closeAfter && now >= refused.lingerDeadline {
                 state = .closed
                 return .close
             }
-        case .closed:
+            if flow.clientReadPaused {
+                refused.bodyDeadline = now + timeouts.body
+                state = .refused(refused)
+            } else if now >= refused.bodyDeadline {
+                state = .closed
+                return .close
+            }
+        case .tunneling, .closed:
             break
         }
         return .none
+    }
+
+    private enum BodyProgress { case flowing, stalled }
+
+    /// Whether a request body still being received keeps coming: no gap over `timeouts.body`, and at least
+    /// `timeouts.minBodyRate` bytes per second over each `timeouts.bodyRateWindow`. While feisty itself pauses
+    /// reading, both clocks restart.
+    private func checkBody(_ exchange: inout Exchange, paused: Bool, now: NIODeadline) -> BodyProgress {
+        if paused {
+            exchange.bodyDeadline = now + timeouts.body
+            exchange.rateWindowStart = now
+            exchange.rateWindowBytes = 0
+            return .flowing
+        }
+        if let deadline = exchange.bodyDeadline, now >= deadline { return .stalled }
+        if timeouts.minBodyRate > 0, let start = exchange.rateWindowStart, now - start >= timeouts.bodyRateWindow {
+            let seconds = Double((now - start).nanoseconds) / 1e9
+            if Double(exchange.rateWindowBytes) < Double(timeouts.minBodyRate) * seconds { return .stalled }
+            exchange.rateWindowStart = now
+            exchange.rateWindowBytes = 0
+        }
+        return .flowing
+    }
+
+    /// Whether a body with `framing` is received whole before an instance is chosen (`--request-buffer`).
+    private func buffersWhole(_ framing: RequestAdmission.Framing) -> Bool {
+        guard requestBufferBytes > 0 else { return false }
+        switch framing {
+        case .none: return false
+        case .length(let length): return length <= requestBufferBytes
+        case .chunked: return true
+        }
     }
 
     // MARK: helpers
@@ -699,6 +868,11 @@ struct ProxyConnectionStateMachine {
     /// Feisty answers instead of the app in the middle of an exchange (before any response byte was relayed).
     private mutating func refuseMidExchange(_ refusal: ProxyRefusal, exchange: Exchange, now: NIODeadline) -> Refusing {
         finishCurrent(refusal: refusal, now: now)
+        if refusal == .requestBodyTimeout {
+            // The rest of the body is not coming: nothing to linger for.
+            state = .closed
+            return Refusing(refusal: refusal, closeUpstream: true, closeNow: true)
+        }
         let closeAfter = !exchange.requestEnded || !exchange.keepAlive || refusal.closesConnection
         if exchange.requestEnded {
             if closeAfter {
@@ -708,7 +882,14 @@ struct ProxyConnectionStateMachine {
             state = .idle(deadline: now + timeouts.idle)
             return Refusing(refusal: refusal, closeUpstream: true, closeNow: false)
         }
-        state = .refused(Refused(requestEnded: false, closeAfter: true, lingerDeadline: now + timeouts.linger))
+        state = .refused(
+            Refused(
+                requestEnded: false,
+                closeAfter: true,
+                lingerDeadline: now + timeouts.linger,
+                bodyDeadline: now + timeouts.body
+            )
+        )
         return Refusing(refusal: refusal, closeUpstream: true, closeNow: false)
     }
 }

@@ -10,9 +10,12 @@ final class ProxyEnvironment: Sendable {
     let tickInterval: TimeAmount
     /// How many requests may wait for a ready instance on one event loop (then 503 at once).
     let queueLimitPerLoop: Int
+    /// The private directory of spilled answers (`nil`: no spilling).
+    let spillDirectory: String?
 
-    init(configuration: ProxyConfiguration) {
+    init(configuration: ProxyConfiguration, spillDirectory: String? = nil) {
         self.configuration = configuration
+        self.spillDirectory = spillDirectory
         self.admission = RequestAdmission(
             maxHeaderBytes: configuration.maxHeaderBytes,
             maxBodyBytes: configuration.maxBodyBytes,
@@ -24,7 +27,11 @@ final class ProxyEnvironment: Sendable {
             idle: configuration.idleTimeout,
             upstream: configuration.upstreamTimeout,
             connect: configuration.connectTimeout,
-            queue: configuration.queueTimeout
+            queue: configuration.queueTimeout,
+            body: configuration.bodyTimeout,
+            minBodyRate: configuration.minBodyRate,
+            bodyRateWindow: configuration.bodyRateWindow,
+            send: configuration.sendTimeout
         )
         // Deadlines are checked by one repeating tick per connection; a quarter of the shortest timeout keeps
         // the error small without waking idle connections often.
@@ -32,7 +39,9 @@ final class ProxyEnvironment: Sendable {
             configuration.headerTimeout,
             configuration.idleTimeout,
             configuration.upstreamTimeout,
-            configuration.queueTimeout
+            configuration.queueTimeout,
+            configuration.bodyTimeout,
+            configuration.sendTimeout
         )
         self.tickInterval = max(.milliseconds(25), min(.seconds(1), .nanoseconds(shortest.nanoseconds / 4)))
         self.queueLimitPerLoop = max(1, configuration.queueLimit / max(1, configuration.threads))

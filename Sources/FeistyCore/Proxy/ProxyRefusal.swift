@@ -9,12 +9,20 @@ public enum ProxyRefusal: Sendable, Hashable {
     case methodNotAllowed(allowed: [String])
     /// The request cannot be parsed, or its framing is ambiguous (smuggling); the connection closes.
     case malformedRequest(reason: String)
+    /// `Transfer-Encoding` names a coding besides one `chunked` (`gzip, chunked`): feisty cannot pass it on
+    /// faithfully (501, as nginx answers); `expected` says what is accepted.
+    case unsupportedTransferCoding(expected: String)
+    /// `CONNECT`: feisty is no forward proxy (405, and the connection closes).
+    case connectNotAllowed
     /// The request head is larger than `--max-header-bytes`.
     case headerTooLarge
     /// The body is (or grows) larger than `--max-body`.
     case bodyTooLarge
     /// The client did not finish its request head within `--header-timeout` (slowloris).
     case requestHeadTimeout
+    /// The client paused longer than `--body-timeout` between two reads of its request body, or sent it slower
+    /// than `--min-body-rate`.
+    case requestBodyTimeout
     /// No app instance became ready within `--queue-timeout` (the app is starting, restarting or crash-looping).
     case appUnavailable
     /// The app's process died while answering a request that cannot safely be sent again.
@@ -32,6 +40,9 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .routeNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .malformedRequest: .badRequest
+        case .unsupportedTransferCoding: .notImplemented
+        case .connectNotAllowed: .methodNotAllowed
+        case .requestBodyTimeout: .requestTimeout
         case .headerTooLarge: .requestHeaderFieldsTooLarge
         case .bodyTooLarge: .payloadTooLarge
         case .requestHeadTimeout: .requestTimeout
@@ -50,7 +61,9 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .routeNotFound, .methodNotAllowed, .appUnavailable, .appCrashed, .appHung, .upstreamUnreachable,
             .upstreamTimeout:
             false
-        case .malformedRequest, .headerTooLarge, .bodyTooLarge, .requestHeadTimeout: true
+        case .malformedRequest, .unsupportedTransferCoding, .connectNotAllowed, .headerTooLarge, .bodyTooLarge,
+            .requestHeadTimeout, .requestBodyTimeout:
+            true
         }
     }
 
@@ -60,6 +73,9 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .routeNotFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
         case .malformedRequest: "malformed"
+        case .unsupportedTransferCoding: "unsupported_coding"
+        case .connectNotAllowed: "connect"
+        case .requestBodyTimeout: "body_timeout"
         case .headerTooLarge: "header_too_large"
         case .bodyTooLarge: "body_too_large"
         case .requestHeadTimeout: "head_timeout"
@@ -75,6 +91,10 @@ public enum ProxyRefusal: Sendable, Hashable {
     public var body: String {
         switch self {
         case .malformedRequest(let reason): "400 Bad Request: \(reason)\n"
+        case .unsupportedTransferCoding(let expected):
+            "501 Not Implemented: the only transfer coding accepted is \(expected)\n"
+        case .connectNotAllowed: "405 Method Not Allowed: CONNECT (this is no forward proxy)\n"
+        case .requestBodyTimeout: "408 Request Timeout: the request body stalled\n"
         case .appUnavailable: "503 Service Unavailable: no app instance is ready; try again shortly\n"
         case .appCrashed: "502 Bad Gateway: the app crashed while answering this request\n"
         case .appHung: "504 Gateway Timeout: the app hung while answering this request; feisty is replacing it\n"
@@ -90,6 +110,7 @@ public enum ProxyRefusal: Sendable, Hashable {
         headers.add(name: "content-length", value: String(body.utf8.count))
         switch self {
         case .methodNotAllowed(let allowed): headers.add(name: "allow", value: allowed.joined(separator: ", "))
+        case .connectNotAllowed: headers.add(name: "allow", value: "")  // no method tunnels through feisty
         case .appUnavailable: headers.add(name: "retry-after", value: "1")
         default: break
         }
@@ -103,9 +124,11 @@ public enum ProxyRefusal: Sendable, Hashable {
 
     /// The whole response as bytes, for answers written below the HTTP codec (the connection closes after them).
     public func rawResponse(allocator: ByteBufferAllocator) -> ByteBuffer {
-        let text =
-            "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            + "content-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)"
+        var text = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n"
+        for header in responseHead(version: .http1_1, close: true).headers {
+            text += "\(header.name): \(header.value)\r\n"
+        }
+        text += "\r\n\(body)"
         return allocator.buffer(string: text)
     }
 }

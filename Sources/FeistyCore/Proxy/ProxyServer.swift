@@ -33,7 +33,10 @@ public final class ProxyServer: Service, Sendable {
         logger: Logger = Logger(label: "feisty.proxy"),
         makeObservers: (any EventLoop) -> [any ExchangeObserver]
     ) {
-        self.environment = ProxyEnvironment(configuration: configuration)
+        self.environment = ProxyEnvironment(
+            configuration: configuration,
+            spillDirectory: Self.makeSpillDirectory(configuration: configuration, logger: logger)
+        )
         let group =
             group
             ?? (configuration.threads == System.coreCount
@@ -91,6 +94,14 @@ public final class ProxyServer: Service, Sendable {
                 }
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
+                // `--response-buffer`: what a slow client's answer may hold in memory before it spills to a file.
+                .childChannelOption(
+                    .writeBufferWaterMark,
+                    value: .init(
+                        low: max(1, configuration.responseBufferBytes / 2),
+                        high: max(1, configuration.responseBufferBytes)
+                    )
+                )
                 .childChannelInitializer { [self] channel in
                     self.track(channel)
                     let loop = self.loops[ObjectIdentifier(channel.eventLoop)]!
@@ -138,6 +149,21 @@ public final class ProxyServer: Service, Sendable {
             drained.succeed()
         }
         for channel in children.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+        if let directory = environment.spillDirectory { rmdir(directory) }
+    }
+
+    /// A private directory (mode 0700) for spilled answers, or `nil` (no spilling) when it cannot be created.
+    private static func makeSpillDirectory(configuration: ProxyConfiguration, logger: Logger) -> String? {
+        guard configuration.responseSpillBytes > 0 else { return nil }
+        var template = Array("\(configuration.spillParentDirectory)/feisty-spill-XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            logger.warning(
+                "cannot create a response spill directory in \(configuration.spillParentDirectory): answers to slow clients stay in memory",
+                metadata: ["reason": "\(String(cString: strerror(errno)))"]
+            )
+            return nil
+        }
+        return String(cString: made)
     }
 
     private func track(_ channel: any Channel) {
@@ -154,21 +180,36 @@ public final class ProxyServer: Service, Sendable {
         let edge = ConnectionEdgeHandler()
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(edge)
+        try addHTTPCodec(to: sync, position: .last, environment: environment)
+        try sync.addHandler(DownstreamHandler(environment: environment, loop: loop, edge: edge))
+    }
+
+    /// Adds the HTTP server codec (a paired encoder and decoder) at `position`.
+    ///
+    /// No outbound header validation: every response field comes from NIO's parser (which rejects CR, LF and NUL in
+    /// names and values) or from feisty's fixed names, so re-scanning each field per response is waste. No
+    /// pipelining assistance: `HTTPServerPipelineHandler` stops reading the client after every request (two
+    /// epoll_ctl calls per request, ~4 us); the downstream handler holds pipelined requests itself and stops reading
+    /// only when one actually arrives early. An upgrade configuration without upgraders: it is the public way to a
+    /// decoder that hands over the bytes after an upgrade request when it is removed (`.forwardBytes`), which a
+    /// WebSocket tunnel and the parser replacement after an ignored upgrade both need; its handler leaves the
+    /// pipeline at the first request.
+    static func addHTTPCodec(
+        to sync: ChannelPipeline.SynchronousOperations,
+        position: ChannelPipeline.SynchronousOperations.Position,
+        environment: ProxyEnvironment
+    ) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = environment.configuration.maxHeaderBytes
         limits.maxHeaderFieldSize = environment.configuration.maxHeaderBytes
-        // No outbound header validation: every response field comes from NIO's parser (which rejects CR, LF and
-        // NUL in names and values) or from feisty's fixed names, so re-scanning each field per response is waste.
-        // No pipelining assistance: `HTTPServerPipelineHandler` stops reading the client after every request
-        // (two epoll_ctl calls per request, ~4 us); the downstream handler holds pipelined requests itself and
-        // stops reading only when one actually arrives early. It also answers graceful-shutdown quiescing.
         try sync.configureHTTPServerPipeline(
+            position: position,
             withPipeliningAssistance: false,
+            withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
             withErrorHandling: false,
             withOutboundHeaderValidation: false,
             withEncoderConfiguration: .init(),
             withDecoderLimitConfiguration: limits
         )
-        try sync.addHandler(DownstreamHandler(environment: environment, loop: loop, edge: edge))
     }
 }

@@ -1,7 +1,8 @@
 import NIOHTTP1
 
-/// The pure decision taken on every request head before anything reaches the app: framing (no smuggling), head
-/// size, the route gate and the body limit, in that order. (Whether an instance is ready is not a refusal: the request
+/// The pure decision taken on every request head before anything reaches the app: `CONNECT`, the head's own
+/// validity (framing without smuggling, exactly one `Host`), head size, the route gate and the body limit, in
+/// that order. (Whether an instance is ready is not a refusal: the request
 /// then waits in the queue, see `ProxyConnectionStateMachine.noInstanceReady`.)
 public struct RequestAdmission: Sendable {
     /// How the request body is delimited.
@@ -41,10 +42,12 @@ public struct RequestAdmission: Sendable {
     ///   - head: The parsed head.
     ///   - verdict: The route gate's decision (computed once by the caller).
     public func decide(head: HTTPRequestHead, verdict: RouteGateDecision) -> Decision {
+        // A proxy request for a tunnel: feisty is no forward proxy, and the codec stops parsing after it.
+        if head.method == .CONNECT { return .refuse(.connectNotAllowed, framing: .none) }
         let framing: Framing
         switch Self.framing(of: head) {
         case .success(let value): framing = value
-        case .failure(let error): return .refuse(.malformedRequest(reason: error.reason), framing: .none)
+        case .failure(let error): return .refuse(error.refusal, framing: .none)
         }
         if Self.headBytes(head) > maxHeaderBytes { return .refuse(.headerTooLarge, framing: framing) }
         if !forwardUnknown {
@@ -60,40 +63,52 @@ public struct RequestAdmission: Sendable {
         return .forward(framing: framing)
     }
 
-    /// The body framing, or why it is refused: both `Content-Length` and `Transfer-Encoding`, several or
-    /// non-numeric `Content-Length` values, a transfer coding other than a final `chunked`, or
-    /// `Transfer-Encoding` on HTTP/1.0 are all request-smuggling vectors (RFC 9112 §6.1, §6.3).
-    public static func framing(of head: HTTPRequestHead) -> Result<Framing, FramingError> {
+    /// The body framing, or why the head is refused. Both `Content-Length` and `Transfer-Encoding`, several or
+    /// non-numeric `Content-Length` values, or `Transfer-Encoding` on HTTP/1.0 are request-smuggling vectors
+    /// (RFC 9112 §6.1, §6.3): 400. A transfer coding other than one `chunked` alone (`gzip, chunked`) is a coding
+    /// feisty cannot pass on faithfully: 501, as nginx answers. A duplicate `Host`, or none in HTTP/1.1, is 400
+    /// (RFC 9112 §3.2). One pass over the fields checks all of it.
+    public static func framing(of head: HTTPRequestHead) -> Result<Framing, HeadError> {
         var lengths = 0
         var length: Int64 = 0
         var transferEncodings = 0
+        var codings = 0
         var lastCoding: Substring = ""
+        var hosts = 0
         for header in head.headers {
-            if header.name.equalsASCIICaseInsensitive("content-length") {
+            if header.name.utf8.count == 4 {
+                if header.name.equalsASCIICaseInsensitive("host") { hosts += 1 }
+            } else if header.name.equalsASCIICaseInsensitive("content-length") {
                 for value in header.value.split(separator: ",", omittingEmptySubsequences: false) {
                     lengths += 1
                     let trimmed = value.drop(while: { $0 == " " })
                     guard !trimmed.isEmpty, trimmed.utf8.count <= 18, trimmed.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
                         let parsed = Int64(trimmed)
-                    else { return .failure(FramingError("invalid Content-Length")) }
+                    else { return .failure(HeadError("invalid Content-Length")) }
                     length = parsed
                 }
             } else if header.name.equalsASCIICaseInsensitive("transfer-encoding") {
                 transferEncodings += 1
                 for coding in header.value.split(separator: ",") {
+                    codings += 1
                     lastCoding = coding.drop(while: { $0 == " " || $0 == "\t" })
                 }
             }
         }
-        if lengths > 1 { return .failure(FramingError("duplicated Content-Length")) }
+        if hosts > 1 { return .failure(HeadError("duplicated Host")) }
+        if hosts == 0 && (head.version.major > 1 || head.version.minor >= 1) {
+            return .failure(HeadError("missing Host"))
+        }
+        if lengths > 1 { return .failure(HeadError("duplicated Content-Length")) }
         if transferEncodings > 0 {
-            if lengths > 0 { return .failure(FramingError("both Content-Length and Transfer-Encoding")) }
+            if lengths > 0 { return .failure(HeadError("both Content-Length and Transfer-Encoding")) }
             if head.version.major == 1 && head.version.minor == 0 {
-                return .failure(FramingError("Transfer-Encoding on HTTP/1.0"))
+                return .failure(HeadError("Transfer-Encoding on HTTP/1.0"))
             }
             guard lastCoding.equalsASCIICaseInsensitive("chunked") else {
-                return .failure(FramingError("Transfer-Encoding without final chunked"))
+                return .failure(HeadError("Transfer-Encoding without final chunked"))
             }
+            guard codings == 1 else { return .failure(HeadError(unsupportedCoding: "chunked alone")) }
             return .success(.chunked)
         }
         if lengths == 1 { return .success(length == 0 ? .none : .length(length)) }
@@ -108,9 +123,22 @@ public struct RequestAdmission: Sendable {
     }
 }
 
-/// Why a request's framing is refused.
-public struct FramingError: Error, Sendable, Hashable {
-    /// A short human-readable reason (goes into the 400 body).
-    public let reason: String
-    init(_ reason: String) { self.reason = reason }
+/// Why a request head is refused before it is judged: its framing or its `Host`.
+public struct HeadError: Error, Sendable, Hashable {
+    /// The answer: 400 with the reason, or 501 for a transfer coding feisty does not implement.
+    public let refusal: ProxyRefusal
+
+    /// A malformed head (400).
+    init(_ reason: String) { self.refusal = .malformedRequest(reason: reason) }
+
+    /// A transfer coding feisty does not implement (501); `expected` says what it accepts.
+    init(unsupportedCoding expected: String) {
+        self.refusal = .unsupportedTransferCoding(expected: expected)
+    }
+
+    /// The short human-readable reason (the 400 body's words).
+    public var reason: String {
+        if case .malformedRequest(let reason) = refusal { return reason }
+        return refusal.body
+    }
 }

@@ -54,8 +54,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    /// Whether a read is held back because the client is not keeping up.
+    var isReadPaused: Bool { pendingRead }
+
     func read(context: ChannelHandlerContext) {
-        if let downstream, !downstream.isWritable {
+        if let downstream, !downstream.acceptsResponseBytes {
             pendingRead = true
         } else {
             context.read()
