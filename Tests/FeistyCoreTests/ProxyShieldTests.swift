@@ -148,7 +148,7 @@ import Testing
         _ = m.responseBody(count: 5_000_000, now: t0)
         let stalled = Machine.Flow(appReadPaused: true, sendStalledSince: t0)
         #expect(m.tick(now: t0 + .seconds(59), flow: stalled) == .none)  // the app's silence is feisty's doing
-        #expect(m.tick(now: t0 + .seconds(60), flow: stalled) == .close)
+        #expect(m.tick(now: t0 + .seconds(60), flow: stalled) == .abandon)
         #expect(m.takeFinishedRecord()?.responseBytes == 5_000_000)
     }
 
@@ -160,7 +160,7 @@ import Testing
         _ = m.responseEnd(now: t0)  // the app is done; a spilled answer still goes out
         let sending = Machine.Flow(sendStalledSince: t0 + .seconds(50))
         #expect(m.tick(now: t0 + .seconds(100), flow: sending) == .none)
-        #expect(m.tick(now: t0 + .seconds(110), flow: sending) == .close)  // 60 s without progress
+        #expect(m.tick(now: t0 + .seconds(110), flow: sending) == .abandon)  // 60 s without progress
     }
 
     // MARK: upgrades

@@ -75,6 +75,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// When the client last took bytes of what feisty has pending for it (`nil`: nothing pending).
     private var sendProgressAt: NIODeadline?
     private var lastBufferedBytes = 0
+    /// The record of an exchange whose answer was still spilling when the app finished it.
+    private var spilledRecord: ExchangeRecord?
 
     /// What happens once an answer's end went out.
     private enum AfterEnd {
@@ -154,6 +156,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         forgetHeldHead()
+        emitSpilledRecord(undelivered: true)
         spill?.close()
         spill = nil
         deferredEnd = nil
@@ -216,7 +219,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
         inReadBurst = wasInBurst
         releasingHeld = false
-        if !inReadBurst { upstream?.flushIfNeeded() }
+        if !inReadBurst {
+            upstream?.flushIfNeeded()
+            flushDownstream()
+        }
         resumeReadIfAllowed()
     }
 
@@ -353,6 +359,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadBurst = false
         upstream?.flushIfNeeded()
+        flushDownstream()
         context.fireChannelReadComplete()
     }
 
@@ -483,6 +490,25 @@ final class DownstreamHandler: ChannelDuplexHandler {
         if let instance = countedInstance {
             instance.exchangeEnded(answered: record.refusal == nil && record.status != 0)
             countedInstance = nil
+        }
+        if (spill?.pending ?? 0) > 0 {
+            // The app is done but part of its answer still waits in the spill file: the record goes out when the
+            // answer has left (or with what was not delivered subtracted, when the client is cut).
+            spilledRecord = record
+            return
+        }
+        loop.exchangeEnded(record)
+    }
+
+    /// Hands over the record of an answer that was still spilling, less the bytes that never left feisty.
+    private func emitSpilledRecord(undelivered: Bool) {
+        guard var record = spilledRecord else { return }
+        spilledRecord = nil
+        if undelivered, let context {
+            let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+            let left = (spill?.pending ?? 0) + Int64(buffered)
+            record.responseBytes = max(0, record.responseBytes - left)
+            record.endedAt = .now()
         }
         loop.exchangeEnded(record)
     }
@@ -686,6 +712,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 return
             }
             // The file closes once everything handed over from it has been written.
+            emitSpilledRecord(undelivered: false)
             self.spill = nil
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.whenComplete { _ in spill.close() }
@@ -909,10 +936,19 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
         let head = refusal.responseHead(version: requestVersion, close: close)
         let body = context.channel.allocator.buffer(string: refusal.body)
-        needsFlush = false
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+        // Refusals of one read (a client pipelining probes) go out in one flush: a flush per refusal against a full
+        // socket would retry the whole pending vector each time.
+        needsFlush = true
+        if !inReadBurst { flushDownstream() }
+    }
+
+    private func flushDownstream() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
     }
 
     private func writeContinue() {
@@ -976,6 +1012,12 @@ final class DownstreamHandler: ChannelDuplexHandler {
             return
         case .close:
             closeConnection()
+        case .abandon:
+            leaveQueue()
+            dropUpstream()
+            emitFinishedRecord()
+            emitSpilledRecord(undelivered: true)
+            context?.close(promise: nil)
         case .refuseAtEdgeAndClose(let refusal):
             // The head never completed (408): its record names only the client.
             machine.finishUnparsed(unparsedRecord(now: now), refusal: refusal, now: now)

@@ -237,6 +237,8 @@ struct ProxyConnectionStateMachine {
     enum TickAction: Equatable {
         case none
         case close
+        /// Close now, dropping what is still pending for the client (it has read nothing for `timeouts.send`).
+        case abandon
         case refuseAtEdgeAndClose(ProxyRefusal)
         case refuse(Refusing)
         /// The avoided instance may be used again: dispatch the waiting request.
@@ -729,7 +731,7 @@ struct ProxyConnectionStateMachine {
             // The client reads nothing of its answer: the answer is abandoned (the app was released already).
             if case .exchanging(let exchange) = state, exchange.response != .ended { finishCurrent(now: now) }
             state = .closed
-            return .close
+            return .abandon
         }
         switch state {
         case .idle(let deadline):
