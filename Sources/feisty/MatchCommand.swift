@@ -6,11 +6,14 @@ import Foundation
 struct MatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "match",
-        abstract: "Judge a request as the app's router would: match, redirect, not found or method not allowed.",
+        abstract: """
+            Judge a request as the app's router would: match, redirect, not found, method not allowed or \
+            WebSocket mismatch.
+            """,
         discussion: """
             With --batch, reads one JSON object per line on stdin ({"id": ..., "method": ..., "path": ..., \
-            "host": ...}) and writes one verdict per line in the same order, echoing "id". Exit status 0 for \
-            every verdict.
+            "host": ..., "websocket": ...}) and writes one verdict per line in the same order, echoing "id". \
+            Exit status 0 for every verdict.
             """
     )
 
@@ -24,6 +27,14 @@ struct MatchCommand: AsyncParsableCommand {
 
     @Option(help: "The Host header of the request.")
     var host = "localhost"
+
+    @Flag(
+        help: """
+            Judge a WebSocket handshake (Connection: Upgrade, Upgrade: websocket): only websocket=True rules \
+            match it. With --batch, the default of lines without "websocket".
+            """
+    )
+    var websocket = false
 
     @Flag(help: "Print the verdict as JSON.")
     var json = false
@@ -49,9 +60,9 @@ struct MatchCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         if batch {
-            BatchMatch(matcher: matcher, defaultHost: host, json: json).run()
+            BatchMatch(matcher: matcher, defaultHost: host, defaultWebSocket: websocket, json: json).run()
         } else if let method, let target {
-            let verdict = matcher.match(method: method, target: target, host: host)
+            let verdict = matcher.match(method: method, target: target, host: host, websocket: websocket)
             FileHandleOutput.out(json ? VerdictReport.json(verdict) : VerdictReport.text(verdict))
         }
     }

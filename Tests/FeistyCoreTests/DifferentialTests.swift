@@ -7,6 +7,10 @@ import Testing
 /// apps, sends generated request targets through the dev server's request handling and Flask's map
 /// binding, and records Werkzeug's verdicts; every case must get the same verdict here.
 ///
+/// The WebSocket run (`--websocket`) adds `websocket=True` rules and `Connection`/`Upgrade` fields: the
+/// handshake test (`isWebSocketHandshake`) reads the fields as the dev server parsed them, and the verdict
+/// must still be Werkzeug's.
+///
 /// `FEISTY_DIFF_SEED` (default 1) and `FEISTY_DIFF_CASES` (default 4000) select the run.
 @Suite struct DifferentialTests {
     struct OracleOutput: Decodable {
@@ -25,6 +29,9 @@ import Testing
         var target: String
         var host: String
         var expect: Expect
+        /// The `Connection` and `Upgrade` field values, one per field line (WebSocket run only).
+        var connection: [String]?
+        var upgrade: [String]?
     }
 
     struct Expect: Decodable {
@@ -42,13 +49,14 @@ import Testing
             .deletingLastPathComponent()
     }
 
-    static func runOracle(seed: Int, rulesets: Int, requests: Int) throws -> OracleOutput {
+    static func runOracle(seed: Int, rulesets: Int, requests: Int, websocket: Bool = false) throws -> OracleOutput {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
             "python3", repositoryRoot.appendingPathComponent("tests/differential/werkzeug_oracle.py").path,
             "--seed", String(seed), "--rulesets", String(rulesets), "--requests", String(requests),
         ]
+        if websocket { process.arguments!.append("--websocket") }
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -94,6 +102,7 @@ import Testing
         switch expect.kind {
         case "match": expectedGate = .forward(rule: expect.rule)
         case "redirect", "error": expectedGate = gate.forwards ? gate : .forward(rule: nil)
+        case "websocket_mismatch": expectedGate = .forward(rule: nil)  // the app answers its own 400
         case "405": expectedGate = .methodNotAllowed(allowed: expect.allowed ?? [])
         default: expectedGate = .notFound
         }
@@ -107,7 +116,7 @@ import Testing
             return nil
         case ("405", .methodNotAllowed(let allowed)) where allowed == expect.allowed:
             return nil
-        case ("404", .notFound), ("bad_host", .notFound), ("websocket_mismatch", .notFound):
+        case ("404", .notFound), ("bad_host", .notFound), ("websocket_mismatch", .websocketMismatch):
             return nil
         case ("error", _):
             return nil
@@ -117,29 +126,51 @@ import Testing
         return "got \(verdict)"
     }
 
-    @Test func agreesWithWerkzeug() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let seed = environment["FEISTY_DIFF_SEED"].flatMap(Int.init) ?? 1
-        let cases = environment["FEISTY_DIFF_CASES"].flatMap(Int.init) ?? 4000
-        let requests = 50
-        let oracle = try Self.runOracle(seed: seed, rulesets: max(1, cases / requests), requests: requests)
+    /// What one oracle run found: the cases checked, the disagreements, and how often each kind of
+    /// verdict came up (`"<kind> <plain|websocket>"`), so that a run can prove what it covered.
+    struct Run {
         var checked = 0
         var failures: [String] = []
+        var kinds: [String: Int] = [:]
+    }
+
+    static func check(seed: Int, cases: Int, websocket: Bool) throws -> Run {
+        let requests = 50
+        let oracle = try Self.runOracle(
+            seed: seed,
+            rulesets: max(1, cases / requests),
+            requests: requests,
+            websocket: websocket
+        )
+        var run = Run()
         for ruleset in oracle.rulesets {
             let matcher: RouteMatcher
             do {
                 matcher = try RouteMatcher(table: ruleset.table)
             } catch {
-                failures.append("seed \(seed) ruleset \(ruleset.index): \(error)")
+                run.failures.append("seed \(seed) ruleset \(ruleset.index): \(error)")
                 continue
             }
             for item in ruleset.cases {
-                let verdict = matcher.match(method: item.method, target: item.target, host: item.host)
-                let gate = matcher.gate(method: item.method, target: item.target, host: item.host)
-                checked += 1
+                let handshake = RouteMatcher.isWebSocketHandshake(
+                    connection: item.connection ?? [],
+                    upgrade: item.upgrade ?? []
+                )
+                let verdict = matcher.match(
+                    method: item.method,
+                    target: item.target,
+                    host: item.host,
+                    websocket: handshake
+                )
+                let gate = matcher.gate(method: item.method, target: item.target, host: item.host, websocket: handshake)
+                run.checked += 1
+                var kind = item.expect.kind
+                if kind == "redirect", let location = item.expect.location, location.hasPrefix("ws:") { kind += " ws:" }
+                run.kinds["\(kind) \(handshake ? "websocket" : "plain")", default: 0] += 1
                 if let problem = Self.disagreement(item.expect, verdict, gate) {
-                    failures.append(
+                    run.failures.append(
                         "seed \(seed) ruleset \(ruleset.index): \(item.method) \(item.target) host=\(item.host)"
+                            + " connection=\(item.connection ?? []) upgrade=\(item.upgrade ?? [])"
                             + " expected \(item.expect.kind) \(item.expect.location ?? "")"
                             + "\(item.expect.endpoint ?? "") \(item.expect.rule.map(String.init) ?? "")"
                             + " \(item.expect.args ?? []) \(item.expect.allowed ?? []): \(problem)"
@@ -147,11 +178,40 @@ import Testing
                 }
             }
         }
-        #expect(checked > cases / 2, "the oracle produced too few cases")
+        return run
+    }
+
+    static var seed: Int { ProcessInfo.processInfo.environment["FEISTY_DIFF_SEED"].flatMap(Int.init) ?? 1 }
+    static var cases: Int { ProcessInfo.processInfo.environment["FEISTY_DIFF_CASES"].flatMap(Int.init) ?? 4000 }
+
+    @Test func agreesWithWerkzeug() throws {
+        let run = try Self.check(seed: Self.seed, cases: Self.cases, websocket: false)
+        #expect(run.checked > Self.cases / 2, "the oracle produced too few cases")
         #expect(
-            failures.isEmpty,
-            "\(failures.count) of \(checked) cases disagree:\n\(failures.prefix(15).joined(separator: "\n"))"
+            run.failures.isEmpty,
+            "\(run.failures.count) of \(run.checked) cases disagree:\n\(run.failures.prefix(15).joined(separator: "\n"))"
         )
-        print("differential: seed \(seed), \(checked) cases, \(failures.count) disagreements")
+        print("differential: seed \(Self.seed), \(run.checked) cases, \(run.failures.count) disagreements")
+    }
+
+    /// Apps with `websocket=True` rules, requests with and without handshakes.
+    @Test func agreesWithWerkzeugOnWebSockets() throws {
+        let run = try Self.check(seed: Self.seed, cases: Self.cases, websocket: true)
+        #expect(run.checked > Self.cases / 2, "the oracle produced too few cases")
+        #expect(
+            run.failures.isEmpty,
+            "\(run.failures.count) of \(run.checked) cases disagree:\n\(run.failures.prefix(15).joined(separator: "\n"))"
+        )
+        // The run is only worth something if it met every WebSocket outcome.
+        for kind in [
+            "match websocket", "match plain", "websocket_mismatch websocket", "websocket_mismatch plain",
+            "405 websocket", "redirect ws: websocket", "404 websocket",
+        ] {
+            #expect(run.kinds[kind, default: 0] > 0, "no \(kind) case in the run: \(run.kinds)")
+        }
+        print(
+            "differential (WebSocket): seed \(Self.seed), \(run.checked) cases, \(run.failures.count) disagreements,"
+                + " \(run.kinds.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))"
+        )
     }
 }

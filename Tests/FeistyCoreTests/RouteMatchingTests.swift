@@ -103,7 +103,7 @@ import Testing
                 let expected: RouteGateDecision
                 switch matcher.match(method: method, target: target) {
                 case .match(_, let rule, _): expected = .forward(rule: rule)
-                case .redirect: expected = .forward(rule: nil)
+                case .redirect, .websocketMismatch: expected = .forward(rule: nil)
                 case .notFound: expected = .notFound
                 case .methodNotAllowed(let allowed): expected = .methodNotAllowed(allowed: allowed)
                 }

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Differential oracle: seeded random Flask apps and request targets, judged by the real Werkzeug.
 
-Usage: werkzeug_oracle.py --seed S --rulesets N --requests M
+Usage: werkzeug_oracle.py --seed S --rulesets N --requests M [--websocket]
 
 Prints JSON {"rulesets": [{"index", "table", "cases": [{"method", "target", "host", "expect"}]}]} where
 `table` is what feisty's probe (`describe_url_map`) emits and `expect` is the verdict a request sent to
 the Werkzeug dev server would get: the request line and Host header go through http.server's
 `parse_request` and `WSGIRequestHandler.make_environ`, then Flask's `create_url_adapter` binds the map
 and `MapAdapter.match` decides.
+
+With --websocket, apps get many `websocket=True` rules (some on the same path as plain rules) and requests
+carry `Connection`/`Upgrade` fields, handshakes or near misses; `bind_to_environ` decides from them whether
+the request is a WebSocket one. Such a case also has "connection" and "upgrade": the field values as
+http.server parsed them, one per field line, which is what feisty's handshake test reads.
 """
 from __future__ import annotations
 
@@ -104,7 +109,7 @@ def make_rule(rng, var):
     return rule
 
 
-def build_app(rng, index):
+def build_app(rng, index, websocket_heavy=False):
     host_matching = rng.random() < 0.1
     subdomain_matching = not host_matching and rng.random() < 0.2
     kwargs = {"host_matching": host_matching, "subdomain_matching": subdomain_matching}
@@ -143,10 +148,39 @@ def build_app(rng, index):
             options["host"] = rng.choice(["localhost", "<sub>.example.com", "example.com:5000", "<h>"])
         elif subdomain_matching and rng.random() < 0.5:
             options["subdomain"] = rng.choice(["api", "<sub>", "<string(length=1):s>"])
-        if rng.random() < 0.02 and methods in (None, ["GET"]):
+        if rng.random() < (0.35 if websocket_heavy else 0.02) and methods in (None, ["GET"]):
             options["websocket"] = True
         endpoint = rng.choice(endpoints)
         rules.append((rule, endpoint, options))
+        if websocket_heavy and rng.random() < 0.25:
+            # The same path with the other kind: Werkzeug picks by the request's kind, or mismatches.
+            twin = {k: v for k, v in options.items() if k not in ("websocket", "methods", "redirect_to")}
+            if not options.get("websocket"):
+                twin["websocket"] = True
+            else:
+                twin["methods"] = rng.choice([None, ["POST"], ["GET", "POST"]])
+            rules.append((rule, rng.choice(endpoints), twin))
+    if websocket_heavy:
+        # Fixed shapes, so that every run exercises them: a WebSocket-only path, both kinds on one path,
+        # a plain rule with methods beside a WebSocket one (405 vs mismatch), strict and non-strict slashes.
+        for rule, endpoint, options in [
+            ("/ws", "ws", {"websocket": True}),
+            ("/both", "both_ws", {"websocket": True}),
+            ("/both", "both_http", {}),
+            ("/mixed", "mixed_ws", {"websocket": True}),
+            ("/mixed", "mixed_post", {"methods": ["POST"]}),
+            ("/wsdir/", "wsdir", {"websocket": True}),
+            ("/wsloose/", "wsloose", {"websocket": True, "strict_slashes": False}),
+            ("/wsmove/<int:n>", "wsmove", {"websocket": True, "redirect_to": "/ws"}),
+            ("/httpdir/", "httpdir", {}),
+        ]:
+            if rng.random() < 0.7:
+                rules.append((rule, endpoint, options))
+        if rng.random() < 0.5:
+            # An alias whose canonical rule is a WebSocket one: the redirect is built with `ws://`.
+            n = var()
+            rules.append((f"/wscanon/<int:{n}>", "wsaliased", {"websocket": True}))
+            rules.append((f"/wsold/<int:{n}>", "wsaliased", {"alias": True, "websocket": rng.random() < 0.5}))
     # Defaults / alias pairs sharing an endpoint.
     if rng.random() < 0.3:
         n = var()
@@ -211,7 +245,9 @@ def sample(rng, conv):
     return "x"
 
 
-def make_target(rng, app, rule_strings):
+def make_target(rng, app, rule_strings, websocket_heavy=False):
+    if websocket_heavy and rng.random() < 0.3:
+        rule_strings = [r for r in rule_strings if r.startswith(("/ws", "/both", "/mixed", "/httpdir"))] or rule_strings
     if rule_strings and rng.random() < 0.85:
         rule = rng.choice(rule_strings)
         path = value_for(rng, rule)
@@ -253,11 +289,46 @@ def make_target(rng, app, rule_strings):
     return path
 
 
-def request_environ(method, target, host):
-    """The WSGI environ the Werkzeug dev server builds for this request line and Host header."""
+# `Connection`/`Upgrade` field lines: handshakes as browsers send them, and near misses that
+# `bind_to_environ` must not take for one (several `Upgrade` lines join into "websocket,websocket";
+# http.server keeps a value's trailing whitespace).
+HANDSHAKE_FIELDS = [
+    [("Connection", "Upgrade"), ("Upgrade", "websocket")],
+    [("Connection", "keep-alive, Upgrade"), ("Upgrade", "WebSocket")],
+    [("connection", "keep-alive"), ("Connection", "upgrade"), ("upgrade", "websocket")],
+    [("Connection", "\tUPGRADE\x0b,close"), ("Upgrade", "WEBSOCKET")],
+    [("Connection", ",,upgrade,"), ("Upgrade", "websocket")],
+]
+NEAR_MISS_FIELDS = [
+    [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Upgrade", "websocket")],
+    [("Connection", "Upgrade")],
+    [("Upgrade", "websocket")],
+    [("Connection", "Upgrade"), ("Upgrade", "h2c")],
+    [("Connection", "Upgraded"), ("Upgrade", "websocket")],
+    [("Connection", "up grade"), ("Upgrade", "websocket")],
+    [("Connection", "Upgrade"), ("Upgrade", "websocket ")],
+    [("Connection", "Upgrade"), ("Upgrade", "websocket, h2c")],
+    [("Connection", "Upgrade"), ("Upgrade", "")],
+    [("Connection", "Upgrade"), ("Upgrade", "web\u00e9socket")],
+    [("Connection", "keep-alive")],
+]
+
+
+def request_fields(rng):
+    roll = rng.random()
+    if roll < 0.25:
+        return []
+    if roll < 0.7:
+        return rng.choice(HANDSHAKE_FIELDS)
+    return rng.choice(NEAR_MISS_FIELDS)
+
+
+def request_handler(method, target, host, fields=()):
+    """The Werkzeug dev server's request handler after parsing this request line and these fields."""
     handler = WSGIRequestHandler.__new__(WSGIRequestHandler)
     handler.raw_requestline = f"{method} {target} HTTP/1.1\r\n".encode("latin-1")
-    handler.rfile = io.BytesIO(f"Host: {host}\r\n\r\n".encode("latin-1"))
+    lines = f"Host: {host}\r\n" + "".join(f"{name}: {value}\r\n" for name, value in fields)
+    handler.rfile = io.BytesIO(f"{lines}\r\n".encode("latin-1"))
     handler.wfile = io.BytesIO()
     handler.client_address = ("127.0.0.1", 40000)
     handler.server = SimpleNamespace(
@@ -272,7 +343,13 @@ def request_environ(method, target, host):
     handler.send_error = lambda *a, **k: None
     if not handler.parse_request():
         return None
-    return handler.make_environ()
+    return handler
+
+
+def request_environ(method, target, host, fields=()):
+    """The WSGI environ the Werkzeug dev server builds for this request line, Host header and fields."""
+    handler = request_handler(method, target, host, fields)
+    return None if handler is None else handler.make_environ()
 
 
 def tagged(value):
@@ -291,8 +368,8 @@ def tagged(value):
     return ["json", json.dumps(value, sort_keys=True)]
 
 
-def verdict(app, method, target, host):
-    environ = request_environ(method, target, host)
+def verdict(app, method, target, host, fields=()):
+    environ = request_environ(method, target, host, fields)
     if environ is None:
         return None
     request = app.request_class(environ)
@@ -326,12 +403,13 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rulesets", type=int, default=20)
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--websocket", action="store_true")
     options = parser.parse_args()
     rng = random.Random(options.seed)
     out = []
     methods = ["GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "get", "BREW"]
     for index in range(options.rulesets):
-        app = build_app(rng, index)
+        app = build_app(rng, index, options.websocket)
         table = feisty_probe.describe_url_map(app.url_map, app)
         rule_strings = [r.rule for r in app.url_map.iter_rules()]
         hosts = ["localhost", "localhost:5000", "LOCALHOST", "example.com", "a.example.com", "x.y.example.com",
@@ -340,12 +418,18 @@ def main():
         cases = []
         for _ in range(options.requests):
             method = rng.choice(methods)
-            target = make_target(rng, app, rule_strings)
+            target = make_target(rng, app, rule_strings, options.websocket)
             host = "localhost" if rng.random() < 0.6 else rng.choice(hosts)
-            expect = verdict(app, method, target, host)
+            fields = request_fields(rng) if options.websocket else []
+            expect = verdict(app, method, target, host, fields)
             if expect is None:
                 continue
-            cases.append({"method": method, "target": target, "host": host, "expect": expect})
+            case = {"method": method, "target": target, "host": host, "expect": expect}
+            if fields:
+                parsed = request_handler(method, target, host, fields).headers
+                case["connection"] = parsed.get_all("Connection") or []
+                case["upgrade"] = parsed.get_all("Upgrade") or []
+            cases.append(case)
         out.append({"index": index, "table": table, "cases": cases})
     json.dump({"seed": options.seed, "rulesets": out}, sys.stdout, ensure_ascii=False)
 

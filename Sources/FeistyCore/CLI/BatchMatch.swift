@@ -8,16 +8,26 @@ public struct BatchMatch {
         var method: String
         var path: String
         var host: String?
+        /// Whether the request is a WebSocket handshake.
+        var websocket: Bool?
     }
 
     let matcher: RouteMatcher
     let defaultHost: String
+    /// `--websocket`: the kind of the lines that do not say.
+    let defaultWebSocket: Bool
     let json: Bool
 
     /// Creates a batch run.
-    public init(matcher: RouteMatcher, defaultHost: String, json: Bool) {
+    /// - Parameters:
+    ///   - matcher: The app's router.
+    ///   - defaultHost: The `Host` of lines without `"host"`.
+    ///   - defaultWebSocket: Whether lines without `"websocket"` are WebSocket handshakes.
+    ///   - json: JSON verdicts instead of readable lines.
+    public init(matcher: RouteMatcher, defaultHost: String, defaultWebSocket: Bool = false, json: Bool) {
         self.matcher = matcher
         self.defaultHost = defaultHost
+        self.defaultWebSocket = defaultWebSocket
         self.json = json
     }
 
@@ -30,10 +40,18 @@ public struct BatchMatch {
         } catch {
             return JSONText.object([
                 ("id", .null), ("outcome", .string("error")),
-                ("error", .string("not a request object: {\"id\", \"method\", \"path\", \"host\"}")),
+                (
+                    "error",
+                    .string("not a request object: {\"id\", \"method\", \"path\", \"host\", \"websocket\"}")
+                ),
             ])
         }
-        let verdict = matcher.match(method: request.method, target: request.path, host: request.host ?? defaultHost)
+        let verdict = matcher.match(
+            method: request.method,
+            target: request.path,
+            host: request.host ?? defaultHost,
+            websocket: request.websocket ?? defaultWebSocket
+        )
         return json ? VerdictReport.json(verdict, id: request.id ?? .null) : VerdictReport.text(verdict)
     }
 

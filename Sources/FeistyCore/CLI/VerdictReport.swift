@@ -1,4 +1,6 @@
-/// How `feisty match` prints a verdict: the JSON documented in the README, or one readable line.
+/// How `feisty match` prints a verdict: the JSON documented in the README, or one readable line. The outcome
+/// words follow Werkzeug's exceptions: `not_found` (`NotFound`), `method_not_allowed` (`MethodNotAllowed`),
+/// `websocket_mismatch` (`WebsocketMismatch`, status 400).
 public enum VerdictReport {
     /// `{"outcome": "match", "status": 200, "endpoint": "getyear", "args": {"year": 2024}}` and its siblings.
     /// - Parameter id: Echoed first when present (batch mode).
@@ -22,7 +24,7 @@ public enum VerdictReport {
             return String(JSONText.object(members).dropLast()) + ", \"args\": " + args + "}"
         case .redirect(let location):
             members.append(("location", .string(location)))
-        case .notFound:
+        case .notFound, .websocketMismatch:
             break
         case .methodNotAllowed(let allowed):
             members.append(("allowed", .array(allowed.map(JSONValue.string))))
@@ -40,6 +42,7 @@ public enum VerdictReport {
         case .notFound: return "404 not found"
         case .methodNotAllowed(let allowed):
             return "405 method not allowed (allowed: \(allowed.joined(separator: ", ")))"
+        case .websocketMismatch: return "400 websocket mismatch"
         }
     }
 
@@ -50,6 +53,7 @@ public enum VerdictReport {
         case .redirect: "redirect"
         case .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
+        case .websocketMismatch: "websocket_mismatch"
         }
     }
 }

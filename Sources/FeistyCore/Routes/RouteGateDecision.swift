@@ -1,8 +1,9 @@
 /// The proxy's cheap routing answer: whether the app declared the URL, without materializing arguments
 /// or redirect URLs. Always agrees with `RouteMatcher.match`.
 public enum RouteGateDecision: Sendable, Hashable {
-    /// A rule matches (`rule`: its index in the route table), or Werkzeug would redirect (`rule` is `nil`; the app
-    /// sends the redirect itself): pass it on.
+    /// A rule matches (`rule`: its index in the route table), or Werkzeug would redirect or answer
+    /// `WebsocketMismatch` (`rule` is `nil`): pass it on. The app sends that redirect or 400 itself, exactly as
+    /// it would alone; a WebSocket mismatch is a declared URL asked with the wrong kind of request, never a probe.
     case forward(rule: Int?)
     /// Werkzeug answers 404.
     case notFound

@@ -1,10 +1,14 @@
 /// Werkzeug-compatible router over a `RouteTable`: decides what Werkzeug 3.1's `MapAdapter.match` would,
 /// for a request reaching Flask 3.1 through the Werkzeug dev server.
 ///
+/// WebSocket handshakes are the caller's word (`websocket:`, see `isWebSocketHandshake`), as
+/// `Map.bind_to_environ` decides them from `Connection` and `Upgrade`: rules only match requests of their
+/// own kind, and a path whose only rules are of the other kind is Werkzeug's `WebsocketMismatch` (400).
+///
 /// Known limits: a custom converter's `to_python`/`to_url` cannot run here (its regex decides the match
-/// and the matched string is the argument); requests are never WebSocket requests (a WebSocket-only match
-/// and Werkzeug's `BadHost`, both 400 there, are `.notFound` here); a converter matching `/` in a host
-/// rule is rejected when compiling.
+/// and the matched string is the argument); Werkzeug's `BadHost` (a 400) is `.notFound` here; a converter
+/// matching `/` in a host rule is rejected when compiling; the request scheme is always `http` (`ws` for a
+/// WebSocket handshake), as behind the dev server without TLS.
 public struct RouteMatcher: Sendable {
     /// Everything compiled, behind one reference so that copying the matcher (into closures, per call)
     /// costs one reference count instead of one per field.
@@ -96,8 +100,15 @@ public struct RouteMatcher: Sendable {
     ///   - method: The request method, any case.
     ///   - target: The raw request target (`/a%2Fb?x=1`), as sent on the request line.
     ///   - host: The `Host` header (`localhost`, `api.example.com:8080`).
+    ///   - websocket: Whether the request is a WebSocket handshake (`isWebSocketHandshake`): Werkzeug then
+    ///     binds the `ws` scheme, matches `websocket=True` rules only and builds its redirects with `ws://`.
     /// - Returns: The verdict.
-    public func match(method: String, target: String, host: String = "localhost") -> RouteVerdict {
+    public func match(
+        method: String,
+        target: String,
+        host: String = "localhost",
+        websocket: Bool = false
+    ) -> RouteVerdict {
         target.utf8.span.withUnsafeBufferPointer { utf8 in
             let request = RequestTarget(utf8)
             guard let bound = compiled.binding.bind(host: request.hostOverride ?? host) else { return .notFound }
@@ -110,6 +121,7 @@ public struct RouteMatcher: Sendable {
                             domain: domain,
                             path: path,
                             methodBit: methodBit,
+                            websocket: websocket,
                             captures: captures
                         )
                         return verdict(
@@ -119,7 +131,8 @@ public struct RouteMatcher: Sendable {
                             path: path,
                             method: method,
                             bound: bound,
-                            query: query
+                            query: query,
+                            websocket: websocket
                         )
                     }
                 }
@@ -128,15 +141,27 @@ public struct RouteMatcher: Sendable {
     }
 
     /// The proxy hot path: the same outcome as `match` without arguments or redirect URLs.
+    ///
+    /// A WebSocket mismatch (only rules of the other kind match path and method) is forwarded
+    /// (`.forward(rule: nil)`): the URL is declared, and the app answers the same `WebsocketMismatch` 400
+    /// itself. It comes after the 405 check, as in `MapAdapter.match`.
     /// - Parameters:
     ///   - method: The request method, any case.
     ///   - target: The raw request target, as received.
     ///   - host: The `Host` header.
+    ///   - websocket: Whether the request is a WebSocket handshake (`isWebSocketHandshake`).
     /// - Returns: Whether to forward the request, or the 404/405 Werkzeug would answer.
-    public func gate(method: String, target: String, host: String = "localhost") -> RouteGateDecision {
+    public func gate(
+        method: String,
+        target: String,
+        host: String = "localhost",
+        websocket: Bool = false
+    ) -> RouteGateDecision {
         // `utf8.span` borrows the string's bytes in place (small strings included): unlike
         // `withContiguousStorageIfAvailable` or `withUTF8`, it copies and retains nothing.
-        target.utf8.span.withUnsafeBufferPointer { compiled.gate(method: method, utf8: $0, host: host) }
+        target.utf8.span.withUnsafeBufferPointer {
+            compiled.gate(method: method, utf8: $0, host: host, websocket: websocket)
+        }
     }
 
     private func verdict(
@@ -146,12 +171,17 @@ public struct RouteMatcher: Sendable {
         path: UnsafeBufferPointer<UInt8>,
         method: String,
         bound: HostBinding.Bound,
-        query: String
+        query: String,
+        websocket: Bool
     ) -> RouteVerdict {
         let newPath: [UInt8]
+        // `bind_to_environ` turns `http` into `ws` for a handshake, and `make_redirect_url` uses that scheme.
+        let scheme = websocket ? "ws" : "http"
         switch outcome {
-        case .noMatch(let have):
-            return have != 0 ? .methodNotAllowed(allowed: compiled.methods.allowed(have)) : .notFound
+        case .noMatch(let have, _) where have != 0:
+            return .methodNotAllowed(allowed: compiled.methods.allowed(have))
+        case .noMatch(_, let websocketMismatch):
+            return websocketMismatch ? .websocketMismatch : .notFound
         case .redirectWithSlash:
             newPath = Array(path) + [UInt8(ascii: "/")]
         case .redirectMerged(let slash):
@@ -159,7 +189,7 @@ public struct RouteMatcher: Sendable {
         case .rule(let index):
             let rule = rules[index]
             let arguments = RouteValues.arguments(rule, captures: captures, domain: domain, path: path)
-            let redirects = RouteRedirects(matcher: self, bound: bound, query: query)
+            let redirects = RouteRedirects(matcher: self, bound: bound, query: query, scheme: scheme)
             let methodName = Self.upper(method)
             if let location = redirects.redirect(for: rule, arguments: arguments, method: methodName, path: path) {
                 return .redirect(location: location)
@@ -167,7 +197,9 @@ public struct RouteMatcher: Sendable {
             return .match(endpoint: rule.source.endpoint, ruleIndex: index, arguments: arguments)
         }
         let quoted = RouteURLBuilding.quote(String(decoding: newPath, as: UTF8.self))
-        return .redirect(location: RouteRedirects.makeRedirectURL(quoted, query: query, bound: bound, table: table))
+        return .redirect(
+            location: RouteRedirects.makeRedirectURL(quoted, query: query, bound: bound, table: table, scheme: scheme)
+        )
     }
 
     // MARK: - Helpers

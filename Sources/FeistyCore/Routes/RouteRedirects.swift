@@ -4,6 +4,8 @@ struct RouteRedirects {
     let matcher: RouteMatcher
     let bound: HostBinding.Bound
     let query: String
+    /// `MapAdapter.url_scheme`: `http`, or `ws` when `bind_to_environ` saw a WebSocket handshake.
+    let scheme: String
 
     /// `MapAdapter.make_redirect_url(path_info, query_args, domain_part)`.
     static func makeRedirectURL(
@@ -11,11 +13,12 @@ struct RouteRedirects {
         query: String,
         bound: HostBinding.Bound,
         table: RouteTable,
+        scheme: String,
         domainPart: String? = nil
     ) -> String {
         let host = Self.host(domainPart, bound: bound, hostMatching: table.hostMatching)
         let path = "/" + pathInfo.drop { $0 == "/" }
-        return "http://" + host + path + (query.isEmpty ? "" : "?" + query)
+        return scheme + "://" + host + path + (query.isEmpty ? "" : "?" + query)
     }
 
     /// `MapAdapter.get_host(domain_part)`.
@@ -43,7 +46,7 @@ struct RouteRedirects {
             guard let substituted = try? substitute(target, rule: rule, values: arguments) else { return nil }
             let subdomain = bound.subdomain ?? ""
             let netloc = subdomain.isEmpty ? bound.serverName : "\(subdomain).\(bound.serverName)"
-            return RouteURLBuilding.urljoin(netloc: netloc, substituted)
+            return RouteURLBuilding.urljoin(scheme: scheme, netloc: netloc, substituted)
         }
         return nil
     }
@@ -99,6 +102,7 @@ struct RouteRedirects {
                 query: query,
                 bound: bound,
                 table: matcher.table,
+                scheme: scheme,
                 domainPart: domain
             )
         }
@@ -124,26 +128,29 @@ struct RouteRedirects {
     private func aliasRedirect(endpoint: String, values: [(name: String, value: JSONValue)], method: String) -> String?
     {
         let filtered = values.filter { $0.value != .null }
-        var chosen: (String, String)?
+        var chosen: (String, String, websocket: Bool)?
         for index in matcher.rulesByEndpoint[endpoint] ?? [] {
             let candidate = matcher.rules[index]
             guard suitable(candidate, values: filtered, method: method),
                 let built = try? RouteURLBuilding.build(candidate, filtered.map { ($0.name, $0.value) })
             else { continue }
+            let candidateBuilt = (built.0, built.1, websocket: candidate.source.websocket)
             if matcher.table.hostMatching {
                 if built.0 == bound.serverName {
-                    chosen = built
+                    chosen = candidateBuilt
                     break
                 }
-                if chosen == nil { chosen = built }
+                if chosen == nil { chosen = candidateBuilt }
             } else {
-                chosen = built
+                chosen = candidateBuilt
                 break
             }
         }
-        guard let (domain, path) = chosen else { return nil }
+        guard let (domain, path, websocket) = chosen else { return nil }
         let host = Self.host(domain, bound: bound, hostMatching: matcher.table.hostMatching)
-        var url = "http://" + host + "/" + path.drop { $0 == "/" }
+        // `build` picks the scheme by the built rule's kind, whatever the request's: `ws` for a WebSocket
+        // rule, else `http` (never `https`/`wss`: the dev server here has no TLS).
+        var url = (websocket ? "ws://" : "http://") + host + "/" + path.drop { $0 == "/" }
         if !query.isEmpty { url += "?" + query }
         return url
     }

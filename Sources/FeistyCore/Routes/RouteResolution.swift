@@ -13,8 +13,9 @@ extension RouteMatcher.Compiled {
         case redirectWithSlash
         /// `RequestPath`: redirect to the path with its slashes merged (plus `/` if `slash`).
         case redirectMerged(slash: Bool)
-        /// `NoMatch`; `haveMatchFor` is the mask of the methods the path has rules for.
-        case noMatch(haveMatchFor: UInt64)
+        /// `NoMatch`; `haveMatchFor` is the mask of the methods the path has rules for, `websocketMismatch`
+        /// whether a rule matched path and method but was of the other kind (WebSocket or not).
+        case noMatch(haveMatchFor: UInt64, websocketMismatch: Bool)
     }
 
     /// The number of capture ints that fit the fixed-size stack buffer of `withCaptures`.
@@ -30,21 +31,31 @@ extension RouteMatcher.Compiled {
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: captureSlots) { body($0.baseAddress!) }
     }
 
-    /// `StateMachineMatcher.match(domain, path, method, websocket=False)` plus `to_python` validation.
+    /// `StateMachineMatcher.match(domain, path, method, websocket)` plus `to_python` validation.
     func resolve(
         domain: UnsafeBufferPointer<UInt8>,
         path: UnsafeBufferPointer<UInt8>,
         methodBit: UInt64,
+        websocket: Bool,
         captures: UnsafeMutablePointer<Int>
     ) -> Outcome {
-        var walk = RouteWalk(machine: machine, domain: domain, path: path, methodBit: methodBit, captures: captures)
+        var walk = RouteWalk(
+            machine: machine,
+            domain: domain,
+            path: path,
+            methodBit: methodBit,
+            websocket: websocket,
+            captures: captures
+        )
         let first = walk.run()
         if first == RouteStateMachine.slashRequired { return .redirectWithSlash }
         if first >= 0 {
+            // A `ValidationError` raises `NoMatch(have_match_for, websocket_mismatch)` with what the walk
+            // collected before it reached the rule.
             guard
                 !machine.tables.flags[Int(first)].needsValidation
                     || RouteValues.validate(rules[Int(first)], captures: captures, domain: domain, path: path)
-            else { return .noMatch(haveMatchFor: walk.haveMatchFor) }
+            else { return .noMatch(haveMatchFor: walk.haveMatchFor, websocketMismatch: walk.websocketMismatch) }
             return .rule(Int(first))
         }
         if mapMergeSlashes, Self.hasDoubleSlash(path) {
@@ -55,6 +66,7 @@ extension RouteMatcher.Compiled {
                     domain: domain,
                     path: mergedPath,
                     methodBit: methodBit,
+                    websocket: websocket,
                     captures: captures
                 )
                 again.haveMatchFor = walk.haveMatchFor
@@ -67,11 +79,11 @@ extension RouteMatcher.Compiled {
             if second == RouteStateMachine.slashRequired { return .redirectMerged(slash: true) }
             if second >= 0, rules[Int(second)].source.mergeSlashes { return .redirectMerged(slash: false) }
         }
-        return .noMatch(haveMatchFor: walk.haveMatchFor)
+        return .noMatch(haveMatchFor: walk.haveMatchFor, websocketMismatch: walk.websocketMismatch)
     }
 
     /// `RouteMatcher.gate` over the target's bytes.
-    func gate(method: String, utf8: UnsafeBufferPointer<UInt8>, host: String) -> RouteGateDecision {
+    func gate(method: String, utf8: UnsafeBufferPointer<UInt8>, host: String, websocket: Bool) -> RouteGateDecision {
         let methodBit = methods.bit(method)
         if domainIsFixed, let fast = RequestTarget.fastPath(utf8) {
             guard hostBinds(host) else { return .notFound }
@@ -82,7 +94,13 @@ extension RouteMatcher.Compiled {
             unowned(unsafe) let compiled = self
             return decision(
                 withCaptures {
-                    compiled.resolve(domain: domain, path: path, methodBit: methodBit, captures: $0)
+                    compiled.resolve(
+                        domain: domain,
+                        path: path,
+                        methodBit: methodBit,
+                        websocket: websocket,
+                        captures: $0
+                    )
                 }
             )
         }
@@ -92,11 +110,23 @@ extension RouteMatcher.Compiled {
             Array(bound.domain.utf8).withUnsafeBufferPointer { domain in
                 if let decoded = request.decodedPath {
                     return decoded.withUnsafeBufferPointer { path in
-                        resolve(domain: domain, path: path, methodBit: methodBit, captures: captures)
+                        resolve(
+                            domain: domain,
+                            path: path,
+                            methodBit: methodBit,
+                            websocket: websocket,
+                            captures: captures
+                        )
                     }
                 }
                 let path = UnsafeBufferPointer(rebasing: utf8[request.pathStart..<request.pathEnd])
-                return resolve(domain: domain, path: path, methodBit: methodBit, captures: captures)
+                return resolve(
+                    domain: domain,
+                    path: path,
+                    methodBit: methodBit,
+                    websocket: websocket,
+                    captures: captures
+                )
             }
         }
         return decision(outcome)
@@ -106,7 +136,11 @@ extension RouteMatcher.Compiled {
         switch outcome {
         case .rule(let index): .forward(rule: index)
         case .redirectWithSlash, .redirectMerged: .forward(rule: nil)
-        case .noMatch(let have): have != 0 ? .methodNotAllowed(allowed: methods.allowed(have)) : .notFound
+        // `MapAdapter.match` checks `have_match_for` (405) before `websocket_mismatch` (400).
+        case .noMatch(let have, _) where have != 0: .methodNotAllowed(allowed: methods.allowed(have))
+        // The app answers its own `WebsocketMismatch` 400 for a URL it declares.
+        case .noMatch(_, true): .forward(rule: nil)
+        case .noMatch: .notFound
         }
     }
 

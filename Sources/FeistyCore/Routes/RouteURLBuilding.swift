@@ -173,14 +173,15 @@ enum RouteURLBuilding {
         return (domain, path)
     }
 
-    /// `urljoin("http://{netloc}/", url)` (Python 3.11), without `;params` handling.
-    static func urljoin(netloc: String, _ url: String) -> String {
-        let base = "http://\(netloc)/"
+    /// `urljoin("{scheme}://{netloc}/", url)` (Python 3.11), without `;params` handling; `scheme` is `http`
+    /// or `ws` (both in `uses_relative` and `uses_netloc`).
+    static func urljoin(scheme baseScheme: String, netloc: String, _ url: String) -> String {
+        let base = "\(baseScheme)://\(netloc)/"
         if url.isEmpty { return base }
         var rest = Substring(url)
         while let first = rest.unicodeScalars.first, first.value <= 0x20 { rest = rest.dropFirst() }
         rest = Substring(String(rest).filter { $0 != "\t" && $0 != "\n" && $0 != "\r" })
-        var scheme = "http"
+        var scheme = baseScheme
         if let colon = rest.firstIndex(of: ":"), colon > rest.startIndex, let first = rest.first, first.isASCII,
             first.isLetter,
             rest[..<colon].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) })
@@ -206,9 +207,9 @@ enum RouteURLBuilding {
             rest = rest[..<question]
         }
         let path = rest
-        if scheme != "http" { return url }
+        if scheme != baseScheme { return url }
         func unsplit(_ netloc: Substring, _ path: String) -> String {
-            var result = "http://" + netloc
+            var result = baseScheme + "://" + netloc
             result += (path.isEmpty || path.hasPrefix("/")) ? path : "/" + path
             if let query, !query.isEmpty { result += "?" + query }
             if let fragment, !fragment.isEmpty { result += "#" + fragment }

@@ -8,6 +8,9 @@ public enum RouteVerdict: Sendable, Hashable {
     case notFound
     /// Rules match the path but none accepts the method; `allowed` is sorted.
     case methodNotAllowed(allowed: [String])
+    /// Werkzeug raises `WebsocketMismatch` (a 400): rules match path and method, but only ones of the other
+    /// kind (`websocket=True` rules for a plain request, plain rules for a WebSocket handshake).
+    case websocketMismatch
 
     /// The HTTP status Werkzeug answers with for this verdict.
     public var status: Int {
@@ -16,6 +19,7 @@ public enum RouteVerdict: Sendable, Hashable {
         case .redirect: 308
         case .notFound: 404
         case .methodNotAllowed: 405
+        case .websocketMismatch: 400
         }
     }
 
@@ -26,6 +30,7 @@ public enum RouteVerdict: Sendable, Hashable {
         case (.redirect(let l1), .redirect(let l2)): l1 == l2
         case (.notFound, .notFound): true
         case (.methodNotAllowed(let m1), .methodNotAllowed(let m2)): m1 == m2
+        case (.websocketMismatch, .websocketMismatch): true
         default: false
         }
     }
@@ -36,6 +41,7 @@ public enum RouteVerdict: Sendable, Hashable {
         case .redirect(let location): hasher.combine(1); hasher.combine(location)
         case .notFound: hasher.combine(2)
         case .methodNotAllowed(let allowed): hasher.combine(3); hasher.combine(allowed)
+        case .websocketMismatch: hasher.combine(4)
         }
     }
 }

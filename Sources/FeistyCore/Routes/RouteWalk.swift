@@ -6,6 +6,8 @@ struct RouteWalk {
     let path: UnsafeBufferPointer<UInt8>
     /// The request method's bit (0 when no rule lists the method).
     let methodBit: UInt64
+    /// Whether the request is a WebSocket handshake: only rules of the same kind match it.
+    let websocket: Bool
     /// Pairs of byte offsets (domain offsets carry `RouteStateMachine.domainTag`).
     let captures: UnsafeMutablePointer<Int>
     var haveMatchFor: UInt64 = 0
@@ -16,12 +18,14 @@ struct RouteWalk {
         domain: UnsafeBufferPointer<UInt8>,
         path: UnsafeBufferPointer<UInt8>,
         methodBit: UInt64,
+        websocket: Bool,
         captures: UnsafeMutablePointer<Int>
     ) {
         self.tables = machine.tables
         self.domain = domain
         self.path = path
         self.methodBit = methodBit
+        self.websocket = websocket
         self.captures = captures
     }
 
@@ -47,7 +51,7 @@ struct RouteWalk {
                 let flags = machine.flags[Int(rule)]
                 if !methodAllowed(flags) {
                     haveMatchFor |= flags.methods
-                } else if flags.websocket {
+                } else if flags.websocket != websocket {
                     websocketMismatch = true
                 } else {
                     return rule
@@ -61,7 +65,7 @@ struct RouteWalk {
                 while index < stop {
                     let rule = machine.ruleLists[index]
                     let flags = machine.flags[Int(rule)]
-                    if !flags.websocket, methodAllowed(flags) {
+                    if flags.websocket == websocket, methodAllowed(flags) {
                         return flags.strictSlashes ? RouteStateMachine.slashRequired : rule
                     }
                     index += 1
@@ -144,7 +148,7 @@ struct RouteWalk {
                 if flags.strictSlashes { continue }
                 if !methodAllowed(flags) {
                     haveMatchFor |= flags.methods
-                } else if flags.websocket {
+                } else if flags.websocket != websocket {
                     websocketMismatch = true
                 } else {
                     return rule
