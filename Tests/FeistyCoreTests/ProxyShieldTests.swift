@@ -217,6 +217,7 @@ import Testing
             ([("Upgrade", "h2c"), ("Connection", "Upgrade, HTTP2-Settings")], .other),
             ([("Upgrade", "websocket, h2c"), ("Connection", "upgrade")], .other),
             ([("Upgrade", "websocket"), ("Connection", "upgrade x")], .none),
+            ([("Upgrade", "websocket"), ("Upgrade", "websocket"), ("Connection", "upgrade")], .other),
             ([], .none),
         ] as [([(String, String)], UpgradeRequest)]
     )

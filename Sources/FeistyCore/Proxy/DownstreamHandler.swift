@@ -266,7 +266,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
         let verdict = matcher.gate(
             method: head.method.rawValue,
             target: head.uri,
-            host: head.headers.first(name: "host") ?? "localhost"
+            host: head.headers.first(name: "host") ?? "localhost",
+            websocket: upgrade.isWebSocket
         )
         let decision = environment.admission.decide(head: head, verdict: verdict)
         requestVersion = head.version
@@ -299,7 +300,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             expectsContinue: expectsContinue,
             keptInstance: keptInstance,
             idempotent: Self.isIdempotent(head.method),
-            upgrade: upgradeForwarded,
+            upgrade: upgrade.isWebSocket,
             now: now
         )
         switch action {
@@ -328,12 +329,6 @@ final class DownstreamHandler: ChannelDuplexHandler {
         case .close:
             closeConnection()
         }
-    }
-
-    /// Whether the request in progress is a WebSocket handshake that goes to the app with its `Upgrade`.
-    private var upgradeForwarded: Bool {
-        if case .websocket = upgrade { return true }
-        return false
     }
 
     /// The head sent to the app; a WebSocket handshake keeps its `Upgrade` (every other upgrade is dropped there).

@@ -24,9 +24,18 @@ enum UpgradeRequest: Equatable {
             self = .none
             return
         }
-        // Werkzeug compares the whole field, lowercased, with `websocket` (not a token list); WSGI servers decode
-        // fields as Latin-1, so only ASCII letters can fold.
-        self = upgrade.equalsASCIICaseInsensitive("websocket") ? .websocket(protocol: upgrade) : .other
+        // Werkzeug's own reading decides what is a WebSocket handshake (the route gate matches by it too).
+        let handshake = RouteMatcher.isWebSocketHandshake(
+            connection: headers["connection"],
+            upgrade: headers["upgrade"]
+        )
+        self = handshake ? .websocket(protocol: upgrade) : .other
+    }
+
+    /// Whether this is a WebSocket handshake (the gate's `websocket:` argument).
+    var isWebSocket: Bool {
+        if case .websocket = self { return true }
+        return false
     }
 
     private static func connectionNamesUpgrade(_ headers: HTTPHeaders) -> Bool {
