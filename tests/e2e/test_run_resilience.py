@@ -289,9 +289,10 @@ def test_an_instance_above_max_rss_is_swapped(run_faults):
 
 def test_max_requests_recycles_instances_without_failed_requests(run_faults):
     feisty = run_faults("--max-requests", "20")
-    with Load(feisty.base, "/", threads=4, total=600, max_seconds=60) as load:
-        load.wait()
-    assert len(load.snapshot()) == 600
+    # The load runs until two swaps happened (a fixed request count raced the replacement's boot on a busy machine).
+    with Load(feisty.base, "/", threads=4, max_seconds=45) as load:
+        wait_for_event(feisty, "swap", timeout=40, count=2)
+    assert len(load.snapshot()) >= 40
     assert_no_failures(load, feisty)
     assert len(events(feisty.output, "recycle")) >= 2, tail(feisty.output)
     assert len(events(feisty.output, "swap")) >= 2
