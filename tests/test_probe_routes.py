@@ -17,6 +17,7 @@ EXAMPLE_APPS = [
     ("examples/hosts/subdomain_app.py", "."),
     ("examples/rich/app.py", "."),
     ("examples/factory", "."),
+    ("examples/socketio/app.py", "."),
 ]
 
 

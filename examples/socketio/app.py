@@ -8,7 +8,8 @@ test (tests/e2e/test_run_shield.py).
 |---|---|
 | `GET /` | `socketio`: a plain Flask route |
 | `/socket.io/` | Socket.IO (Engine.IO long-polling and WebSocket transports); not a Flask rule: Flask-SocketIO wraps |
-| | `app.wsgi_app` in Engine.IO's middleware, which answers that path before Flask's routing |
+| | `app.wsgi_app` in Engine.IO's middleware, which answers that path before Flask's routing (feisty's probe finds |
+| | the middleware and adds `/socket.io/` and `/socket.io/<path:rest>` rules, endpoint `<engineio middleware>`) |
 
 Events: `echo` answers `echo` to the sender with the same data (text or bytes); a call with an acknowledgement gets the
 data back as the acknowledgement too.

@@ -144,3 +144,43 @@ def test_flask_app_forms_through_the_cli(feisty, repo, app, cwd, endpoint):
     assert len(endpoints) > 1
     if endpoint:
         assert endpoint in endpoints
+
+
+SOCKETIO = "examples/socketio/app.py"
+
+
+def test_routes_shows_the_socketio_middleware(feisty):
+    result = run_feisty(feisty, "routes", SOCKETIO)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(None, 1) for line in result.stdout.splitlines()[2:6]]
+    assert rows == [
+        ["<engineio", "middleware>             GET, POST  /socket.io/"],
+        ["<engineio", "middleware>             GET, POST  /socket.io/<path:rest>"],
+        ["<engineio", "middleware: websocket>  GET        /socket.io/"],
+        ["<engineio", "middleware: websocket>  GET        /socket.io/<path:rest>"],
+    ]
+
+
+@pytest.mark.parametrize(
+    "method,target,websocket,outcome",
+    [
+        ("GET", "/socket.io/?EIO=4&transport=polling", False, "match"),
+        ("POST", "/socket.io/?EIO=4&transport=polling&sid=abc", False, "match"),
+        ("OPTIONS", "/socket.io/?EIO=4&transport=polling", False, "match"),
+        ("HEAD", "/socket.io/", False, "match"),
+        ("GET", "/socket.io/?EIO=4&transport=websocket", True, "match"),
+        ("GET", "/socket.io/deeper/path.js", False, "match"),
+        ("PUT", "/socket.io/", False, "method_not_allowed"),  # engineio answers 405 too
+        ("GET", "/socket.io", False, "redirect"),  # not engineio's (no trailing slash): Flask answers it
+        ("GET", "/socket.iox/", False, "not_found"),
+        ("GET", "/engine.io/", False, "not_found"),
+    ],
+)
+def test_the_gate_forwards_what_engineio_serves(feisty, method, target, websocket, outcome):
+    line = {"id": 1, "method": method, "path": target, "websocket": websocket}
+    result = run_feisty(feisty, "match", SOCKETIO, "--batch", "--json", stdin=json.dumps(line) + "\n")
+    assert result.returncode == 0, result.stderr
+    verdict = json.loads(result.stdout)
+    assert verdict["outcome"] == outcome, verdict
+    if outcome == "match":
+        assert verdict["endpoint"].startswith("<engineio middleware"), verdict

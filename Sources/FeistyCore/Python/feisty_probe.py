@@ -17,6 +17,13 @@ Protocol
     Anything the app prints while it is imported goes to stderr (fd 1 is pointed at fd 2 during the work and
     the JSON is written to the saved original fd). Exit status 0.
 
+    ``rules`` also stands for what WSGI middleware around the app serves before Flask's routing: Engine.IO's
+    ``WSGIApp`` (Flask-SocketIO, python-socketio) gets rules for its path (``/socket.io/`` and
+    ``/socket.io/<path:rest>``, plain and ``websocket``) and its ``static_files``, first in the list, endpoints
+    ``<engineio middleware>``, ``<engineio middleware: websocket>``, ``<engineio static_files>``. Middleware the
+    probe does not know is one ``unresolved`` line ("app.wsgi_app is wrapped by X; ..."); ``launch`` also prints
+    it as a warning.
+
 ``launch APP --bind HOST:PORT --report PATH [--server werkzeug|gunicorn|waitress] [--allow-debugger] [--http11]``
     Runs the app (a script exactly as ``python3 app.py`` would, with ``app.run``/``run_simple`` rebound to
     --bind; any other spec is loaded like ``routes`` and served) and writes, right before binding, the route
@@ -176,6 +183,206 @@ def describe_url_map(url_map, app=None) -> dict:
         "source": "runtime",
         "unresolved": [],
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# WSGI middleware around the app: paths served before Flask's routing (Socket.IO), added to the table as rules
+# ---------------------------------------------------------------------------------------------------------------
+
+# Endpoints of the rules standing for what a middleware serves itself: `feisty routes` shows where they come from.
+ENGINEIO_ENDPOINT = "<engineio middleware>"
+ENGINEIO_WEBSOCKET_ENDPOINT = "<engineio middleware: websocket>"
+ENGINEIO_STATIC_ENDPOINT = "<engineio static_files>"
+# engineio.WSGIApp answers its own 405 to other methods; HEAD is implied by GET (Werkzeug adds it).
+ENGINEIO_METHODS = ["GET", "OPTIONS", "POST"]
+MIDDLEWARE_DEPTH = 16
+# Middleware that serves no path itself and passes every request on: class -> the attribute holding the next app.
+TRANSPARENT_MIDDLEWARE = {
+    "werkzeug.middleware.proxy_fix.ProxyFix": "app",
+    "werkzeug.middleware.lint.LintMiddleware": "app",
+    "werkzeug.middleware.profiler.ProfilerMiddleware": "_app",
+}
+# Where an unknown middleware is looked into for the app it wraps (it is reported, never guessed at).
+WRAPPED_APP_ATTRIBUTES = ("wsgi_app", "app", "application")
+UNKNOWN_MIDDLEWARE_ADVICE = "paths it serves itself are not in the route table (use --forward-unknown)"
+
+
+class MiddlewareRoute:
+    """One rule standing for paths a known middleware serves: Werkzeug rule syntax, methods (None: any)."""
+
+    def __init__(self, rule: str, methods, websocket: bool, endpoint: str) -> None:
+        self.rule = rule
+        self.methods = methods
+        self.websocket = websocket
+        self.endpoint = endpoint
+
+
+def _rule_text_ok(text: str) -> bool:
+    """Whether a literal path can be written as a Werkzeug rule (``<``/``>`` would start a variable)."""
+    return text.startswith("/") and "<" not in text and ">" not in text
+
+
+def engineio_routes(engineio_path: str, static_files, what: str):
+    """(routes, notes) for ``engineio.WSGIApp``: everything under its path (long-polling GET/POST, CORS OPTIONS,
+    and WebSocket handshakes), then its ``static_files`` (any method: it does not look at it).
+
+    ``engineio_path`` is normalized as ``engineio.WSGIApp.__init__`` does (a leading and trailing ``/``); the
+    middleware then serves every PATH_INFO starting with it."""
+    routes, notes = [], []
+    prefix = engineio_path if engineio_path.startswith("/") else "/" + engineio_path
+    if not prefix.endswith("/"):
+        prefix += "/"
+    if _rule_text_ok(prefix):
+        for websocket in (False, True):
+            methods = ["GET"] if websocket else list(ENGINEIO_METHODS)
+            endpoint = ENGINEIO_WEBSOCKET_ENDPOINT if websocket else ENGINEIO_ENDPOINT
+            routes.append(MiddlewareRoute(prefix, methods, websocket, endpoint))
+            routes.append(MiddlewareRoute(prefix + "<path:rest>", methods, websocket, endpoint))
+    else:
+        notes.append(f"{what} serves {prefix!r}, which a Werkzeug rule cannot express; it is not in the route table "
+                     "(use --forward-unknown)")
+    for key in (static_files or {}):
+        # engineio.static_files.get_static_file: the key itself, and what is under it (a key without a trailing
+        # slash also covers key + "/..."); "" is a default file name, which makes every path a candidate.
+        if not isinstance(key, str) or (key and not key.startswith("/")):
+            continue  # never equal to, nor a prefix of, a PATH_INFO
+        if key == "" or not _rule_text_ok(key):
+            notes.append(f"{what} serves static_files[{key!r}], which the route table cannot express; "
+                         "those paths are not in it (use --forward-unknown)")
+            continue
+        base = key.rstrip("/")
+        texts = [key] if key.endswith("/") else [key, key + "/"]
+        texts.append(base + "/<path:rest>")
+        for text in texts:
+            routes.append(MiddlewareRoute(text, None, False, ENGINEIO_STATIC_ENDPOINT))
+    return routes, notes
+
+
+def middleware_domains(host_matching: bool, subdomain_matching: bool) -> list:
+    """The host/subdomain options that make a middleware's rules match on every host, as the middleware does."""
+    if host_matching:
+        return [{"host": "<wsgi_host>"}]
+    if subdomain_matching:
+        return [{"subdomain": ""}, {"subdomain": "<wsgi_subdomain>"}]
+    return [{}]
+
+
+def _wsgi_name(obj) -> str:
+    """``module.Class`` of a WSGI callable (the class of an instance; a function's or method's own name)."""
+    import types
+
+    if isinstance(obj, types.MethodType):
+        return f"{_wsgi_name(obj.__self__)}.{obj.__func__.__name__}"
+    target = obj if isinstance(obj, (types.FunctionType, type)) else type(obj)
+    module = getattr(target, "__module__", None) or "?"
+    return f"{module}.{getattr(target, '__qualname__', getattr(target, '__name__', '?'))}"
+
+
+def _is_engineio_app(obj) -> bool:
+    """An ``engineio.WSGIApp`` (``socketio.WSGIApp`` and Flask-SocketIO's ``_SocketIOMiddleware`` subclass it;
+    ``Middleware`` is its older name)."""
+    return any(
+        (getattr(cls, "__module__", "") or "").split(".")[0] == "engineio" and cls.__name__ in ("WSGIApp", "Middleware")
+        for cls in type(obj).__mro__
+    )
+
+
+def _safe_getattr(obj, name):
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # noqa: BLE001 - a property of the app's own middleware
+        return None
+
+
+def _is_app_itself(obj, app) -> bool:
+    """The Flask app, or one of its own bound methods (``Flask.wsgi_app`` or a subclass's override)."""
+    return obj is app or (_safe_getattr(obj, "__self__") is app and callable(obj))
+
+
+def find_wsgi_middleware(app, served=None):
+    """(routes, notes): the rules standing for paths the known middleware around ``app`` serves, and one line
+    per middleware feisty does not know.
+
+    The walk starts at ``served`` (the WSGI application handed to the server, when it is not the app) or at the
+    app, goes into ``app.wsgi_app`` when it is an instance attribute (middleware replaced Flask's method), and
+    follows each layer to the app it wraps, until it reaches the app's own bound method."""
+    routes, notes = [], []
+    where = "app.wsgi_app is wrapped by"
+    current = app
+    if served is not None and served is not app:
+        current, where = served, "the app is served wrapped in"
+    seen = set()
+    for _ in range(MIDDLEWARE_DEPTH):
+        if current is app:
+            current = vars(app).get("wsgi_app") if hasattr(app, "__dict__") else None
+            where = "app.wsgi_app is wrapped by"
+            if current is None:
+                return routes, notes  # Flask's own wsgi_app: no middleware
+            continue
+        if current is None or _is_app_itself(current, app):
+            return routes, notes
+        if id(current) in seen:
+            notes.append(f"{where} {_wsgi_name(current)} again (a cycle): the middleware walk stopped there")
+            return routes, notes
+        seen.add(id(current))
+        name = _wsgi_name(current)
+        if _is_engineio_app(current):
+            path = next((p for p in (_safe_getattr(current, "engineio_path"), _safe_getattr(current, "socketio_path"))
+                         if isinstance(p, str)), None)
+            if path is None:
+                notes.append(f"{where} {name}, an engineio middleware without the engineio_path feisty reads; "
+                             f"{UNKNOWN_MIDDLEWARE_ADVICE}")
+            else:
+                found, problems = engineio_routes(path, _safe_getattr(current, "static_files"), name)
+                routes.extend(found)
+                notes.extend(problems)
+            current = _safe_getattr(current, "wsgi_app")
+        elif name in TRANSPARENT_MIDDLEWARE:
+            current = _safe_getattr(current, TRANSPARENT_MIDDLEWARE[name])
+        else:
+            notes.append(f"{where} {name}; {UNKNOWN_MIDDLEWARE_ADVICE}")
+            # Not guessed at; but what it wraps (a known attribute) may be middleware feisty knows: Socket.IO's.
+            current = next((inner for inner in (_safe_getattr(current, a) for a in WRAPPED_APP_ATTRIBUTES)
+                            if inner is not None and callable(inner)), None)
+            if current is None:
+                return routes, notes
+    notes.append(f"{where} more than {MIDDLEWARE_DEPTH} middleware layers; the walk stopped there "
+                 f"({UNKNOWN_MIDDLEWARE_ADVICE})")
+    return routes, notes
+
+
+def describe_middleware_routes(url_map, subdomain_matching: bool, routes: list):
+    """(rule dicts, notes): ``routes`` as Werkzeug Rules on a Map with the app's settings, described like the app's
+    own (Werkzeug validates the syntax and computes the converters)."""
+    from werkzeug.routing import Map, Rule
+
+    private = Map(default_subdomain=url_map.default_subdomain, strict_slashes=url_map.strict_slashes,
+                  merge_slashes=url_map.merge_slashes, redirect_defaults=url_map.redirect_defaults,
+                  host_matching=url_map.host_matching)
+    described, notes = [], []
+    for route in routes:
+        for domain in middleware_domains(url_map.host_matching, subdomain_matching):
+            try:
+                rule = Rule(route.rule, endpoint=route.endpoint, methods=route.methods, websocket=route.websocket,
+                            **domain)
+                private.add(rule)
+            except Exception as error:  # noqa: BLE001 - Werkzeug refused what we wrote: say so, never crash
+                notes.append(f"{route.endpoint} {route.rule!r}: Werkzeug refuses the rule ({error}); not included")
+                continue
+            described.append(describe_rule(rule))
+    return described, notes
+
+
+def with_middleware_rules(middleware: list, rules: list) -> list:
+    """The middleware's rules first (it answers before Flask routes), positions renumbered when all are known."""
+    combined = middleware + rules
+    if combined and all(r.get("registration_index") is not None for r in rules):
+        for position, rule in enumerate(combined):
+            rule["registration_index"] = position
+    else:
+        for rule in middleware:
+            rule["registration_index"] = None
+    return combined
 
 
 
@@ -499,6 +706,10 @@ _FLASK_NAMES = {"flask.Flask", "flask.app.Flask", "flask.sansio.app.App"}
 _BLUEPRINT_NAMES = {"flask.Blueprint", "flask.blueprints.Blueprint"}
 _METHODVIEW_NAMES = {"flask.views.MethodView", "flask.MethodView"}
 _VIEW_NAMES = {"flask.views.View", "flask.View"}
+_SOCKETIO_NAMES = {"flask_socketio.SocketIO"}
+# app.wsgi_app = X(app.wsgi_app) with one of these serves no path itself.
+_TRANSPARENT_MIDDLEWARE_NAMES = {"werkzeug.middleware.proxy_fix.ProxyFix", "werkzeug.middleware.lint.LintMiddleware",
+                                 "werkzeug.middleware.profiler.ProfilerMiddleware"}
 _FLASK_MAP_DEFAULTS = {"strict_slashes": True, "merge_slashes": True, "redirect_defaults": True, "default_subdomain": ""}
 
 
@@ -594,6 +805,14 @@ class AppValue:
         self.server_name = None
         self.converters: dict = {}
         self.blueprints: dict = {}
+        self.middleware: list = []  # MiddlewareRoute: what WSGI middleware on app.wsgi_app serves itself
+
+
+class SocketIOValue:
+    """A Flask-SocketIO ``SocketIO(...)``: the options kept for ``init_app`` (``path``/``resource``)."""
+
+    def __init__(self, options: dict) -> None:
+        self.options = options
 
 
 class BlueprintValue:
@@ -801,6 +1020,7 @@ class StaticAnalyzer:
         elif isinstance(node, ast.Assign):
             value = self.eval(node.value, env, module)
             for target in node.targets:
+                self.check_wsgi_app_assignment(target, node.value, env, module)
                 self.assign(target, value, env, module)
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
             self.assign(node.target, self.eval(node.value, env, module), env, module)
@@ -886,6 +1106,20 @@ class StaticAnalyzer:
                 owner.subdomain_matching = bool(value) if not isinstance(value, _Unknown) else False
             elif isinstance(owner, ModuleValue):
                 owner.env[target.attr] = value
+
+    def check_wsgi_app_assignment(self, target, value_node, env: dict, module: ModuleValue) -> None:
+        """``app.wsgi_app = X(...)``: middleware. Known pass-through middleware (ProxyFix) is fine; anything else is
+        reported (what it serves itself is not in the table), as at runtime."""
+        if not (isinstance(target, ast.Attribute) and target.attr == "wsgi_app"):
+            return
+        if not isinstance(self.eval(target.value, env, module), AppValue):
+            return
+        if isinstance(value_node, ast.Call):
+            callee = self.eval(value_node.func, env, module)
+            if isinstance(callee, External) and callee.name in _TRANSPARENT_MIDDLEWARE_NAMES:
+                return
+        self.note(self.where(module, target), f"app.wsgi_app is wrapped by {self.source(value_node)}; "
+                                              f"{UNKNOWN_MIDDLEWARE_ADVICE}")
 
     def set_server_name(self, app: AppValue, value, module, node) -> None:
         if isinstance(value, _Unknown):
@@ -1003,6 +1237,8 @@ class StaticAnalyzer:
             if attr in _ROUTE_SHORTCUTS or attr in ("add_url_rule", "register_blueprint"):
                 return ("method", owner, attr)
             return UNKNOWN
+        if isinstance(owner, SocketIOValue):
+            return ("method", owner, attr) if attr == "init_app" else UNKNOWN
         if isinstance(owner, ClassValue):
             if attr == "as_view":
                 return ("method", owner, attr)
@@ -1034,6 +1270,9 @@ class StaticAnalyzer:
                 args, _, _ = self.call_arguments(node, env, module)
                 name = args[0] if args else UNKNOWN
                 return ViewFunction(name, owner)
+            if attr == "init_app":
+                self.socketio_init_app(owner, node, env, module)
+                return None
         if isinstance(func, ast.Attribute) and func.attr in ("update", "from_mapping"):
             owner = self.eval(func.value, env, module)
             if isinstance(owner, _Facet) and owner.facet == "config":
@@ -1048,6 +1287,8 @@ class StaticAnalyzer:
                 return self.make_app(node, env, module)
             if callee.name in _BLUEPRINT_NAMES:
                 return self.make_blueprint(node, env, module)
+            if callee.name in _SOCKETIO_NAMES:
+                return self.make_socketio(node, env, module)
             if callee.name in ("str",):
                 return UNKNOWN
             return UNKNOWN
@@ -1125,6 +1366,79 @@ class StaticAnalyzer:
                              {"host": params["static_host"]}, location, self.conditional > 0)
             self.add_rule(app, spec, "static", None)
         return app
+
+    def make_socketio(self, node, env: dict, module: ModuleValue) -> SocketIOValue:
+        """``SocketIO(app=None, **kwargs)``: with an app, ``init_app`` runs right away (flask_socketio.SocketIO)."""
+        args, kwargs, starred = self.call_arguments(node, env, module)
+        app = args[0] if args else kwargs.pop("app", None)
+        socketio = SocketIOValue({} if starred else kwargs)
+        if starred:
+            socketio.options = UNKNOWN
+        if app is not None or "message_queue" in kwargs:
+            self.install_socketio(socketio, app, {}, node, module)
+        return socketio
+
+    def socketio_init_app(self, socketio: SocketIOValue, node, env: dict, module: ModuleValue) -> None:
+        args, kwargs, starred = self.call_arguments(node, env, module)
+        app = args[0] if args else kwargs.pop("app", UNKNOWN)
+        self.install_socketio(socketio, app, UNKNOWN if starred else kwargs, node, module)
+
+    def install_socketio(self, socketio: SocketIOValue, app, kwargs, node, module: ModuleValue) -> None:
+        """flask_socketio.SocketIO.init_app: wraps app.wsgi_app in engineio's middleware at ``path``."""
+        location = self.where(module, node)
+        if isinstance(socketio.options, dict) and isinstance(kwargs, dict):
+            socketio.options.update(kwargs)
+            options = socketio.options
+            path = options.pop("path", None) or options.pop("resource", None) or "socket.io"
+        else:
+            socketio.options = UNKNOWN
+            path = UNKNOWN
+        if app is None:
+            return  # an auxiliary process (message_queue only): no middleware
+        if not isinstance(app, AppValue):
+            self.note(location, f"{self.source(node)}: the app cannot be resolved: the Socket.IO paths it serves are "
+                                "not included")
+            return
+        if not isinstance(path, str):
+            self.note(location, f"{self.source(node)}: the Socket.IO path is not a literal: its paths are not "
+                                "included")
+            return
+        routes, notes = engineio_routes(path[1:] if path.startswith("/") else path, None, "flask_socketio.SocketIO")
+        for line in notes:
+            self.note(location, line)
+        app.middleware[:0] = routes  # a later init_app wraps the earlier middleware: it answers first
+
+    def middleware_rules(self, app: AppValue) -> list:
+        """The rule dicts of ``app.middleware``, as ``describe_middleware_routes`` makes them at runtime."""
+        rules = []
+        settings = app.map_settings
+        for route in app.middleware:
+            for domain in middleware_domains(app.host_matching, app.subdomain_matching):
+                host = domain.get("host")
+                subdomain = domain.get("subdomain", settings["default_subdomain"])
+                methods = None
+                if route.methods is not None:
+                    methods = set(route.methods)
+                    if "GET" in methods:
+                        methods.add("HEAD")
+                    methods = sorted(methods)
+                domain_rule = (host if app.host_matching else subdomain) or ""
+                rules.append({
+                    "rule": route.rule,
+                    "methods": methods,
+                    "endpoint": route.endpoint,
+                    "strict_slashes": bool(settings["strict_slashes"]),
+                    "merge_slashes": bool(settings["merge_slashes"]),
+                    "defaults": None,
+                    "redirect_to": None,
+                    "subdomain": subdomain,
+                    "host": host,
+                    "converters": self.describe_converters(AppValue(""), domain_rule, route.rule, app.location),
+                    "alias": False,
+                    "websocket": route.websocket,
+                    "registration_index": None,
+                })
+        return rules
 
     def make_blueprint(self, node, env: dict, module: ModuleValue) -> BlueprintValue:
         location = self.where(module, node)
@@ -1648,6 +1962,15 @@ def _run_value(node, constants: dict, depth: int = 0):
     return _RUN_UNKNOWN
 
 
+def _is_socketio_name(name: str, constants: dict) -> bool:
+    """Whether module-level ``name`` is assigned ``SocketIO(...)`` (Flask-SocketIO)."""
+    value = constants.get(name)
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    return (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)) == "SocketIO"
+
+
 def detect_run_call(file):
     """(host, port, notes) of the ``app.run(...)``/``run_simple(...)`` call in ``file``; Flask's defaults if none."""
     if not file or not os.path.isfile(file):
@@ -1675,7 +1998,9 @@ def detect_run_call(file):
             func = node.func
             if (isinstance(func, ast.Attribute) and func.attr == "run" and isinstance(func.value, ast.Name)
                     and func.value.id not in modules):
-                candidates.append((node, ("host", "port")))
+                # flask_socketio.SocketIO.run(app, host=None, port=None, **kwargs): the app comes first.
+                socketio = _is_socketio_name(func.value.id, constants)
+                candidates.append((node, ("app", "host", "port") if socketio else ("host", "port")))
             elif (isinstance(func, ast.Name) and func.id == "run_simple") or (
                 isinstance(func, ast.Attribute) and func.attr == "run_simple"
             ):
@@ -1684,9 +2009,10 @@ def detect_run_call(file):
             break
     if not candidates:
         return None, 5000, []
-    node, (host_name, port_name) = candidates[0]
+    node, positional = candidates[0]
+    host_name, port_name = positional[-2:]
     where = f"{_display_path(file)}:{node.lineno}"
-    args = {name: node.args[i] for i, name in enumerate((host_name, port_name)) if i < len(node.args)}
+    args = {name: node.args[i] for i, name in enumerate(positional) if i < len(node.args)}
     args.update({k.arg: k.value for k in node.keywords if k.arg in (host_name, port_name)})
     notes = []
     host, port = None, 5000
@@ -1709,12 +2035,22 @@ def detect_run_call(file):
     return host, port, notes
 
 
-def runtime_table(app, file) -> dict:
-    """The RouteTable of a loaded Flask app (with the app.run call found in ``file``)."""
+def runtime_table(app, file, served=None, warn=None) -> dict:
+    """The RouteTable of a loaded Flask app (with the app.run call found in ``file``), plus rules for the paths
+    the known WSGI middleware around it serves (``served``: the WSGI application the server runs, if not the app).
+
+    Middleware feisty does not know is reported in ``unresolved`` and, when given, through ``warn``."""
     host, port, notes = detect_run_call(file)
     table = {"port": port, "host": host}
     table.update(describe_url_map(app.url_map, app))
-    table["unresolved"] = notes
+    routes, middleware_notes = find_wsgi_middleware(app, served)
+    rules, problems = describe_middleware_routes(app.url_map, bool(getattr(app, "subdomain_matching", False)), routes)
+    middleware_notes += problems
+    table["rules"] = with_middleware_rules(rules, table["rules"])
+    table["unresolved"] = notes + middleware_notes
+    if warn is not None:
+        for note in middleware_notes:
+            warn(note)
     return table
 
 
@@ -1732,7 +2068,7 @@ def static_table(spec: AppSpec) -> dict:
     return {
         "port": port,
         "host": host,
-        "rules": app.rules,
+        "rules": with_middleware_rules(analyzer.middleware_rules(app), app.rules),
         "host_matching": app.host_matching,
         "subdomain_matching": app.subdomain_matching,
         "server_name": app.server_name if isinstance(app.server_name, str) else None,
@@ -2114,9 +2450,10 @@ class Launcher:
         if self.http11:
             options["request_handler"] = keep_alive_handler(options.get("request_handler"))
         public = self.public or (Address(requested["host"], requested["port"]) if requested else FALLBACK_PUBLIC)
+        served = application
         application = ForwardedEnviron(application, public.host, public.port)
         self.check_bindable()
-        self.write_report(app, requested)
+        self.write_report(app, requested, served)
         hide_server_banner(self.server)
         try:
             if self.server == "gunicorn":
@@ -2168,10 +2505,10 @@ class Launcher:
         apps = [v for v in namespace.values() if isinstance(v, Flask)]
         return apps[0] if len(apps) == 1 else None
 
-    def write_report(self, app, requested) -> None:
+    def write_report(self, app, requested, served=None) -> None:
         file = self.spec.script or self.spec.file
         if app is not None:
-            table = runtime_table(app, file)
+            table = runtime_table(app, file, served, warn=_warn)
         else:
             host, port, notes = detect_run_call(file)
             table = {"port": port, "host": host, "rules": [], "host_matching": False, "subdomain_matching": False,
