@@ -736,15 +736,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private func replaceStoppedParser() {
         guard parserStopped, answerWritten, requestEndSeen, let context else { return }
         parserStopped = false
-        let sync = context.pipeline.syncOperations
         do {
-            let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            let encoder = try sync.handler(type: HTTPResponseEncoder.self)
-            try ProxyServer.addHTTPCodec(to: sync, position: .after(decoder), environment: environment)
-            // The old decoder leaves at the end of this event-loop turn, handing the bytes it holds (a pipelined
-            // request) to the new one.
-            sync.removeHandler(encoder, promise: nil)
-            sync.removeHandler(decoder, promise: nil)
+            try ProxyServer.replaceHTTPCodec(in: context.pipeline.syncOperations, environment: environment)
         } catch {
             closeConnection()
         }
@@ -771,40 +764,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
             idleTimeout: environment.configuration.tunnelIdleTimeout,
             now: .now()
         )
-        let clientSide = TunnelHandler(side: .client, tunnel: tunnel)
-        let appSide = TunnelHandler(side: .app, tunnel: tunnel)
-        clientSide.partner = appSide
-        appSide.partner = clientSide
-        tunnel.sides = [clientSide, appSide]
         upstream = nil
         app.downstream = nil
         edge.downstream = nil
-        do {
-            let client = context.pipeline.syncOperations
-            let clientDecoder = try client.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            let clientEncoder = try client.handler(type: HTTPResponseEncoder.self)
-            try client.addHandler(clientSide, position: .after(clientDecoder))
-            let appPipeline = appContext.pipeline.syncOperations
-            let appDecoder = try appPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
-            let appEncoder = try appPipeline.handler(type: HTTPRequestEncoder.self)
-            try appPipeline.addHandler(appSide, position: .after(appDecoder))
-            // The decoders leave at the end of this event-loop turn, handing over the bytes they hold (the first
-            // WebSocket frames) to the tunnel.
-            appPipeline.removeHandler(context: appContext, promise: nil)
-            appPipeline.removeHandler(appEncoder, promise: nil)
-            appPipeline.removeHandler(appDecoder, promise: nil)
-            client.removeHandler(clientEncoder, promise: nil)
-            client.removeHandler(clientDecoder, promise: nil)
-            client.removeHandler(context: context, promise: nil)
-        } catch {
-            tunnel.sides = []
-            appContext.close(promise: nil)
-            context.close(promise: nil)
-            return
-        }
-        tunnel.startIdleClock(on: context.eventLoop)
-        clientSide.start()
-        appSide.start()
+        tunnel.splice(client: context, app: appContext)
     }
 
     private func forgetHeldHead() {

@@ -433,14 +433,7 @@ struct ProxyConnectionStateMachine {
             case .chunked: if expectsContinue { closeAfter = true }
             }
             finish(record, refusal: refusal, now: now)
-            state = .refused(
-                Refused(
-                    requestEnded: false,
-                    closeAfter: closeAfter,
-                    lingerDeadline: now + timeouts.linger,
-                    bodyDeadline: now + timeouts.body
-                )
-            )
+            state = refused(closeAfter: closeAfter, now: now)
             return .refuse(Refusing(refusal: refusal, closeUpstream: false, closeNow: false))
         }
     }
@@ -884,14 +877,19 @@ struct ProxyConnectionStateMachine {
             state = .idle(deadline: now + timeouts.idle)
             return Refusing(refusal: refusal, closeUpstream: true, closeNow: false)
         }
-        state = .refused(
+        state = refused(closeAfter: true, now: now)
+        return Refusing(refusal: refusal, closeUpstream: true, closeNow: false)
+    }
+
+    /// The state after feisty answered a request whose body is still to be discarded.
+    private func refused(closeAfter: Bool, now: NIODeadline) -> State {
+        .refused(
             Refused(
                 requestEnded: false,
-                closeAfter: true,
+                closeAfter: closeAfter,
                 lingerDeadline: now + timeouts.linger,
                 bodyDeadline: now + timeouts.body
             )
         )
-        return Refusing(refusal: refusal, closeUpstream: true, closeNow: false)
     }
 }

@@ -194,6 +194,20 @@ public final class ProxyServer: Service, Sendable {
     /// decoder that hands over the bytes after an upgrade request when it is removed (`.forwardBytes`), which a
     /// WebSocket tunnel and the parser replacement after an ignored upgrade both need; its handler leaves the
     /// pipeline at the first request.
+    /// Replaces the codec whose parser stopped after an upgrade request that did not become a tunnel: a fresh pair
+    /// goes after the old decoder, the old encoder leaves now, the old decoder at the end of this event-loop turn,
+    /// handing the bytes it holds (a pipelined request) to the new one.
+    static func replaceHTTPCodec(
+        in sync: ChannelPipeline.SynchronousOperations,
+        environment: ProxyEnvironment
+    ) throws {
+        let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        let encoder = try sync.handler(type: HTTPResponseEncoder.self)
+        try addHTTPCodec(to: sync, position: .after(decoder), environment: environment)
+        sync.removeHandler(encoder, promise: nil)
+        sync.removeHandler(decoder, promise: nil)
+    }
+
     static func addHTTPCodec(
         to sync: ChannelPipeline.SynchronousOperations,
         position: ChannelPipeline.SynchronousOperations.Position,

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// One side of a WebSocket tunnel: after the app's `101`, the client connection and the app connection each get one
 /// of these in place of their HTTP handlers, and bytes pass through unchanged. Reads on one side wait while its
@@ -134,8 +135,44 @@ final class Tunnel {
         self.lastActivity = now
     }
 
+    /// Replaces the HTTP handlers of both connections with a ``TunnelHandler`` each and starts the idle clock.
+    /// `client` and `app` are the contexts of the HTTP handlers that leave (the downstream and upstream handlers);
+    /// the decoders leave at the end of this event-loop turn and hand over the bytes they hold (the first WebSocket
+    /// frames) to the tunnel. Anything going wrong closes both connections.
+    func splice(client: ChannelHandlerContext, app: ChannelHandlerContext) {
+        let clientSide = TunnelHandler(side: .client, tunnel: self)
+        let appSide = TunnelHandler(side: .app, tunnel: self)
+        clientSide.partner = appSide
+        appSide.partner = clientSide
+        sides = [clientSide, appSide]
+        do {
+            let clientPipeline = client.pipeline.syncOperations
+            let clientDecoder = try clientPipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            let clientEncoder = try clientPipeline.handler(type: HTTPResponseEncoder.self)
+            try clientPipeline.addHandler(clientSide, position: .after(clientDecoder))
+            let appPipeline = app.pipeline.syncOperations
+            let appDecoder = try appPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
+            let appEncoder = try appPipeline.handler(type: HTTPRequestEncoder.self)
+            try appPipeline.addHandler(appSide, position: .after(appDecoder))
+            appPipeline.removeHandler(context: app, promise: nil)
+            appPipeline.removeHandler(appEncoder, promise: nil)
+            appPipeline.removeHandler(appDecoder, promise: nil)
+            clientPipeline.removeHandler(clientEncoder, promise: nil)
+            clientPipeline.removeHandler(clientDecoder, promise: nil)
+            clientPipeline.removeHandler(context: client, promise: nil)
+        } catch {
+            sides = []
+            app.close(promise: nil)
+            client.close(promise: nil)
+            return
+        }
+        startIdleClock(on: client.eventLoop)
+        clientSide.start()
+        appSide.start()
+    }
+
     /// Checks the idle clock every quarter of the timeout (at most every second).
-    func startIdleClock(on eventLoop: any EventLoop) {
+    private func startIdleClock(on eventLoop: any EventLoop) {
         let interval: TimeAmount = max(
             .milliseconds(50),
             min(.seconds(1), .nanoseconds(idleTimeout.nanoseconds / 4))
