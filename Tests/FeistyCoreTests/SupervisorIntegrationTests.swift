@@ -190,6 +190,13 @@ import Testing
         var harness = SupervisorHarness(app: SupervisorHarness.fixtures + "/slow_start.py")
         harness.configuration.grace = .seconds(2)
         let supervisor = harness.makeSupervisor()
+        // A copy stopped by the test before may still be exiting: it must not be taken for this one.
+        let settled = ContinuousClock.now
+        while !SupervisorHarness.processes(runningFile: "slow_start.py").isEmpty,
+            ContinuousClock.now - settled < .seconds(5)
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await supervisor.run() }
