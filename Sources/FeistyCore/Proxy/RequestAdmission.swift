@@ -136,9 +136,4 @@ public struct HeadError: Error, Sendable, Hashable {
         self.refusal = .unsupportedTransferCoding(expected: expected)
     }
 
-    /// The short human-readable reason (the 400 body's words).
-    public var reason: String {
-        if case .malformedRequest(let reason) = refusal { return reason }
-        return refusal.body
-    }
 }
