@@ -710,7 +710,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             emitSpilledRecord(undelivered: false)
             self.spill = nil
             let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenComplete { _ in spill.close() }
+            written.futureResult.assumeIsolated().whenComplete { _ in spill.close() }
             needsFlush = false
             context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: written)
         } else {

@@ -110,6 +110,11 @@ final class TunnelHandler: ChannelDuplexHandler {
         context?.read()
     }
 
+    /// Flushes what the partner wrote.
+    func flush() {
+        context?.flush()
+    }
+
     /// Closes this side now (idle timeout).
     func close() {
         context?.close(promise: nil)
@@ -156,9 +161,15 @@ final class Tunnel {
             try appPipeline.addHandler(appSide, position: .after(appDecoder))
             appPipeline.removeHandler(context: app, promise: nil)
             appPipeline.removeHandler(appEncoder, promise: nil)
-            appPipeline.removeHandler(appDecoder, promise: nil)
+            // The bytes a leaving decoder hands over come without a read-complete (which is what flushes the other
+            // side): once it is gone, the side it fed is flushed (the app's first frame often arrives with its 101).
+            let appDecoderGone = app.eventLoop.makePromise(of: Void.self)
+            appDecoderGone.futureResult.assumeIsolated().whenComplete { _ in clientSide.flush() }
+            appPipeline.removeHandler(appDecoder, promise: appDecoderGone)
             clientPipeline.removeHandler(clientEncoder, promise: nil)
-            clientPipeline.removeHandler(clientDecoder, promise: nil)
+            let clientDecoderGone = client.eventLoop.makePromise(of: Void.self)
+            clientDecoderGone.futureResult.assumeIsolated().whenComplete { _ in appSide.flush() }
+            clientPipeline.removeHandler(clientDecoder, promise: clientDecoderGone)
             clientPipeline.removeHandler(context: client, promise: nil)
         } catch {
             sides = []
