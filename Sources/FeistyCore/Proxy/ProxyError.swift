@@ -24,7 +24,7 @@ public enum ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidSize(let value): "invalid size '\(value)': expected bytes or a number with k, m or g (e.g. 10m)"
         case .invalidNetwork(let value): "invalid trusted proxy '\(value)': expected an IP address or CIDR (10.0.0.0/8)"
         case .invalidDuration(let value):
-            "invalid duration '\(value)': expected seconds or a number with ms, s, m, h or d (e.g. 10, 0.5, 5m)"
+            "invalid duration '\(value)': expected seconds or a number with ms, s, m, h, d or w (e.g. 10, 0.5, 5m)"
         case .invalidThreads(let value): "invalid thread count \(value): expected 1 to 256"
         case .bindFailed(let address, let reason): "cannot listen on \(address): \(reason)"
         }
