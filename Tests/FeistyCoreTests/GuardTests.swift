@@ -124,7 +124,7 @@ private let minute = Duration.seconds(60)
 @Suite struct GuardStrikeBookTests {
     let client = key("192.0.2.7")
 
-    /// Feeds `paths` (all 404 unless listed in `declared`) one minute apart; returns the actions.
+    /// Feeds `paths`, all with one gate verdict (404 by default), `step` apart; returns the actions.
     func feed(
         _ paths: [String], book: inout StrikeBook, client: ClientKey? = nil, start: Duration = .zero,
         step: Duration = minute, verdict: RouteGateDecision = .notFound
@@ -181,7 +181,7 @@ private let minute = Duration.seconds(60)
             Issue.record("canary \(path) did not ban")
             return
         }
-        #expect(ban.evidence == [path.split(separator: "?").first.map(String.init) ?? path])
+        #expect(ban.evidence == [path])
     }
 
     @Test func aDeclaredCanaryIsAnOrdinaryRoute() {
