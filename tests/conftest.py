@@ -66,10 +66,21 @@ class ProbeResult:
         return self.json.get("error")
 
 
+def embedded_command_line() -> str:
+    """The `-c` argument feisty runs (EmbeddedPython.commandLine, as scripts/embed-python writes it): the probe
+    compressed, because Linux limits one argument to 128 KiB and the probe's text is larger."""
+    import base64
+    import zlib
+
+    payload = base64.b85encode(zlib.compress(PROBE.read_bytes(), 9)).decode("ascii")
+    return ("import base64,zlib;exec(compile(zlib.decompress(base64.b85decode("
+            f"'{payload}')).decode('utf-8'),'feisty_probe.py','exec'))")
+
+
 def run_probe(*args, cwd=REPO, python=sys.executable, timeout=30, embedded=False) -> ProbeResult:
     """Runs `python feisty_probe.py ARGS` (or `python -c SOURCE ARGS`, as feisty does, when embedded)."""
     if embedded:
-        command = [python, "-c", PROBE.read_text(encoding="utf-8"), *map(str, args)]
+        command = [python, "-c", embedded_command_line(), *map(str, args)]
     else:
         command = [python, str(PROBE), *map(str, args)]
     completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)

@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from conftest import PROBE, REPO, free_port, listening_tcp_sockets
+from conftest import PROBE, REPO, embedded_command_line, free_port, listening_tcp_sockets
 
 # The launcher's own messages are marked so that feisty prints them as its lines (LauncherLine.swift).
 MARKER = "::feisty::"
@@ -518,7 +518,7 @@ def test_embedded_launcher_runs_from_dash_c(launches, tmp_path):
     port = free_port()
     report = tmp_path / "r.json"
     proc = subprocess.Popen(
-        [sys.executable, "-c", PROBE.read_text(encoding="utf-8"), "launch", str(tmp_path / "app.py"), "--bind",
+        [sys.executable, "-c", embedded_command_line(), "launch", str(tmp_path / "app.py"), "--bind",
          f"127.0.0.1:{port}", "--report", str(report)],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)

@@ -162,6 +162,7 @@ struct ProxyTestBed {
 func withProxyTestBed(
     _ tweak: (inout ProxyConfiguration) -> Void = { _ in },
     upstream: ((ProxyTestBed) throws -> SocketAddress)? = nil,
+    errorPages: AppErrorPages? = nil,
     _ body: (ProxyTestBed, ServiceGroup) async throws -> Void
 ) async throws {
     let app = Process()
@@ -196,7 +197,8 @@ func withProxyTestBed(
     tweak(&configuration)
     let routing = RoutingPublisher(
         matcher: try RouteMatcher(table: ProxyTestUpstream.table),
-        instances: [UpstreamInstance(id: 0, address: try upstream?(bed) ?? ProxyTestBed.loopback(bed.appPort))]
+        instances: [UpstreamInstance(id: 0, address: try upstream?(bed) ?? ProxyTestBed.loopback(bed.appPort))],
+        errorPages: errorPages?.prebuilt()
     )
     let server = ProxyServer(configuration: configuration, routing: routing)
     let group = ServiceGroup(services: [server], logger: Logger(label: "test"))

@@ -172,6 +172,27 @@ import Testing
         }
     }
 
+    @Test func refusalsCarryTheAppsOwnPagesPerAcceptWithTheRefusedRoutesAllow() async throws {
+        let pages = try AppErrorPagesTests.decode()
+        try await withProxyTestBed(errorPages: pages) { bed, _ in
+            let api = try await curl("-i", "-H", "Accept: application/json", "\(bed.base)/wp-login.php")
+            #expect(api.hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+            #expect(api.contains("Content-Type: application/json\r\n"))
+            #expect(api.contains("Access-Control-Allow-Origin: *\r\n"))
+            #expect(api.hasSuffix("\r\n\r\n{\"error\":\"not found\"}\n"))
+            let browser = try await curl("-H", "Accept: text/html", "-d", "a=b", "\(bed.base)/xmlrpc.php")
+            #expect(browser == "<h1>Lost?</h1>")
+            let wrongMethod = try await curl("-i", "-X", "DELETE", "\(bed.base)/hello/x")
+            #expect(wrongMethod.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
+            let allow = wrongMethod.split(separator: "\r\n").first { $0.lowercased().hasPrefix("allow: ") }
+            // The refused route's methods, joined with the app's "," separator.
+            #expect(allow.map { Set($0.dropFirst(7).split(separator: ",")) } == ["GET", "HEAD", "OPTIONS"])
+            #expect(wrongMethod.hasSuffix("\r\n\r\nno"))
+            // Every other refusal keeps feisty's own text; declared routes still reach the app.
+            #expect(try await curl("\(bed.base)/hello/after") == "hello after")
+        }
+    }
+
     @Test func gateAnswers404And405AndTheAppNeverSeesThem() async throws {
         try await withProxyTestBed { bed, _ in
             let out = try await curl("-w", "|%{http_code}", "\(bed.base)/wp-login.php")

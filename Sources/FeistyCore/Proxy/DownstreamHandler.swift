@@ -47,6 +47,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var requestVersion = HTTPVersion.http1_1
     private var expectsContinue = false
     private var isHeadRequest = false
+    /// The app's own page for this request's 404/405, picked at the head (only for a refused route).
+    private var appPage: (pages: AppErrorPages.Prebuilt, response: AppErrorPages.Prebuilt.Response)?
     /// The rewritten head of a body-less idempotent request, kept (a reference, not a copy) until the app answers,
     /// for one resend when its instance fails first.
     private var resendHead: HTTPRequestHead?
@@ -270,6 +272,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
             websocket: upgrade.isWebSocket
         )
         let decision = environment.admission.decide(head: head, verdict: verdict)
+        appPage = nil
+        if case .refuse(let refusal, _) = decision, let pages = snapshot.errorPages {
+            appPage = pages.response(for: refusal, accept: head.headers.first(name: "accept")).map { (pages, $0) }
+        }
         requestVersion = head.version
         expectsContinue = head.version.minor >= 1 && Self.expectsContinue(head.headers)
         isHeadRequest = head.method == .HEAD
@@ -892,8 +898,16 @@ final class DownstreamHandler: ChannelDuplexHandler {
             edge.writeRawAndClose(refusal.rawResponse(allocator: context.channel.allocator))
             return
         }
-        let head = refusal.responseHead(version: requestVersion, close: close)
-        let body = context.channel.allocator.buffer(string: refusal.body)
+        let head: HTTPResponseHead
+        let body: ByteBuffer
+        if let page = appPage, AppErrorPages.Prebuilt.covers(refusal) {
+            // The app's own 404/405 (prebuilt: a headers copy plus Allow and Connection); feisty's text otherwise.
+            head = page.pages.head(page.response, refusal: refusal, version: requestVersion, close: close)
+            body = page.response.body
+        } else {
+            head = refusal.responseHead(version: requestVersion, close: close)
+            body = context.channel.allocator.buffer(string: refusal.body)
+        }
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.write(self.wrapOutboundOut(.end(nil)), promise: nil)

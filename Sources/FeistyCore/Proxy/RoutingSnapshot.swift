@@ -10,12 +10,20 @@ public final class RoutingSnapshot: Sendable {
     public let pool: InstancePool
     /// Increases with every publication (an event loop applies only newer snapshots).
     public let publication: UInt64
+    /// The app's own 404 and 405 pages, built for the refusal path (`nil`: feisty's own text).
+    public let errorPages: AppErrorPages.Prebuilt?
 
     /// Creates a snapshot.
-    public init(matcher: RouteMatcher?, pool: InstancePool, publication: UInt64) {
+    public init(
+        matcher: RouteMatcher?,
+        pool: InstancePool,
+        publication: UInt64,
+        errorPages: AppErrorPages.Prebuilt? = nil
+    ) {
         self.matcher = matcher
         self.pool = pool
         self.publication = publication
+        self.errorPages = errorPages
     }
 }
 
@@ -30,17 +38,25 @@ public final class RoutingPublisher: Sendable {
 
     private let state: Mutex<State>
 
-    /// Starts with `matcher` (`nil`: no route table yet) and `instances` (empty when the app is not up yet).
-    public init(matcher: RouteMatcher?, instances: [UpstreamInstance] = []) {
+    /// Starts with `matcher` (`nil`: no route table yet), `instances` (empty when the app is not up yet) and the
+    /// app's error pages (`nil`: feisty's own text).
+    public init(matcher: RouteMatcher?, instances: [UpstreamInstance] = [], errorPages: AppErrorPages.Prebuilt? = nil) {
         self.state = Mutex(
-            State(snapshot: RoutingSnapshot(matcher: matcher, pool: InstancePool(instances), publication: 1))
+            State(
+                snapshot: RoutingSnapshot(
+                    matcher: matcher,
+                    pool: InstancePool(instances),
+                    publication: 1,
+                    errorPages: errorPages
+                )
+            )
         )
     }
 
     /// The snapshot in force (for readers off the hot path).
     public var current: RoutingSnapshot { state.withLock { $0.snapshot } }
 
-    /// Publishes a new set of ready instances, keeping the matcher.
+    /// Publishes a new set of ready instances, keeping the matcher and the error pages.
     /// - Returns: A future that completes once every event loop applied it (after that no new request is dispatched
     ///   to an instance left out).
     @discardableResult
@@ -49,15 +65,18 @@ public final class RoutingPublisher: Sendable {
             RoutingSnapshot(
                 matcher: $0.matcher,
                 pool: InstancePool(instances, spares: spares),
-                publication: $0.publication + 1
+                publication: $0.publication + 1,
+                errorPages: $0.errorPages
             )
         }
     }
 
-    /// Publishes a new route table's matcher and a new set of ready instances in one step.
+    /// Publishes a new route table's matcher, the app's error pages (`nil`: none known) and a new set of ready
+    /// instances in one step.
     @discardableResult
     public func publish(
         matcher: RouteMatcher,
+        errorPages: AppErrorPages.Prebuilt? = nil,
         instances: [UpstreamInstance],
         spares: [UpstreamInstance] = []
     ) -> EventLoopFuture<Void>? {
@@ -65,7 +84,8 @@ public final class RoutingPublisher: Sendable {
             RoutingSnapshot(
                 matcher: matcher,
                 pool: InstancePool(instances, spares: spares),
-                publication: $0.publication + 1
+                publication: $0.publication + 1,
+                errorPages: errorPages
             )
         }
     }

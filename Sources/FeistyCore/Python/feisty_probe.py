@@ -34,7 +34,25 @@ Protocol
     ``::feisty::LEVEL::TEXT`` (LEVEL a swift-log level: ``warning``, ...), which feisty prints as its own. When stdin
     is a pipe (feisty holds its write end), EOF on it kills the whole process group: feisty died, so must the app.
 
-Failure (both commands)
+    The report also carries ``"error_pages"``: the app's own answers to what feisty refuses itself (see
+    ``error-pages``), rendered after the import and before serving.
+
+``error-pages APP``
+    Prints the app's own responses to an undeclared URL and to a declared URL with a wrong method, rendered
+    through Flask's full request path (error handlers, ``after_request`` hooks, extensions such as flask-cors; no
+    view runs) for each kind of client (``Accept`` of a browser, of an API client, ``*/*``, none)::
+
+        {"not_found": {"rendered": true, "probe": "GET /feisty-.../....html", "outcome": "error",
+                       "pages": {"html": PAGE, "json": PAGE, "any": PAGE, "none": PAGE}},
+         "method_not_allowed": {... the same, "allow": "GET, HEAD, OPTIONS", "allow_separator": ", ",
+                                "valid_methods": [...]}}
+        PAGE = {"status": 404, "headers": [[name, value], ...], "body_base64": "...",
+                "dropped_headers": [names], "per_request": [why feisty must not replay it, ...]}
+
+    ``{"rendered": false, "reason": "..."}`` when there is nothing to render (a catch-all rule, no rule refusing a
+    method) or the rendering raised. ``outcome`` is ``error``, ``redirect`` (3xx) or ``success`` (2xx).
+
+Failure (all commands)
     Exit status 1 and one line of JSON ``{"error": {"kind": KIND, "message": "one line"}}``: on the original
     stdout for ``routes``, on stderr for ``launch``. KIND is one of ``not_found`` (missing file, folder or
     module), ``syntax_error`` (message has file:line), ``import_error`` (the exception raised while importing,
@@ -2054,6 +2072,181 @@ def runtime_table(app, file, served=None, warn=None) -> dict:
     return table
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# The app's own error pages: what it answers to an undeclared URL (404) and to a wrong method (405)
+# ---------------------------------------------------------------------------------------------------------------
+
+# One request per kind of client; feisty picks the page by the refused request's Accept (AppErrorPages.swift).
+ERROR_PAGE_ACCEPTS = (
+    ("html", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),  # a browser's navigation
+    ("json", "application/json"),  # an API client
+    ("any", "*/*"),  # curl, most HTTP libraries
+    ("none", None),  # no Accept at all
+)
+ERROR_PAGE_MAX_BODY = 64 * 1024
+# Never part of a prebuilt page: hop-by-hop fields, the framing feisty computes itself, the date of the probe
+# request, and Set-Cookie (a session cookie minted for the probe request must not be handed to every client:
+# every refused client would share one session).
+_ERROR_PAGE_DROPPED = frozenset((
+    "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "content-length", "date", "set-cookie",
+))
+_PROBE_METHODS = ("DELETE", "PATCH", "PUT", "POST", "GET")
+
+
+def _probe_token() -> str:
+    import secrets
+
+    return "feisty-" + secrets.token_hex(8)
+
+
+def _route_match(app, path, method="GET"):
+    """How the app's url_map answers ``method path`` without running anything: None (a rule matches), or the
+    routing exception (NotFound, MethodNotAllowed, RequestRedirect)."""
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import RequestRedirect
+
+    context = app.test_request_context(path, method=method)
+    adapter = context.url_adapter
+    if adapter is None:
+        from werkzeug.exceptions import NotFound
+
+        return NotFound()
+    try:
+        adapter.match(return_rule=True)
+    except (HTTPException, RequestRedirect) as error:
+        return error
+    return None
+
+
+def _render_error_page(app, path, method, accept):
+    """One request through Flask's full path (before_request, error handlers, after_request, extensions):
+    (status, [[name, value]], body bytes)."""
+    headers = {} if accept is None else {"Accept": accept}
+    client = app.test_client()
+    response = client.open(path, method=method, headers=headers)
+    try:
+        return response.status_code, [[k, v] for k, v in response.headers.items()], response.get_data()
+    finally:
+        response.close()
+
+
+def _page_from_renderings(first, second, markers, allow_from=None, header_markers=()):
+    """A page from two renderings of the same refusal (other paths, other moments): headers whose values differ
+    between them or name the probe request (``header_markers``) are per request and dropped; a body that differs
+    or names it (``markers``) is noted in ``per_request`` (feisty does not serve such a page). ``Allow`` is per
+    route: it goes into ``allow_from`` (a list), never into the page."""
+    import base64
+
+    status, headers, body = first
+    _, second_headers, second_body = second
+    second_values = {}
+    for name, value in second_headers:
+        second_values.setdefault(name.lower(), []).append(value)
+    kept, dropped, per_request = [], [], []
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _ERROR_PAGE_DROPPED:
+            continue
+        if lower == "allow" and allow_from is not None:
+            allow_from.append(value)
+            continue
+        if value not in second_values.get(lower, []) or any(marker in value for marker in header_markers):
+            dropped.append(name)
+            continue
+        kept.append([name, value])
+    if body != second_body:
+        per_request.append("the body differs from one request to the next")
+    text = body.decode("latin-1")
+    for marker in markers:
+        if marker and marker in text:
+            per_request.append(f"the body names the request ({marker})")
+            break
+    page = {"status": status, "headers": kept, "dropped_headers": sorted(set(dropped)), "per_request": per_request}
+    if len(body) > ERROR_PAGE_MAX_BODY:
+        page["per_request"] = per_request + [f"the body is larger than {ERROR_PAGE_MAX_BODY} bytes"]
+        page["body_base64"] = ""
+    else:
+        page["body_base64"] = base64.b64encode(body).decode("ascii")
+    return page
+
+
+def _outcome(status: int) -> str:
+    if 300 <= status < 400:
+        return "redirect"
+    if status < 300:
+        return "success"
+    return "error"
+
+
+def _render_set(app, requests, markers, allow_from=None, header_markers=()):
+    """The pages of one refusal for every kind of client: ``requests`` is two (path, method) pairs."""
+    pages = {}
+    for kind, accept in ERROR_PAGE_ACCEPTS:
+        renderings = [_render_error_page(app, path, method, accept) for path, method in requests]
+        pages[kind] = _page_from_renderings(renderings[0], renderings[1], markers, allow_from, header_markers)
+    return {"outcome": _outcome(pages["any"]["status"]), "pages": pages}
+
+
+def _not_found_pages(app) -> dict:
+    from werkzeug.exceptions import NotFound
+
+    tokens = [_probe_token(), _probe_token()]
+    paths = [f"/{token}/{token[-6:]}.html" for token in tokens]
+    for path in paths:
+        answer = _route_match(app, path)
+        if not isinstance(answer, NotFound):
+            return {"rendered": False, "reason": f"a declared rule matches any path ({path}: "
+                                                 f"{type(answer).__name__ if answer else 'a rule matches'})"}
+    result = _render_set(app, [(paths[0], "GET"), (paths[1], "GET")], tokens, header_markers=tokens)
+    result.update({"rendered": True, "probe": f"GET {paths[0]}"})
+    return result
+
+
+def _method_not_allowed_pages(app) -> dict:
+    """405 on a declared rule without arguments, with a method no rule of that path allows."""
+    from werkzeug.exceptions import MethodNotAllowed
+
+    for rule in app.url_map.iter_rules():
+        if rule.arguments or rule.host or rule.subdomain or getattr(rule, "websocket", False) or not rule.methods:
+            continue
+        path = rule.rule
+        for method in _PROBE_METHODS:
+            if method in rule.methods:
+                continue
+            answer = _route_match(app, path, method)
+            if not isinstance(answer, MethodNotAllowed):
+                continue
+            valid = list(answer.valid_methods or [])
+            # The path is no marker (a styled page links to "/"); the method or the Allow list in the body is one.
+            allows = []
+            result = _render_set(app, [(path, method), (path, method)], [method, ", ".join(valid)], allows)
+            allow = allows[0] if allows else None
+            # The 405 pages are rendered once for one route, but Allow is per route: feisty puts the refused
+            # route's methods in its place, joined the way the app joined these.
+            separator = ", "
+            if allow is not None and ", " not in allow and "," in allow:
+                separator = ","
+            result.update({"rendered": True, "probe": f"{method} {path}", "allow": allow,
+                           "allow_separator": separator, "valid_methods": sorted(valid)})
+            return result
+    return {"rendered": False, "reason": "no declared rule without arguments refuses a method"}
+
+
+def render_error_pages(app) -> dict:
+    """The app's own answers to what feisty refuses itself, for every kind of client (``error_pages`` of the
+    launch report): rendered once, before serving, through Flask's full request path, so error handlers,
+    ``after_request`` hooks and extensions (CORS, security headers) apply; no view runs (the routing fails first;
+    ``before_request`` hooks do run, as for any request). A failure is reported, never fatal."""
+    document = {}
+    for key, render in (("not_found", _not_found_pages), ("method_not_allowed", _method_not_allowed_pages)):
+        try:
+            document[key] = render(app)
+        except Exception as error:  # noqa: BLE001 - the app's hooks may raise anything; feisty keeps its own page
+            document[key] = {"rendered": False, "reason": "rendering raised " + _describe_exception(error)}
+    return document
+
+
 def static_table(spec: AppSpec) -> dict:
     """The RouteTable read from the source alone (never imports the app)."""
     analyzer = StaticAnalyzer(spec.root)
@@ -2515,6 +2708,8 @@ class Launcher:
                      "server_name": None, "default_subdomain": "", "redirect_defaults": True, "merge_slashes": True,
                      "source": "runtime",
                      "unresolved": notes + ["the served WSGI application is not a Flask app feisty can find: no rules"]}
+        if app is not None:
+            table["error_pages"] = render_error_pages(app)
         table["requested"] = requested
         table["bind"] = self.bind.as_json()
         _write_json_atomically(self.report, table)
@@ -2662,6 +2857,8 @@ def _parser():
     routes = commands.add_parser("routes", add_help=False)
     routes.add_argument("app")
     routes.add_argument("--static", action="store_true")
+    pages = commands.add_parser("error-pages", add_help=False)
+    pages.add_argument("app")
     launch = commands.add_parser("launch", add_help=False)
     launch.add_argument("app")
     launch.add_argument("--bind", required=True)
@@ -2675,6 +2872,8 @@ def _parser():
 
 def cmd_routes(options) -> dict:
     spec = resolve_spec(options.app)
+    if options.command == "error-pages":
+        return render_error_pages(load_app(spec))
     if options.static:
         return static_table(spec)
     app = load_app(spec)

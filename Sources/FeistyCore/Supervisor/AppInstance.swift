@@ -10,6 +10,8 @@ public struct AppInstance: Sendable, Hashable {
     public var routeTable: RouteTable
     /// The address the app asked for (`app.run(host=..., port=...)`): where feisty's public listener binds.
     public var requestedAddress: ListenAddress?
+    /// The app's own 404 and 405 pages, as the launcher rendered them (`nil`: unknown, feisty's own text).
+    public var errorPages: AppErrorPages?
 
     /// Creates an instance description.
     /// - Parameters:
@@ -18,18 +20,21 @@ public struct AppInstance: Sendable, Hashable {
     ///   - internalAddress: Where the app listens.
     ///   - routeTable: The app's routes.
     ///   - requestedAddress: Where the app asked to listen.
+    ///   - errorPages: The app's own error pages.
     public init(
         processID: Int32,
         generation: Int,
         internalAddress: AppAddress,
         routeTable: RouteTable,
-        requestedAddress: ListenAddress?
+        requestedAddress: ListenAddress?,
+        errorPages: AppErrorPages? = nil
     ) {
         self.processID = processID
         self.generation = generation
         self.internalAddress = internalAddress
         self.routeTable = routeTable
         self.requestedAddress = requestedAddress
+        self.errorPages = errorPages
     }
 }
 

@@ -255,7 +255,8 @@ struct AppInstanceRunner: Sendable {
                     generation: generation,
                     internalAddress: report.bind,
                     routeTable: report.table,
-                    requestedAddress: report.requested
+                    requestedAddress: report.requested,
+                    errorPages: report.errorPages
                 )
                 logger.info(
                     "app ready",

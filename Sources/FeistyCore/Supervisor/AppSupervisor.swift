@@ -251,6 +251,7 @@ public final class AppSupervisor: Service, Sendable {
         var announced = false
         var ticks = 0
         var publishedTable: RouteTable?
+        var publishedPages: AppErrorPages?
         /// What the proxy routes to now: serving instances and spares.
         var published: (serving: [Int], spares: [Int]) = ([], [])
         /// Completes once every event loop applied the last publication (a drain waits for it).
@@ -423,11 +424,18 @@ public final class AppSupervisor: Service, Sendable {
             run.lastPublication = routing.publish(instances: instances, spares: spares)
             return
         }
-        if newest.routeTable != run.publishedTable {
+        if newest.routeTable != run.publishedTable || newest.errorPages != run.publishedPages {
             do {
                 let matcher = try RouteMatcher(table: newest.routeTable)
-                run.lastPublication = routing.publish(matcher: matcher, instances: instances, spares: spares)
+                // The app's pages are built here, once per publication: the refusal path only picks one.
+                run.lastPublication = routing.publish(
+                    matcher: matcher,
+                    errorPages: newest.errorPages?.prebuilt(),
+                    instances: instances,
+                    spares: spares
+                )
                 run.publishedTable = newest.routeTable
+                run.publishedPages = newest.errorPages
                 return
             } catch {
                 // A table Werkzeug accepted but feisty cannot compile: keep the previous gate rather than guess.
