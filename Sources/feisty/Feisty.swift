@@ -9,7 +9,10 @@ struct Feisty: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feisty",
         abstract: "Run an unmodified Flask app behind a self-managing, feisty reverse proxy.",
-        subcommands: [RoutesCommand.self, MatchCommand.self, RunCommand.self, ReloadCommand.self, ReplayCommand.self]
+        subcommands: [
+            RoutesCommand.self, MatchCommand.self, RunCommand.self, ReloadCommand.self, ReplayCommand.self,
+            BansCommand.self,
+        ]
     )
 
     /// The environment variable that sets the lowest level feisty logs (`info` by default).

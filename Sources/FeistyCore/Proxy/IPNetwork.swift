@@ -111,11 +111,21 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
         "\(network)/\(network.isIPv4 ? prefixLength - 96 : prefixLength)"
     }
 
-    private static func mask(_ length: Int) -> UInt128 {
+    fileprivate static func mask(_ length: Int) -> UInt128 {
         length == 0 ? 0 : ~UInt128(0) << (128 - length)
     }
 }
 
 extension IPAddress {
     fileprivate init(bits: UInt128) { self.bits = bits }
+}
+
+extension IPNetwork {
+    /// A block from its 128-bit network number and prefix length (as the ban store keeps them); host bits are
+    /// cleared, the length clamped to 0...128.
+    init(networkBits: UInt128, prefixLength: Int) {
+        let length = max(0, min(128, prefixLength))
+        self.prefixLength = length
+        self.network = IPAddress(bits: networkBits & Self.mask(length))
+    }
 }
