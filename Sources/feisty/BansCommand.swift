@@ -95,7 +95,12 @@ struct BansCommand: ParsableCommand {
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Lift the ban on an address or CIDR block.")
 
-        @Argument(help: ArgumentHelp("The key as `feisty bans list` shows it (or any spelling of it).", valueName: "addr|cidr"))
+        @Argument(
+            help: ArgumentHelp(
+                "The key as `feisty bans list` shows it (or any spelling of it).",
+                valueName: "addr|cidr"
+            )
+        )
         var key: String
 
         @OptionGroup var state: StateOptions

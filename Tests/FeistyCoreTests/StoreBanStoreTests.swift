@@ -14,7 +14,9 @@ import Testing
 
     func key(_ text: String) throws -> BanKey { try BanKey(parsing: text) }
 
-    func ban(_ text: String, for seconds: Double?, source: BanSource = .automatic, at start: Date? = nil) throws -> Ban {
+    func ban(_ text: String, for seconds: Double?, source: BanSource = .automatic, at start: Date? = nil) throws
+        -> Ban
+    {
         let since = start ?? t0
         return Ban(
             key: try key(text), since: since, until: seconds.map { since.addingTimeInterval($0) },
@@ -58,7 +60,8 @@ import Testing
     @Test func expiryAndForever() throws {
         let store = try BanStore(directory: directory)
         try store.add(contentsOf: [try ban("192.0.2.1", for: 60), try ban("192.0.2.2", for: nil, source: .manual)])
-        #expect(Set(try store.activeBans(at: t0.addingTimeInterval(59)).map(\.key.description)) == ["192.0.2.1", "192.0.2.2"])
+        let early = try store.activeBans(at: t0.addingTimeInterval(59))
+        #expect(Set(early.map(\.key.description)) == ["192.0.2.1", "192.0.2.2"])
         let later = t0.addingTimeInterval(60)
         #expect(try store.activeBans(at: later).map(\.key.description) == ["192.0.2.2"])
         #expect(try store.activeBans(at: later).first?.until == nil)
@@ -82,7 +85,9 @@ import Testing
     @Test func strikeHistoryIsBounded() throws {
         let store = try BanStore(directory: directory)
         let client = try key("203.0.113.5")
-        try store.recordStrikes((0..<10).map { Strike(key: client, time: t0.addingTimeInterval(Double($0)), path: "/p\($0)") })
+        try store.recordStrikes(
+            (0..<10).map { Strike(key: client, time: t0.addingTimeInterval(Double($0)), path: "/p\($0)") }
+        )
         #expect(try store.strikes(key: client, since: t0.addingTimeInterval(7)).map(\.path) == ["/p7", "/p8", "/p9"])
         #expect(try store.pruneStrikes(before: t0.addingTimeInterval(2), keepingAtMost: 5) == 5)
         #expect(try store.strikes(key: client, since: t0).map(\.path) == ["/p5", "/p6", "/p7", "/p8", "/p9"])
@@ -111,7 +116,8 @@ import Testing
             for (index, store) in [one, two].enumerated() {
                 group.addTask {
                     for n in 0..<50 {
-                        try store.add(Ban(key: try BanKey(parsing: "10.\(index).0.\(n)"), since: self.t0, until: nil, source: .automatic))
+                        let key = try BanKey(parsing: "10.\(index).0.\(n)")
+                        try store.add(Ban(key: key, since: self.t0, until: nil, source: .automatic))
                     }
                 }
             }
@@ -162,7 +168,8 @@ import Testing
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         sqlite.arguments = [
             "python3", "-c",
-            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO grdb_migrations VALUES ('v9: future')\"); c.commit()",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+                + "c.execute(\"INSERT INTO grdb_migrations VALUES ('v9: future')\"); c.commit()",
             newer + "/bans.sqlite",
         ]
         try sqlite.run()
@@ -183,7 +190,9 @@ import Testing
 
     @Test func defaultStateDirectory() {
         #expect(StateDirectory.defaultPath(environment: ["HOME": "/home/a"], isRoot: true) == "/var/lib/feisty")
-        #expect(StateDirectory.defaultPath(environment: ["HOME": "/home/a"], isRoot: false) == "/home/a/.local/state/feisty")
+        #expect(
+            StateDirectory.defaultPath(environment: ["HOME": "/home/a"], isRoot: false) == "/home/a/.local/state/feisty"
+        )
         #expect(
             StateDirectory.defaultPath(environment: ["HOME": "/home/a", "XDG_STATE_HOME": "/s"], isRoot: false)
                 == "/s/feisty"
@@ -200,9 +209,11 @@ import Testing
     func loadBench() throws {
         let store = try BanStore(directory: directory)
         let bans = (0..<100_000).map { n in
-            let key = n % 2 == 0
+            let v6 = "2001:db8:\(String(n >> 16, radix: 16)):\(String(n & 0xffff, radix: 16))::1"
+            let key =
+                n % 2 == 0
                 ? BanKey(client: IPAddress("10.\(n >> 16 & 255).\(n >> 8 & 255).\(n & 255)")!)
-                : BanKey(client: IPAddress("2001:db8:\(String(n >> 16, radix: 16)):\(String(n & 0xffff, radix: 16))::1")!)
+                : BanKey(client: IPAddress(v6)!)
             return Ban(key: key, since: t0, until: n % 3 == 0 ? nil : t0.addingTimeInterval(3600),
                        reason: "5 undeclared paths in 10m", evidence: "/.env /wp-login.php", source: .automatic)
         }

@@ -22,7 +22,9 @@ def generation(state):
 
 def test_add_list_remove(feisty, tmp_path):
     state = tmp_path / "state"
-    added = run_feisty(feisty, "bans", "add", "192.0.2.7", "--for", "10m", "--reason", "scanner", "--state-dir", str(state))
+    added = run_feisty(
+        feisty, "bans", "add", "192.0.2.7", "--for", "10m", "--reason", "scanner", "--state-dir", str(state)
+    )
     assert added.returncode == 0, added.stderr
     assert "192.0.2.7" in added.stdout
     # Any spelling of an IPv6 block is stored as one canonical key.

@@ -111,7 +111,8 @@ public final class BanStore: Sendable {
                     let bits = ban.key.network.network.bits
                     try upsert.execute(arguments: [
                         key, Int64(bitPattern: UInt64(truncatingIfNeeded: bits >> 64)),
-                        Int64(bitPattern: UInt64(truncatingIfNeeded: bits)), ban.key.network.prefixLength, ban.since.timeIntervalSince1970, ban.until?.timeIntervalSince1970, ban.reason,
+                        Int64(bitPattern: UInt64(truncatingIfNeeded: bits)), ban.key.network.prefixLength,
+                        ban.since.timeIntervalSince1970, ban.until?.timeIntervalSince1970, ban.reason,
                         ban.evidence, ban.source.rawValue,
                     ])
                     let repeats: Int
@@ -169,7 +170,9 @@ public final class BanStore: Sendable {
     /// The bans in force at `now` and the generation they were read at, in one read transaction.
     public func snapshot(at now: Date) throws(StoreError) -> BanSnapshot {
         try perform {
-            try pool.read { db in BanSnapshot(generation: try Self.generation(db), bans: try Self.fetchActive(db, at: now)) }
+            try pool.read { db in
+                BanSnapshot(generation: try Self.generation(db), bans: try Self.fetchActive(db, at: now))
+            }
         }
     }
 

@@ -4,9 +4,9 @@ import GRDB
 ///
 /// A ban's key is kept twice: as canonical text (the primary key, what people read and type) and as its 128-bit
 /// network number in two signed 64-bit halves plus the prefix length (what a starting feisty loads, without
-/// parsing 100,000 strings). Times are `REAL` seconds since 1970 (cheap to compare and to load). `generation` is a one-row counter that
-/// triggers bump on every change to `bans`, whoever makes it (this process, `feisty bans`, or `sqlite3` by hand):
-/// a running feisty polls it to apply changes within a second.
+/// parsing 100,000 strings). Times are `REAL` seconds since 1970 (cheap to compare and to load). `generation` is a
+/// one-row counter that triggers bump on every change to `bans`, whoever makes it (this process, `feisty bans`, or
+/// `sqlite3` by hand): a running feisty polls it to apply changes within a second.
 enum BanStoreSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
