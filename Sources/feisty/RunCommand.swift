@@ -39,6 +39,10 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Resilience (launch mode)") var resilience: ResilienceOptions
 
+    @OptionGroup(title: "Guard: strikes and bans") var guardPolicy: GuardOptions
+
+    @OptionGroup(title: "Guard: enforcement and limits") var guardRun: GuardRunOptions
+
     @Option(help: "The WSGI server for module:name and factory apps (werkzeug, gunicorn, waitress).")
     var server: AppLaunchConfiguration.Server?
 
@@ -79,7 +83,17 @@ struct RunCommand: AsyncParsableCommand {
         } catch let error as SupervisorError {
             FileHandleOutput.error("feisty: \(error.message)")
             throw ExitCode.failure
+        } catch let error as StoreError {
+            FileHandleOutput.error("feisty: \(error)")
+            throw ExitCode.failure
         }
+    }
+
+    /// The guard's service (`nil` under `--no-guard`): the state directory is opened and its bans loaded before
+    /// anything listens, so a bad `--state-dir` is one error and no app started.
+    private func guardService(logger: Logger) throws -> GuardService? {
+        guard let configuration = try guardRun.configuration(policy: guardPolicy) else { return nil }
+        return try GuardService(configuration: configuration, logger: logger)
     }
 
     /// `--upstream`: routes come from extracting APP; the public address defaults to what its `app.run` asks for.
@@ -94,6 +108,7 @@ struct RunCommand: AsyncParsableCommand {
             table: table,
             upstream: try ProxyServer.resolve(upstream),
             configuration: configuration,
+            guardService: try guardService(logger: logger),
             logger: logger
         )
     }
@@ -128,6 +143,7 @@ struct RunCommand: AsyncParsableCommand {
             launch: launch,
             policy: policy,
             proxy: configuration,
+            guardService: try guardService(logger: logger),
             listen: publicAddress,
             logger: logger
         )

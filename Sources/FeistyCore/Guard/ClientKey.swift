@@ -21,6 +21,14 @@ public struct ClientKey: Sendable, Hashable, CustomStringConvertible {
         self.network = network
     }
 
+    /// The key of a client address the proxy parsed already.
+    public init(address: IPAddress, ipv6Prefix: Int = ClientKey.defaultIPv6Prefix) {
+        network = BanKey(client: address, ipv6PrefixLength: min(max(ipv6Prefix, 1), 128)).network
+    }
+
+    /// The ban that covers exactly this client.
+    public var banKey: BanKey { BanKey(network: network) }
+
     /// `192.0.2.1` for IPv4, `2001:db8:0:0:0:0:0:0/64` for IPv6 (the whole network is one client).
     public var description: String {
         network.network.isIPv4 ? network.network.description : network.description

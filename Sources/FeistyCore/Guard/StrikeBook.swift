@@ -125,6 +125,13 @@ public struct StrikeBook: Sendable {
         return ban
     }
 
+    /// Forgets a client's strikes and ban (its ban was removed by hand: it starts over), and the strikes and bans of
+    /// every client inside `network`.
+    public mutating func forgive(_ network: IPNetwork) {
+        clients = clients.filter { !network.contains($0.key.network.network) }
+        bans = bans.filter { !network.contains($0.key.network.network) }
+    }
+
     /// How many clients have strikes on record (expired ones included until they are evicted).
     public var trackedClients: Int { clients.count }
 

@@ -43,6 +43,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var tableDeadline: NIODeadline?
 
     private var peer = "-"
+    /// The peer as an address (`nil`: a Unix socket peer), parsed once per connection for the guard.
+    private var peerAddress: IPAddress?
     private var peerTrusted = false
     private var requestVersion = HTTPVersion.http1_1
     private var expectsContinue = false
@@ -145,7 +147,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
         )
         if let address = context.channel.remoteAddress?.ipAddress {
             peer = address
-            peerTrusted = environment.identity.isTrusted(IPAddress(address))
+            peerAddress = IPAddress(address)
+            peerTrusted = environment.identity.isTrusted(peerAddress)
         }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         tick = context.eventLoop.scheduleRepeatedTask(
@@ -271,14 +274,6 @@ final class DownstreamHandler: ChannelDuplexHandler {
             host: head.headers.first(name: "host") ?? "localhost",
             websocket: upgrade.isWebSocket
         )
-        let decision = environment.admission.decide(head: head, verdict: verdict)
-        appPage = nil
-        if case .refuse(let refusal, _) = decision, let pages = snapshot.errorPages {
-            appPage = pages.response(for: refusal, accept: head.headers.first(name: "accept")).map { (pages, $0) }
-        }
-        requestVersion = head.version
-        expectsContinue = head.version.minor >= 1 && Self.expectsContinue(head.headers)
-        isHeadRequest = head.method == .HEAD
         // The client is computed once per request; from an untrusted peer it is the peer itself (no parsing).
         let client =
             peerTrusted
@@ -288,6 +283,30 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 forwardedFor: head.headers["x-forwarded-for"],
                 forwarded: head.headers["forwarded"]
             ) : peer
+        var forwardUndeclared = false
+        var guardRefusal: ProxyRefusal?
+        if let clientGuard = environment.clientGuard {
+            // A trusted proxy is never judged itself (a request it sends without naming a client); its clients are.
+            let address = peerTrusted ? (client == peer ? nil : IPAddress(client)) : peerAddress
+            switch clientGuard.judge(request: address, target: head.uri, verdict: verdict, now: now) {
+            case .pass, .refuseUndeclared: break
+            case .forwardUndeclared: forwardUndeclared = true
+            case .banned(closeSilently: true):
+                closeConnection()
+                return
+            case .banned(closeSilently: false): guardRefusal = .banned
+            case .throttled(let seconds): guardRefusal = .throttled(retryAfterSeconds: seconds)
+            }
+        }
+        var decision = environment.admission.decide(head: head, verdict: verdict, forwardUndeclared: forwardUndeclared)
+        if let guardRefusal { decision = decision.overridden(by: guardRefusal) }
+        appPage = nil
+        if case .refuse(let refusal, _) = decision, let pages = snapshot.errorPages {
+            appPage = pages.response(for: refusal, accept: head.headers.first(name: "accept")).map { (pages, $0) }
+        }
+        requestVersion = head.version
+        expectsContinue = head.version.minor >= 1 && Self.expectsContinue(head.headers)
+        isHeadRequest = head.method == .HEAD
         let record = ExchangeRecord(
             client: client,
             method: head.method,

@@ -111,13 +111,13 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
         "\(network)/\(network.isIPv4 ? prefixLength - 96 : prefixLength)"
     }
 
-    fileprivate static func mask(_ length: Int) -> UInt128 {
+    static func mask(_ length: Int) -> UInt128 {
         length == 0 ? 0 : ~UInt128(0) << (128 - length)
     }
 }
 
 extension IPAddress {
-    fileprivate init(bits: UInt128) { self.bits = bits }
+    init(bits: UInt128) { self.bits = bits }
 }
 
 extension IPNetwork {

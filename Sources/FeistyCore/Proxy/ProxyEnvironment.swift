@@ -12,9 +12,12 @@ final class ProxyEnvironment: Sendable {
     let queueLimitPerLoop: Int
     /// The private directory of spilled answers (`nil`: no spilling).
     let spillDirectory: String?
+    /// Strikes, bans and per-client limits (`nil`: none, as with `--upstream` tests that build a bare proxy).
+    let clientGuard: ClientGuard?
 
-    init(configuration: ProxyConfiguration, spillDirectory: String? = nil) {
+    init(configuration: ProxyConfiguration, spillDirectory: String? = nil, clientGuard: ClientGuard? = nil) {
         self.configuration = configuration
+        self.clientGuard = clientGuard
         self.spillDirectory = spillDirectory
         self.admission = RequestAdmission(
             maxHeaderBytes: configuration.maxHeaderBytes,

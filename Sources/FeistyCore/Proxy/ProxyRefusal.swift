@@ -23,6 +23,10 @@ public enum ProxyRefusal: Sendable, Hashable {
     /// The client paused longer than `--body-timeout` between two reads of its request body, or sent it slower
     /// than `--min-body-rate`.
     case requestBodyTimeout
+    /// The client is banned or denied, and `--ban-response 403` asks for an answer (the connection closes).
+    case banned
+    /// The client exceeded `--rate`: 429, `Retry-After` in whole seconds.
+    case throttled(retryAfterSeconds: Int)
     /// No app instance became ready within `--queue-timeout` (the app is starting, restarting or crash-looping).
     case appUnavailable
     /// The app's process died while answering a request that cannot safely be sent again.
@@ -46,6 +50,8 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .headerTooLarge: .requestHeaderFieldsTooLarge
         case .bodyTooLarge: .payloadTooLarge
         case .requestHeadTimeout: .requestTimeout
+        case .banned: .forbidden
+        case .throttled: .tooManyRequests
         case .appUnavailable: .serviceUnavailable
         case .appCrashed: .badGateway
         case .appHung: .gatewayTimeout
@@ -58,11 +64,11 @@ public enum ProxyRefusal: Sendable, Hashable {
     /// longer be trusted (malformed, oversized, timed out) or the client should not keep hammering it.
     public var closesConnection: Bool {
         switch self {
-        case .routeNotFound, .methodNotAllowed, .appUnavailable, .appCrashed, .appHung, .upstreamUnreachable,
+        case .routeNotFound, .methodNotAllowed, .throttled, .appUnavailable, .appCrashed, .appHung, .upstreamUnreachable,
             .upstreamTimeout:
             false
         case .malformedRequest, .unsupportedTransferCoding, .connectNotAllowed, .headerTooLarge, .bodyTooLarge,
-            .requestHeadTimeout, .requestBodyTimeout:
+            .requestHeadTimeout, .requestBodyTimeout, .banned:
             true
         }
     }
@@ -79,6 +85,8 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .headerTooLarge: "header_too_large"
         case .bodyTooLarge: "body_too_large"
         case .requestHeadTimeout: "head_timeout"
+        case .banned: "banned"
+        case .throttled: "throttled"
         case .appUnavailable: "app_unavailable"
         case .appCrashed: "app_crashed"
         case .appHung: "app_hung"
@@ -95,6 +103,8 @@ public enum ProxyRefusal: Sendable, Hashable {
             "501 Not Implemented: the only transfer coding accepted is \(expected)\n"
         case .connectNotAllowed: "405 Method Not Allowed: CONNECT (this is no forward proxy)\n"
         case .requestBodyTimeout: "408 Request Timeout: the request body stalled\n"
+        case .banned: "403 Forbidden: this address is banned\n"
+        case .throttled(let seconds): "429 Too Many Requests: slow down; try again in \(seconds) s\n"
         case .appUnavailable: "503 Service Unavailable: no app instance is ready; try again shortly\n"
         case .appCrashed: "502 Bad Gateway: the app crashed while answering this request\n"
         case .appHung: "504 Gateway Timeout: the app hung while answering this request; feisty is replacing it\n"
@@ -112,6 +122,7 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .methodNotAllowed(let allowed): headers.add(name: "allow", value: allowed.joined(separator: ", "))
         case .connectNotAllowed: headers.add(name: "allow", value: "")  // no method tunnels through feisty
         case .appUnavailable: headers.add(name: "retry-after", value: "1")
+        case .throttled(let seconds): headers.add(name: "retry-after", value: String(seconds))
         default: break
         }
         if close {

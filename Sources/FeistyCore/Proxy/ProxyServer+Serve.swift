@@ -11,20 +11,29 @@ extension ProxyServer {
     ///   - table: The app's route table (the gate).
     ///   - upstream: Where the app listens.
     ///   - configuration: The proxy configuration.
+    ///   - guardService: Strikes, bans and limits (`nil`: the route gate only).
     ///   - logger: Access log and lifecycle messages.
     /// - Throws: `RouteError` when the table cannot be compiled, `ProxyError` when the address cannot be bound.
     public static func serve(
         table: RouteTable,
         upstream: SocketAddress,
         configuration: ProxyConfiguration,
+        guardService: GuardService? = nil,
         logger: Logger
     ) async throws {
         let matcher = try RouteMatcher(table: table)
         let routing = RoutingPublisher(matcher: matcher, instances: [UpstreamInstance(id: 0, address: upstream)])
-        let server = ProxyServer(configuration: configuration, routing: routing, logger: logger)
+        let server = ProxyServer(
+            configuration: configuration,
+            routing: routing,
+            clientGuard: guardService?.clientGuard,
+            logger: logger
+        )
+        // The guard stops last (graceful shutdown runs in reverse order): bans decided while draining are written.
+        let services: [any Service] = (guardService.map { [$0] } ?? []) + [server]
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)],
+                services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

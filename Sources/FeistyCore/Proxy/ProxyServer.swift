@@ -30,12 +30,14 @@ public final class ProxyServer: Service, Sendable {
         configuration: ProxyConfiguration,
         routing: RoutingPublisher,
         group: (any EventLoopGroup)? = nil,
+        clientGuard: ClientGuard? = nil,
         logger: Logger = Logger(label: "feisty.proxy"),
         makeObservers: (any EventLoop) -> [any ExchangeObserver]
     ) {
         self.environment = ProxyEnvironment(
             configuration: configuration,
-            spillDirectory: Self.makeSpillDirectory(configuration: configuration, logger: logger)
+            spillDirectory: Self.makeSpillDirectory(configuration: configuration, logger: logger),
+            clientGuard: clientGuard
         )
         let group =
             group
@@ -63,9 +65,16 @@ public final class ProxyServer: Service, Sendable {
         configuration: ProxyConfiguration,
         routing: RoutingPublisher,
         group: (any EventLoopGroup)? = nil,
+        clientGuard: ClientGuard? = nil,
         logger: Logger = Logger(label: "feisty.proxy")
     ) {
-        self.init(configuration: configuration, routing: routing, group: group, logger: logger) { _ in [] }
+        self.init(
+            configuration: configuration,
+            routing: routing,
+            group: group,
+            clientGuard: clientGuard,
+            logger: logger
+        ) { _ in [] }
     }
 
     /// The bound address once the server listens (the way to learn the port after listening on port 0).
@@ -175,8 +184,17 @@ public final class ProxyServer: Service, Sendable {
     }
 
     /// Builds one client connection's pipeline: edge, HTTP server codec (no pipelining assistance, no NIO error
-    /// handler: feisty holds pipelined requests and maps parser errors itself), downstream handler.
+    /// handler: feisty holds pipelined requests and maps parser errors itself), downstream handler. A connection the
+    /// guard turns away (a banned peer) gets only a `TurnAwayHandler`.
     static func configure(channel: any Channel, environment: ProxyEnvironment, loop: LoopRouting) throws {
+        if let clientGuard = environment.clientGuard {
+            let peer = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init)
+            let trusted = environment.identity.isTrusted(peer)
+            guard clientGuard.judge(connectionFrom: peer, peerTrusted: trusted) == .serve else {
+                try channel.pipeline.syncOperations.addHandler(TurnAwayHandler())
+                return
+            }
+        }
         let edge = ConnectionEdgeHandler()
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(edge)

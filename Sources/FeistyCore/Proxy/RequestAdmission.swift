@@ -21,6 +21,17 @@ public struct RequestAdmission: Sendable {
         case forward(framing: Framing)
         /// Answer with `refusal`; `framing` says what remains to be read of the request.
         case refuse(ProxyRefusal, framing: Framing)
+
+        /// This decision with the guard's `refusal` (a ban's 403, a 429) in place of forwarding or a route refusal;
+        /// a refusal of the head itself (malformed, too large) stands, since it closes the connection anyway.
+        public func overridden(by refusal: ProxyRefusal) -> Decision {
+            switch self {
+            case .forward(let framing): return .refuse(refusal, framing: framing)
+            case .refuse(.routeNotFound, let framing), .refuse(.methodNotAllowed, let framing):
+                return .refuse(refusal, framing: framing)
+            case .refuse: return self
+            }
+        }
     }
 
     /// `--max-header-bytes`.
@@ -41,7 +52,9 @@ public struct RequestAdmission: Sendable {
     /// - Parameters:
     ///   - head: The parsed head.
     ///   - verdict: The route gate's decision (computed once by the caller).
-    public func decide(head: HTTPRequestHead, verdict: RouteGateDecision) -> Decision {
+    ///   - forwardUndeclared: Forward this request even when the gate refuses it (the guard lets a client's first
+    ///     undeclared URL reach the app).
+    public func decide(head: HTTPRequestHead, verdict: RouteGateDecision, forwardUndeclared: Bool = false) -> Decision {
         // A proxy request for a tunnel: feisty is no forward proxy, and the codec stops parsing after it.
         if head.method == .CONNECT { return .refuse(.connectNotAllowed, framing: .none) }
         let framing: Framing
@@ -50,7 +63,7 @@ public struct RequestAdmission: Sendable {
         case .failure(let error): return .refuse(error.refusal, framing: .none)
         }
         if Self.headBytes(head) > maxHeaderBytes { return .refuse(.headerTooLarge, framing: framing) }
-        if !forwardUnknown {
+        if !forwardUnknown, !forwardUndeclared {
             switch verdict {
             case .notFound: return .refuse(.routeNotFound, framing: framing)
             case .methodNotAllowed(let allowed): return .refuse(.methodNotAllowed(allowed: allowed), framing: framing)

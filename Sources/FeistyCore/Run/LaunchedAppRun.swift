@@ -21,6 +21,7 @@ public enum LaunchedAppRun {
     ///   - launch: How to start the app.
     ///   - policy: The pool's shape and the detectors' settings.
     ///   - proxy: The proxy configuration; its listen address is used only when `listen` is given.
+    ///   - guardService: Strikes, bans and limits (`nil`: the route gate only).
     ///   - listen: The public address known before the app starts (`--listen`, or read from the source); `nil` to
     ///     use the address the running app reports.
     ///   - logger: feisty's log.
@@ -30,6 +31,7 @@ public enum LaunchedAppRun {
         launch: AppLaunchConfiguration,
         policy: AppSupervisor.Policy = AppSupervisor.Policy(),
         proxy: ProxyConfiguration,
+        guardService: GuardService? = nil,
         listen: ListenAddress?,
         logger: Logger
     ) async throws {
@@ -39,7 +41,12 @@ public enum LaunchedAppRun {
             var configuration = proxy
             configuration.listenHost = address.host
             configuration.listenPort = address.port
-            return ProxyServer(configuration: configuration, routing: routing, logger: logger) { loop in
+            return ProxyServer(
+                configuration: configuration,
+                routing: routing,
+                clientGuard: guardService?.clientGuard,
+                logger: logger
+            ) { loop in
                 latencies.map { [$0.makeObserver(on: loop)] } ?? []
             }
         }
@@ -72,7 +79,8 @@ public enum LaunchedAppRun {
             beforeFirstLaunch: beforeFirstLaunch,
             onFirstReady: onFirstReady
         )
-        let services: [any Service] = [supervisor, front]
+        // The guard stops last (graceful shutdown runs in reverse order): bans decided while draining are written.
+        let services: [any Service] = (guardService.map { [$0] } ?? []) + [supervisor, front]
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },

@@ -1,0 +1,94 @@
+import Foundation
+import NIOCore
+import Synchronization
+
+/// The guard as the proxy's event loops see it: judges each new connection and each request head from the bans in
+/// force and the strike book, inline and without awaiting. Bans are enforced only once durable: the hot path hands a
+/// ban decision to `GuardService`, which writes it to the store and then publishes the new `BanList` here.
+///
+/// Shared by every event loop. A declared route from a client in good standing costs one lock-free flag read and a
+/// short uncontended lock for the ban list; only undeclared requests take the strike book's lock.
+public final class ClientGuard: Sendable {
+    /// The settings.
+    public let configuration: GuardConfiguration
+    private let book: Mutex<StrikeBook>
+    private let published: Mutex<BanList>
+    /// Whether any ban is in force (a plain flag read skips the lookup for the common case: no bans at all).
+    private let anyBans: Atomic<Bool>
+    /// The monotonic clock's zero for the strike book.
+    private let epoch = NIODeadline.now()
+    let events: AsyncStream<GuardEvent>
+    private let continuation: AsyncStream<GuardEvent>.Continuation
+
+    /// Creates the guard with the bans loaded from the store.
+    public init(configuration: GuardConfiguration, bans: BanList = .empty) {
+        self.configuration = configuration
+        self.book = Mutex(configuration.strikes)
+        self.published = Mutex(bans)
+        self.anyBans = Atomic(bans.count > 0)
+        // Unbounded: a ban or strike is a few dozen bytes, and the service drains them as fast as SQLite commits.
+        (events, continuation) = AsyncStream.makeStream(of: GuardEvent.self)
+    }
+
+    /// The bans in force.
+    public var bans: BanList { published.withLock { $0 } }
+
+    /// Replaces the bans in force (the service, after a durable change).
+    func publish(_ bans: BanList) {
+        published.withLock { $0 = bans }
+        anyBans.store(bans.count > 0, ordering: .releasing)
+    }
+
+    /// Forgets the strikes and the in-memory ban of the clients in `network` (a ban removed by hand).
+    func forgive(_ network: IPNetwork) {
+        book.withLock { $0.forgive(network) }
+    }
+
+    /// Stops the event stream (the service ends).
+    func finish() { continuation.finish() }
+
+    /// Judges a new connection from `peer` (`nil`: not an IP peer), before a byte is read. A trusted proxy is never
+    /// turned away: the clients behind it are judged per request.
+    func judge(connectionFrom peer: IPAddress?, peerTrusted: Bool) -> ConnectionVerdict {
+        guard let peer, !peerTrusted, !configuration.dryRun, configuration.banResponse == .close else { return .serve }
+        return isBanned(peer) ? .closeBanned : .serve
+    }
+
+    /// Judges one request head.
+    /// - Parameters:
+    ///   - client: The client's address (`nil`: not an IP client; never judged).
+    ///   - target: The request target as sent.
+    ///   - verdict: The route gate's verdict.
+    ///   - now: When the head arrived.
+    func judge(
+        request client: IPAddress?,
+        target: String,
+        verdict: RouteGateDecision,
+        now: NIODeadline
+    ) -> RequestVerdict {
+        guard let client else { return .pass }
+        if !configuration.dryRun, isBanned(client) {
+            return .banned(closeSilently: configuration.banResponse == .close)
+        }
+        if case .forward = verdict { return .pass }
+        let key = ClientKey(address: client, ipv6Prefix: configuration.ipv6Prefix)
+        let elapsed = Duration.nanoseconds((now - epoch).nanoseconds)
+        let action = book.withLock { $0.record(client: key, target: target, verdict: verdict, at: elapsed) }
+        switch action {
+        case .none, .refuse:
+            return .refuseUndeclared
+        case .strike(let count):
+            let path = String(target.prefix { $0 != "?" && $0 != "#" })
+            continuation.yield(.strike(key, path: path, count: count, at: Date()))
+            return count == 1 ? .forwardUndeclared : .refuseUndeclared
+        case .ban(let decision):
+            continuation.yield(.ban(decision, at: Date()))
+            return .refuseUndeclared
+        }
+    }
+
+    private func isBanned(_ address: IPAddress) -> Bool {
+        guard anyBans.load(ordering: .acquiring) else { return false }
+        return published.withLock { $0 }.ban(covering: address) != nil
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The guard's life off the hot path: makes each ban decision durable in the store before it is enforced, keeps the
+/// strike history, applies bans other processes add or remove (`feisty bans`) within a second, and prunes what
+/// expired. SQLite work runs on NIO's blocking thread pool, never on an event loop or the cooperative pool.
+public final class GuardService: Service, Sendable {
+    /// How often the store is asked whether someone else changed the bans.
+    static let pollInterval = Duration.milliseconds(500)
+    /// How often strikes are written, and expired bans and old strikes pruned.
+    static let housekeepingInterval = Duration.seconds(60)
+
+    /// The hot path's side.
+    public let clientGuard: ClientGuard
+    private let store: BanStore
+    private let logger: Logger
+    private let generationAtLoad: Int64
+
+    /// Opens the store in the configured state directory and loads the bans in force.
+    /// - Throws: `StoreError` when the state directory or its database cannot be used.
+    public init(configuration: GuardConfiguration, logger: Logger) throws(StoreError) {
+        let store = try BanStore(directory: configuration.stateDirectory)
+        let snapshot = try store.snapshot(at: Date())
+        self.store = store
+        self.logger = logger
+        self.generationAtLoad = snapshot.generation
+        self.clientGuard = ClientGuard(configuration: configuration, bans: BanList(snapshot.bans))
+        let mode = configuration.dryRun ? " (dry run: nothing is refused)" : ""
+        logger.notice("bans in \(store.path): \(snapshot.bans.count) in force\(mode)")
+    }
+
+    public func run() async throws {
+        let pending = StrikeBuffer()
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { [self] in
+                for await event in clientGuard.events {
+                    await handle(event, strikes: pending)
+                }
+            }
+            group.addTask { [self] in
+                var generation = generationAtLoad
+                var lastHousekeeping = ContinuousClock.now
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.pollInterval)
+                    generation = await applyOutsideChanges(since: generation)
+                    if ContinuousClock.now - lastHousekeeping >= Self.housekeepingInterval {
+                        lastHousekeeping = .now
+                        await housekeeping(strikes: pending)
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            clientGuard.finish()
+            group.cancelAll()
+        }
+        await writeStrikes(pending.take())
+    }
+
+    private func handle(_ event: GuardEvent, strikes: StrikeBuffer) async {
+        switch event {
+        case .strike(let key, let path, let count, let date):
+            strikes.append(Strike(key: key.banKey, time: date, path: path))
+            logger.info(
+                "strike \(count)/\(clientGuard.configuration.strikes.policy.maxStrikes) for \(key): \(path)"
+            )
+        case .ban(let decision, let date):
+            await ban(decision, at: date)
+        }
+    }
+
+    /// Writes the ban, then enforces it: the ban list the hot path reads gains it only once SQLite committed it.
+    private func ban(_ decision: BanDecision, at date: Date) async {
+        let policy = clientGuard.configuration.strikes.policy
+        let key = decision.client.banKey
+        let evidence = decision.evidence.joined(separator: " ")
+        let reason = "\(decision.evidence.count) undeclared paths in \(DurationText.short(policy.findTime))"
+        if decision.dryRun {
+            logger.notice("would ban \(decision.client) (\(reason)): \(evidence)")
+            return
+        }
+        let store = self.store
+        do {
+            // The store's repeat count survives restarts, so a returning scanner's ban doubles across them too.
+            let record = try await NIOThreadPool.singleton.runIfActive { () throws -> BanRecord in
+                let count = try store.repeatCount(key: key) + 1
+                let until = policy.banLength(count: count).map { date.addingTimeInterval(Self.seconds($0)) }
+                let ban = Ban(key: key, since: date, until: until, reason: reason, evidence: evidence, source: .automatic)
+                return try store.add(ban)
+            }
+            let entry = BanList.Entry(key: key, until: record.ban.until?.timeIntervalSince1970 ?? .infinity)
+            clientGuard.publish(clientGuard.bans.adding([entry]))
+            let length = record.ban.until.map { DurationText.short(.seconds($0.timeIntervalSince(date))) } ?? "ever"
+            logger.notice("banned \(decision.client) for \(length) (ban #\(record.repeatCount), \(reason)): \(evidence)")
+        } catch {
+            // Not durable, so not enforced: the client's undeclared requests are still refused by the strike book.
+            logger.error("could not record the ban of \(decision.client): \(error)")
+        }
+    }
+
+    /// Applies bans added or removed by someone else (`feisty bans`, another feisty on the same state directory).
+    private func applyOutsideChanges(since generation: Int64) async -> Int64 {
+        let store = self.store
+        guard
+            let snapshot = try? await NIOThreadPool.singleton.runIfActive({
+                try store.changes(since: generation, at: Date())
+            })
+        else { return generation }
+        let before = Set(clientGuard.bans.entries.map(\.key))
+        let after = BanList(snapshot.bans)
+        clientGuard.publish(after)
+        let remaining = Set(after.entries.map(\.key))
+        for removed in before.subtracting(remaining) {
+            clientGuard.forgive(removed.network)
+            logger.notice("ban on \(removed) lifted")
+        }
+        for added in remaining.subtracting(before) {
+            logger.notice("ban on \(added) applied from the state directory")
+        }
+        return snapshot.generation
+    }
+
+    private func housekeeping(strikes: StrikeBuffer) async {
+        await writeStrikes(strikes.take())
+        let store = self.store
+        let findTime = Self.seconds(clientGuard.configuration.strikes.policy.findTime)
+        _ = try? await NIOThreadPool.singleton.runIfActive {
+            let now = Date()
+            try store.pruneExpired(before: now)
+            // A strike older than the window counts for nothing; a day of history is kept for `bans list`.
+            try store.pruneStrikes(before: now.addingTimeInterval(-max(findTime, 86_400)))
+        }
+    }
+
+    private func writeStrikes(_ strikes: [Strike]) async {
+        guard !strikes.isEmpty else { return }
+        let store = self.store
+        do {
+            try await NIOThreadPool.singleton.runIfActive { try store.recordStrikes(strikes) }
+        } catch {
+            logger.warning("could not record \(strikes.count) strikes: \(error)")
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// Strikes waiting to be written in one transaction (SQLite commits cost a disk sync each).
+private final class StrikeBuffer: Sendable {
+    private let strikes = Mutex<[Strike]>([])
+
+    func append(_ strike: Strike) {
+        strikes.withLock { pending in
+            // Bounded: a flood of strikes between two writes keeps the newest.
+            if pending.count >= 100_000 { pending.removeFirst(pending.count / 2) }
+            pending.append(strike)
+        }
+    }
+
+    func take() -> [Strike] { strikes.withLock { pending in defer { pending = [] }; return pending } }
+}

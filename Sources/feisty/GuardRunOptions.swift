@@ -1,0 +1,51 @@
+import ArgumentParser
+import FeistyCore
+import Logging
+
+/// The guard's flags that only `feisty run` has: where bans are kept and how they and the per-client limits are
+/// enforced (the strike and ban policy itself is `GuardOptions`, shared with `feisty replay`).
+struct GuardRunOptions: ParsableArguments {
+    @OptionGroup var state: BansCommand.StateOptions
+
+    @Flag(help: "Compute strikes and bans and log them (\"would ban\"), but refuse nobody for them.")
+    var dryRun = false
+
+    @Flag(help: "No strikes, bans or per-client limits: only the route gate (undeclared URLs are answered 404/405).")
+    var noGuard = false
+
+    @Option(help: "How a banned client is turned away: close (its connections are closed unread) or 403.")
+    var banResponse: GuardConfiguration.BanResponse = .close
+
+    @Option(help: "Requests per second a client may make (a token bucket; the excess gets 429 with Retry-After).")
+    var rate: Double?
+
+    @Option(help: "How many requests beyond --rate a client may make at once (default: the rate, at least 1).")
+    var burst: Int?
+
+    @Option(help: "Connections one client may hold open; more are closed at accept.")
+    var maxConnsPerClient: Int?
+
+    func validate() throws {
+        if let rate, !(rate > 0) { throw ValidationError("--rate must be a positive number of requests per second") }
+        if let burst, burst < 1 { throw ValidationError("--burst must be at least 1") }
+        if burst != nil, rate == nil { throw ValidationError("--burst needs --rate") }
+        if let maxConnsPerClient, maxConnsPerClient < 1 {
+            throw ValidationError("--max-conns-per-client must be at least 1")
+        }
+    }
+
+    /// The guard's settings (`nil` under `--no-guard`).
+    func configuration(policy: GuardOptions) throws -> GuardConfiguration? {
+        guard !noGuard else { return nil }
+        return GuardConfiguration(
+            strikes: try policy.strikeBook(dryRun: dryRun),
+            ipv6Prefix: policy.ipv6Prefix,
+            stateDirectory: state.stateDirectory ?? StateDirectory.defaultPath(),
+            banResponse: banResponse,
+            rate: rate.map { (perSecond: $0, burst: burst ?? max(1, Int($0.rounded(.up)))) },
+            maxConnectionsPerClient: maxConnsPerClient
+        )
+    }
+}
+
+extension GuardConfiguration.BanResponse: ExpressibleByArgument {}
