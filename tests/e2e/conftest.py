@@ -4,6 +4,7 @@ import pathlib
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -125,6 +126,10 @@ def start_feisty():
         args = list(args)
         if listen and "--listen" not in args:
             args += ["--listen", f"127.0.0.1:{port}"]
+        # Every feisty gets its own state directory: a ban one test earns (127.0.0.1 probing undeclared URLs)
+        # must not turn away the next test's requests, and tests run as root would share /var/lib/feisty.
+        if "--state-dir" not in args and "--no-guard" not in args:
+            args += ["--state-dir", tempfile.mkdtemp(prefix="feisty-state-")]
         running = RunningFeisty(args, port, cwd=cwd, env=env)
         started.append(running)
         if wait:
