@@ -163,6 +163,7 @@ func withProxyTestBed(
     _ tweak: (inout ProxyConfiguration) -> Void = { _ in },
     upstream: ((ProxyTestBed) throws -> SocketAddress)? = nil,
     errorPages: AppErrorPages? = nil,
+    clientGuard: ClientGuard? = nil,
     _ body: (ProxyTestBed, ServiceGroup) async throws -> Void
 ) async throws {
     let app = Process()
@@ -200,7 +201,7 @@ func withProxyTestBed(
         instances: [UpstreamInstance(id: 0, address: try upstream?(bed) ?? ProxyTestBed.loopback(bed.appPort))],
         errorPages: errorPages?.prebuilt()
     )
-    let server = ProxyServer(configuration: configuration, routing: routing)
+    let server = ProxyServer(configuration: configuration, routing: routing, clientGuard: clientGuard)
     let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }

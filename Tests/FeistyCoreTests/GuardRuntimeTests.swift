@@ -1,0 +1,260 @@
+import Foundation
+import Logging
+import NIOCore
+import Testing
+
+@testable import FeistyCore
+
+private func address(_ text: String) -> IPAddress { IPAddress(text)! }
+
+private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
+    BanList.Entry(key: try! BanKey(parsing: key), until: until)
+}
+
+@Suite struct GuardBanListTests {
+    static let list = BanList(entries: [
+        entry("192.0.2.7"), entry("198.51.100.0/24", until: 2_000), entry("2001:db8:1:2::/64"),
+        entry("10.0.0.0/8", until: 500),
+    ])
+
+    @Test(
+        arguments: [
+            ("192.0.2.7", "192.0.2.7"), ("192.0.2.8", nil), ("198.51.100.99", "198.51.100.0/24"),
+            ("::ffff:192.0.2.7", "192.0.2.7"), ("2001:db8:1:2::abcd", "2001:db8:1:2:0:0:0:0/64"),
+            ("2001:db8:1:3::1", nil), ("10.1.2.3", nil),  // the /8 ended at 500
+        ] as [(String, String?)]
+    )
+    func lookups(client: String, banned: String?) {
+        #expect(Self.list.ban(covering: address(client), at: 1_000)?.key.description == banned)
+    }
+
+    @Test func theMostSpecificBanAnswersAndALaterEndWins() {
+        let list = BanList(entries: [entry("192.0.2.0/24", until: 100), entry("192.0.2.1", until: 50)])
+        #expect(list.ban(covering: address("192.0.2.1"), at: 10)?.key.description == "192.0.2.1")
+        // The /32 ended; the /24 still holds.
+        #expect(list.ban(covering: address("192.0.2.1"), at: 60)?.key.description == "192.0.2.0/24")
+        let twice = BanList(entries: [entry("192.0.2.1", until: 50), entry("192.0.2.1", until: 80)])
+        #expect(twice.count == 1 && twice.ban(covering: address("192.0.2.1"), at: 70) != nil)
+    }
+}
+
+@Suite struct GuardJudgementTests {
+    static let matcher = try! RouteMatcher(
+        table: RouteTable(rules: [RouteRule(rule: "/", endpoint: "index"), RouteRule(rule: "/wp-admin/", endpoint: "x")])
+    )
+
+    static func verdict(_ target: String) -> RouteGateDecision {
+        matcher.gate(method: "GET", target: target, host: "localhost", websocket: false)
+    }
+
+    static func makeGuard(
+        maxStrikes: Int = 3,
+        response: GuardConfiguration.BanResponse = .close,
+        dryRun: Bool = false
+    ) -> ClientGuard {
+        ClientGuard(
+            configuration: GuardConfiguration(
+                strikes: StrikeBook(policy: BanPolicy(maxStrikes: maxStrikes, dryRun: dryRun)),
+                stateDirectory: "/nonexistent",
+                banResponse: response
+            )
+        )
+    }
+
+    static func judge(_ guardian: ClientGuard, _ target: String, from client: String = "192.0.2.1") -> RequestVerdict {
+        guardian.judge(request: address(client), target: target, verdict: verdict(target), now: .now())
+    }
+
+    @Test func theFirstUndeclaredURLGoesToTheAppTheNextAreAnsweredByFeisty() {
+        let guardian = Self.makeGuard()
+        #expect(Self.judge(guardian, "/") == .pass)
+        #expect(Self.judge(guardian, "/typo") == .forwardUndeclared)
+        #expect(Self.judge(guardian, "/typo") == .refuseUndeclared)  // the same path again: no new strike
+        #expect(Self.judge(guardian, "/other") == .refuseUndeclared)
+        // Another client starts with a clean slate.
+        #expect(Self.judge(guardian, "/typo", from: "192.0.2.2") == .forwardUndeclared)
+        // A declared route that happens to be a canary pattern is a route like any other.
+        #expect(Self.judge(guardian, "/wp-admin/") == .pass)
+    }
+
+    @Test func strikesAndTheBanAreHandedToTheServiceNotEnforcedBeforeTheyAreDurable() async {
+        let guardian = Self.makeGuard()
+        for path in ["/a", "/b", "/c"] { _ = Self.judge(guardian, path) }
+        guardian.finish()
+        var events: [String] = []
+        for await event in guardian.events {
+            switch event {
+            case .strike(let key, let path, let count, _): events.append("strike \(key) \(path) \(count)")
+            case .ban(let decision, _): events.append("ban \(decision.client) \(decision.evidence)")
+            }
+        }
+        #expect(events == ["strike 192.0.2.1 /a 1", "strike 192.0.2.1 /b 2", "ban 192.0.2.1 [\"/a\", \"/b\", \"/c\"]"])
+        // Not published yet: declared routes still pass, undeclared ones are answered by feisty.
+        #expect(Self.judge(guardian, "/") == .pass)
+        #expect(guardian.judge(connectionFrom: address("192.0.2.1"), peerTrusted: false) == .serve)
+    }
+
+    @Test func aCanaryBansAtOnce() async {
+        let guardian = Self.makeGuard(maxStrikes: 5)
+        #expect(Self.judge(guardian, "/.env") == .refuseUndeclared)
+        guardian.finish()
+        var bans = 0
+        for await event in guardian.events {
+            if case .ban = event { bans += 1 }
+        }
+        #expect(bans == 1)
+    }
+
+    @Test(arguments: [GuardConfiguration.BanResponse.close, .forbidden])
+    func aPublishedBanTurnsTheClientAway(response: GuardConfiguration.BanResponse) {
+        let guardian = Self.makeGuard(response: response)
+        guardian.publish(BanList(entries: [entry("192.0.2.0/24")]))
+        #expect(Self.judge(guardian, "/") == .banned(closeSilently: response == .close))
+        #expect(Self.judge(guardian, "/", from: "192.0.3.1") == .pass)
+        let atAccept = guardian.judge(connectionFrom: address("192.0.2.9"), peerTrusted: false)
+        // Under 403 the connection is read, so the request can be answered.
+        #expect(atAccept == (response == .close ? .closeBanned : .serve))
+        // A trusted proxy in a banned block is still served; its clients are judged per request.
+        #expect(guardian.judge(connectionFrom: address("192.0.2.9"), peerTrusted: true) == .serve)
+    }
+
+    @Test func aDryRunRefusesNobody() {
+        let guardian = Self.makeGuard(dryRun: true)
+        guardian.publish(BanList(entries: [entry("192.0.2.1")]))
+        #expect(Self.judge(guardian, "/") == .pass)
+        #expect(guardian.judge(connectionFrom: address("192.0.2.1"), peerTrusted: false) == .serve)
+    }
+
+    @Test func forgivingAClientStartsItOver() {
+        let guardian = Self.makeGuard()
+        for path in ["/a", "/b", "/c"] { _ = Self.judge(guardian, path) }
+        guardian.forgive(try! IPNetwork(parsing: "192.0.2.1"))
+        #expect(Self.judge(guardian, "/d") == .forwardUndeclared)
+    }
+}
+
+@Suite(.serialized) struct GuardServiceTests {
+    static func temporaryDirectory() -> String {
+        let path = NSTemporaryDirectory() + "feisty-guard-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func aBanIsDurableBeforeItIsEnforcedAndARemovalByHandIsAppliedWithinASecond() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = GuardConfiguration(
+            strikes: StrikeBook(policy: BanPolicy(maxStrikes: 2)),
+            stateDirectory: directory
+        )
+        let service = try GuardService(configuration: configuration, logger: Logger(label: "test"))
+        let guardian = service.clientGuard
+        let client = address("192.0.2.1")
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        for path in ["/a", "/b"] { _ = GuardJudgementTests.judge(guardian, path) }
+        // Enforced only once published, and published only after the commit.
+        var waited = 0
+        while guardian.judge(connectionFrom: client, peerTrusted: false) == .serve, waited < 100 {
+            try await Task.sleep(for: .milliseconds(20))
+            waited += 1
+        }
+        #expect(guardian.judge(connectionFrom: client, peerTrusted: false) == .closeBanned)
+        let store = try BanStore(directory: directory)
+        let records = try store.records(at: Date())
+        #expect(records.map(\.ban.key.description) == ["192.0.2.1"])
+        #expect(records.first?.ban.evidence == "/a /b")
+        // `feisty bans remove` in another process: the running guard lifts the ban and forgets the strikes.
+        try store.remove(key: BanKey(parsing: "192.0.2.1"))
+        let added = try store.add(
+            Ban(key: BanKey(parsing: "198.51.100.0/24"), since: Date(), until: nil, source: .manual)
+        )
+        #expect(added.repeatCount == 0)
+        try await Task.sleep(for: .milliseconds(1_200))
+        #expect(guardian.judge(connectionFrom: client, peerTrusted: false) == .serve)
+        #expect(guardian.judge(connectionFrom: address("198.51.100.3"), peerTrusted: false) == .closeBanned)
+        #expect(GuardJudgementTests.judge(guardian, "/c") == .forwardUndeclared)
+    }
+
+    @Test func aRepeatBanDoublesAcrossRestarts() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for round in 1...2 {
+            let service = try GuardService(
+                configuration: GuardConfiguration(
+                    strikes: StrikeBook(policy: BanPolicy(maxStrikes: 1, banTime: .duration(.seconds(60)))),
+                    stateDirectory: directory
+                ),
+                logger: Logger(label: "test")
+            )
+            let running = Task { try await service.run() }
+            _ = GuardJudgementTests.judge(service.clientGuard, "/probe-\(round)")
+            var waited = 0
+            while service.clientGuard.bans.count == 0, waited < 100 {
+                try await Task.sleep(for: .milliseconds(20))
+                waited += 1
+            }
+            running.cancel()
+            let store = try BanStore(directory: directory)
+            let record = try #require(try store.records(at: Date()).first)
+            let length = record.ban.until!.timeIntervalSince(record.ban.since)
+            #expect(record.repeatCount == round)
+            #expect(abs(length - 60 * Double(round)) < 1)
+            // The ban lifted by hand, so the next round's client can be banned again.
+            try store.remove(key: record.ban.key)
+        }
+    }
+}
+
+@Suite struct GuardProxyTests {
+    @Test(arguments: [GuardConfiguration.BanResponse.close, .forbidden])
+    func aBannedClientIsTurnedAway(response: GuardConfiguration.BanResponse) async throws {
+        let guardian = ClientGuard(
+            configuration: GuardConfiguration(stateDirectory: "/nonexistent", banResponse: response)
+        )
+        try await withProxyTestBed(clientGuard: guardian) { bed, _ in
+            #expect(try await curl("\(bed.base)/hello/x") == "hello x")
+            guardian.publish(BanList(entries: [entry("127.0.0.1")]))
+            let result = try await runTool(["curl", "-s", "-m", "5", "-w", "|%{http_code}", "\(bed.base)/hello/x"])
+            if response == .close {
+                // Reset right after accept: curl reads nothing (56 "Connection reset by peer", 52 "Empty reply", or 7
+                // when the reset comes before curl counts the connection as made).
+                #expect([7, 52, 56].contains(result.status), "curl exit \(result.status)")
+                #expect(result.output == "|000")
+            } else {
+                #expect(result.output.hasPrefix("403 Forbidden") && result.output.hasSuffix("|403"))
+            }
+            guardian.publish(.empty)
+            #expect(try await curl("\(bed.base)/hello/y") == "hello y")
+        }
+    }
+
+    @Test func aKeptConnectionOfAClientBannedByItsOwnProbeClosesAtItsNextRequest() async throws {
+        let directory = GuardServiceTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let service = try GuardService(
+            configuration: GuardConfiguration(
+                strikes: StrikeBook(policy: BanPolicy(maxStrikes: 1)),
+                stateDirectory: directory
+            ),
+            logger: Logger(label: "test")
+        )
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        try await withProxyTestBed(clientGuard: service.clientGuard) { bed, _ in
+            // One connection: a declared route, a probe that earns the ban (answered 404 by feisty), and after the
+            // ban is durable and published, a declared route again: the connection closes unanswered.
+            let reply = try await rawExchange(
+                port: bed.proxyPort,
+                pieces: [
+                    "GET /hello/a HTTP/1.1\r\nHost: x\r\n\r\n", "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+                    "GET /hello/c HTTP/1.1\r\nHost: x\r\n\r\n",
+                ],
+                pause: 0.7,
+                readTimeout: 2
+            )
+            #expect(reply.contains("hello a") && reply.contains("404 Not Found"), "\(reply)")
+            #expect(!reply.contains("hello c") && reply.hasSuffix("EOF"), "\(reply)")
+        }
+    }
+}
