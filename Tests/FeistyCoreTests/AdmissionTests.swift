@@ -216,13 +216,29 @@ private final class StressCounters: Sendable {
     let inApp = Atomic<Int>(0)
     let peak = Atomic<Int>(0)
     let entered = Atomic<Int>(0)
+    let queued = Atomic<Int>(0)
+    /// Tickets `enter` shed to make room.
+    let shedding = Atomic<Int>(0)
+    // How each ticket ended: exactly one of these per ticket.
     let granted = Atomic<Int>(0)
+    let gaveBack = Atomic<Int>(0)
+    let timedOut = Atomic<Int>(0)
+    let shed = Atomic<Int>(0)
+    let full = Atomic<Int>(0)
 
-    /// Plays a request in the app: counted while it holds the slot, which it then gives back.
-    func useSlot(_ ticket: AdmissionTicket, of admission: AppAdmission) {
+    /// Tickets that ended one way or another.
+    var ended: Int {
+        granted.load(ordering: .relaxed) + gaveBack.load(ordering: .relaxed) + timedOut.load(ordering: .relaxed)
+            + shed.load(ordering: .relaxed) + full.load(ordering: .relaxed)
+    }
+
+    /// Plays a request in the app: counted while it holds the slot (across a suspension, so other tasks find the
+    /// slots taken and queue), which it then gives back.
+    func useSlot(_ ticket: AdmissionTicket, of admission: AppAdmission) async {
         let now = inApp.add(1, ordering: .sequentiallyConsistent).newValue
         peak.max(now, ordering: .relaxed)
         granted.add(1, ordering: .relaxed)
+        await Task.yield()
         inApp.subtract(1, ordering: .sequentiallyConsistent)
         admission.leave(ticket)?.wake(.admitted)
     }
@@ -233,7 +249,7 @@ private final class StressCounters: Sendable {
     func concurrencyIsNeverExceeded(concurrency: Int, maxWaiting: Int) async {
         let admission = AppAdmission(concurrency: concurrency, maxWaiting: maxWaiting)
         let counters = StressCounters()
-        let tasks = 8
+        let tasks = 16
         let operations = 100_000 / tasks
 
         await withTaskGroup(of: Void.self) { group in
@@ -251,14 +267,17 @@ private final class StressCounters: Sendable {
                         let result = admission.enter(ticket)
                         switch result {
                         case .admitted:
-                            counters.useSlot(ticket, of: admission)
+                            await counters.useSlot(ticket, of: admission)
                             continue
                         case .full:
+                            counters.full.add(1, ordering: .relaxed)
                             continue
                         case .queuedShedding(let shed):
+                            counters.queued.add(1, ordering: .relaxed)
+                            counters.shedding.add(1, ordering: .relaxed)
                             shed.wake(.shed)
                         case .queued:
-                            break
+                            counters.queued.add(1, ordering: .relaxed)
                         }
                         // Wait a few turns for a wake, or time out at once for a quarter of the tickets.
                         let patience = roll >> 2 & 3 == 0 ? 0 : 64
@@ -268,16 +287,18 @@ private final class StressCounters: Sendable {
                             turns += 1
                         }
                         switch flag.value.load(ordering: .sequentiallyConsistent) {
-                        case 1: counters.useSlot(ticket, of: admission)
-                        case 2: break
+                        case 1: await counters.useSlot(ticket, of: admission)
+                        case 2: counters.shed.add(1, ordering: .relaxed)
                         default:
                             switch admission.cancel(ticket) {
-                            case .wasWaiting, .wasNotWaiting: break
+                            case .wasWaiting: counters.timedOut.add(1, ordering: .relaxed)
+                            case .wasNotWaiting: counters.shed.add(1, ordering: .relaxed)
                             case .wasAdmitted:
                                 // Lost the race to a wake: use the slot or give it back, alternately.
                                 if roll & 16 == 0 {
-                                    counters.useSlot(ticket, of: admission)
+                                    await counters.useSlot(ticket, of: admission)
                                 } else {
+                                    counters.gaveBack.add(1, ordering: .relaxed)
                                     admission.leave(ticket)?.wake(.admitted)
                                 }
                             }
@@ -290,6 +311,9 @@ private final class StressCounters: Sendable {
         #expect(counters.peak.load(ordering: .relaxed) >= 1)
         #expect(counters.entered.load(ordering: .relaxed) == tasks * operations)
         #expect(counters.granted.load(ordering: .relaxed) > 0)
+        #expect(counters.queued.load(ordering: .relaxed) > 0)
+        #expect(counters.ended == tasks * operations)
+        #expect(counters.shed.load(ordering: .relaxed) == counters.shedding.load(ordering: .relaxed))
         #expect(admission.counts == AdmissionCounts())
     }
 }
