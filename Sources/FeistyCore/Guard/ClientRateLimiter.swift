@@ -5,9 +5,9 @@
 ///
 /// Memory is bounded: at most `maxClients` buckets (split evenly between the shards). A shard that is full when a new
 /// client arrives first forgets the buckets that are full again (their clients were quiet long enough that a new
-/// bucket is the same thing); if that frees less than a sixteenth of it, it also forgets the buckets closest to full,
-/// so a flood of new addresses costs one sweep per many arrivals, and what a forgotten client gains is at most a
-/// sixteenth of the shard's buckets refilled early.
+/// bucket is the same thing); if that frees less than a sixteenth of it, it also forgets the buckets closest to full
+/// (their clients gain the least from a fresh bucket; a client deep in debt, the one being throttled, is kept). So a
+/// flood of new addresses costs one sweep per sixteenth of a shard, not one per arrival.
 public final class ClientRateLimiter: Sendable {
     /// Tokens per second per client (`--rate`).
     public let rate: Double
