@@ -19,6 +19,10 @@ public final class ClientGuard: Sendable {
     private let epoch = NIODeadline.now()
     let events: AsyncStream<GuardEvent>
     private let continuation: AsyncStream<GuardEvent>.Continuation
+    /// `--rate`/`--burst` (`nil`: no limit).
+    private let rateLimiter: ClientRateLimiter?
+    /// `--max-conns-per-client` (`nil`: no limit).
+    private let connections: ConnectionCounter?
 
     /// Creates the guard with the bans loaded from the store.
     public init(configuration: GuardConfiguration, bans: BanList = .empty) {
@@ -26,6 +30,8 @@ public final class ClientGuard: Sendable {
         self.book = Mutex(configuration.strikes)
         self.published = Mutex(bans)
         self.anyBans = Atomic(bans.count > 0)
+        self.rateLimiter = configuration.rate.map { ClientRateLimiter(rate: $0.perSecond, burst: $0.burst) }
+        self.connections = configuration.maxConnectionsPerClient.map { ConnectionCounter(max: $0) }
         // Unbounded: a ban or strike is a few dozen bytes, and the service drains them as fast as SQLite commits.
         (events, continuation) = AsyncStream.makeStream(of: GuardEvent.self)
     }
@@ -49,9 +55,24 @@ public final class ClientGuard: Sendable {
 
     /// Judges a new connection from `peer` (`nil`: not an IP peer), before a byte is read. A trusted proxy is never
     /// turned away: the clients behind it are judged per request.
+    ///
+    /// A connection judged `.serve` and counted against `--max-conns-per-client` must be handed to
+    /// `connectionClosed(peer:)` when it closes.
     func judge(connectionFrom peer: IPAddress?, peerTrusted: Bool) -> ConnectionVerdict {
-        guard let peer, !peerTrusted, !configuration.dryRun, configuration.banResponse == .close else { return .serve }
-        return isBanned(peer) ? .closeBanned : .serve
+        guard let peer, !peerTrusted, !configuration.dryRun else { return .serve }
+        if configuration.banResponse == .close, isBanned(peer) { return .closeBanned }
+        if let connections, !connections.open(key(peer)) { return .closeTooMany }
+        return .serve
+    }
+
+    /// Whether connections from `peer` are counted (so `connectionClosed` must follow their close).
+    func countsConnections(of peer: IPAddress?, peerTrusted: Bool) -> Bool {
+        connections != nil && peer != nil && !peerTrusted && !configuration.dryRun
+    }
+
+    /// A connection judged `.serve` closed: it no longer counts against `--max-conns-per-client`.
+    func connectionClosed(peer: IPAddress) {
+        connections?.close(key(peer))
     }
 
     /// Judges one request head.
@@ -70,9 +91,14 @@ public final class ClientGuard: Sendable {
         if !configuration.dryRun, isBanned(client) {
             return .banned(closeSilently: configuration.banResponse == .close)
         }
-        if case .forward = verdict { return .pass }
-        let key = ClientKey(address: client, ipv6Prefix: configuration.ipv6Prefix)
         let elapsed = Duration.nanoseconds((now - epoch).nanoseconds)
+        if let rateLimiter, !configuration.dryRun,
+            let seconds = rateLimiter.check(key(client), at: elapsed).retryAfterSeconds
+        {
+            return .throttled(retryAfterSeconds: seconds)
+        }
+        if case .forward = verdict { return .pass }
+        let key = key(client)
         let action = book.withLock { $0.record(client: key, target: target, verdict: verdict, at: elapsed) }
         switch action {
         case .none, .refuse:
@@ -85,6 +111,10 @@ public final class ClientGuard: Sendable {
             continuation.yield(.ban(decision, at: Date()))
             return .refuseUndeclared
         }
+    }
+
+    private func key(_ address: IPAddress) -> ClientKey {
+        ClientKey(address: address, ipv6Prefix: configuration.ipv6Prefix)
     }
 
     private func isBanned(_ address: IPAddress) -> Bool {

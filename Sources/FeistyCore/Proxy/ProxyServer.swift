@@ -194,6 +194,9 @@ public final class ProxyServer: Service, Sendable {
                 try channel.pipeline.syncOperations.addHandler(TurnAwayHandler())
                 return
             }
+            if let peer, clientGuard.countsConnections(of: peer, peerTrusted: trusted) {
+                channel.closeFuture.whenComplete { _ in clientGuard.connectionClosed(peer: peer) }
+            }
         }
         let edge = ConnectionEdgeHandler()
         let sync = channel.pipeline.syncOperations
