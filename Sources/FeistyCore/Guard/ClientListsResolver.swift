@@ -13,7 +13,10 @@ import Synchronization
 ///   ``noteClient(_:)`` (cheap, never blocks on DNS); ``run()`` checks them on a dedicated thread pool, remembers
 ///   each result for `dnsRefresh` (up to `reverseCacheLimit` addresses, oldest forgotten first) and republishes the
 ///   snapshot. Until its check completes, a client is not matched by any reverse pattern: its first connections
-///   are judged by the other entries alone.
+///   are judged by the other entries alone. A failed lookup (no PTR record, a DNS timeout) counts as no match
+///   until the result expires. `getnameinfo` gives one PTR name per address; only that one is tried.
+///
+/// ``run()`` must be called at most once (it owns the queue of noted clients).
 ///
 /// The proxy reads ``current`` (or calls ``membership(of:)``) on its event loops: a short lock to copy a reference.
 public final class ClientListsResolver: Service, Sendable {
@@ -196,11 +199,18 @@ public final class ClientListsResolver: Service, Sendable {
     /// Checks the queued clients against the reverse patterns (a few at a time on the lookup pool), records the
     /// results and publishes them.
     func checkPendingClients() async {
-        let batch = pending.withLock { pending -> [UInt128] in
+        let (batch, dropped) = pending.withLock { pending -> ([UInt128], Int) in
             let batch = pending.order
+            let dropped = pending.dropped
             pending.order.removeAll(keepingCapacity: true)
             pending.queued.removeAll(keepingCapacity: true)
-            return batch
+            pending.dropped = 0
+            return (batch, dropped)
+        }
+        if dropped > 0 {
+            logger.debug(
+                "client lists: \(dropped) clients not queued for a reverse check (queue full); noted again later"
+            )
         }
         let unchecked = state.withLock { state in
             batch.map { IPNetwork(networkBits: $0, prefixLength: 128).network }.filter { !state.reverse.contains($0) }
