@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -379,6 +380,31 @@ private final class FakeDNS: Sendable {
             }
             #expect(resolver.membership(of: client) == .allowed)
             group.cancelAll()
+        }
+    }
+}
+
+extension ClientListsResolverTests {
+    @Test func serviceStopsOnGracefulShutdown() async throws {
+        let dns = FakeDNS(forward: ["api.example.com": ["192.0.2.9"]], reverse: [:])
+        let lists = try AddressLists(parsingAllow: ["api.example.com"], deny: [], priority: ["*.example.com"])
+        let resolver = ClientListsResolver(
+            lists: lists,
+            dnsRefresh: .milliseconds(20),
+            logger: quietLogger,
+            lookup: dns.lookup
+        )
+        let group = ServiceGroup(services: [resolver], logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var waited = 0
+            while dns.lookups.withLock({ $0.count }) < 3, waited < 500 {  // the initial lookup and two refreshes
+                try await Task.sleep(for: .milliseconds(10))
+                waited += 1
+            }
+            #expect(resolver.membership(of: address("192.0.2.9")) == .allowed)
+            await group.triggerGracefulShutdown()
+            try await tasks.next()
         }
     }
 }
