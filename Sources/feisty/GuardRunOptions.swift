@@ -25,6 +25,25 @@ struct GuardRunOptions: ParsableArguments {
     @Option(help: "Connections one client may hold open; more are closed at accept.")
     var maxConnsPerClient: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Never strike, ban or throttle these clients (repeatable).",
+            discussion: """
+                An address, a CIDR, a host name (resolved at start and every --dns-refresh), a reverse pattern \
+                such as *.googlebot.com (counts only when the client's PTR name resolves back to its address), or \
+                @FILE with one entry per line.
+                """,
+            valueName: "entry"
+        )
+    )
+    var allow: [String] = []
+
+    @Option(help: ArgumentHelp("Refuse these clients like banned ones (repeatable; entries as --allow).", valueName: "entry"))
+    var deny: [String] = []
+
+    @Option(help: "How often host names of --allow, --deny and --priority are resolved again.")
+    var dnsRefresh = "5m"
+
     func validate() throws {
         if let rate, !(rate > 0) { throw ValidationError("--rate must be a positive number of requests per second") }
         if let burst, burst < 1 { throw ValidationError("--burst must be at least 1") }
@@ -36,14 +55,33 @@ struct GuardRunOptions: ParsableArguments {
 
     /// The guard's settings (`nil` under `--no-guard`).
     func configuration(policy: GuardOptions) throws -> GuardConfiguration? {
-        guard !noGuard else { return nil }
+        guard !noGuard else {
+            if !allow.isEmpty || !deny.isEmpty || rate != nil || maxConnsPerClient != nil {
+                throw ValidationError("--no-guard turns off --allow, --deny, --rate and --max-conns-per-client")
+            }
+            return nil
+        }
+        let lists: AddressLists
+        do {
+            lists = try AddressLists(parsingAllow: allow, deny: deny, priority: [])
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let refresh: Duration
+        do {
+            refresh = try ProxyValueParsing.duration(dnsRefresh)
+        } catch {
+            throw ValidationError("--dns-refresh: \(error)")
+        }
         return GuardConfiguration(
             strikes: try policy.strikeBook(dryRun: dryRun),
             ipv6Prefix: policy.ipv6Prefix,
             stateDirectory: state.stateDirectory ?? StateDirectory.defaultPath(),
             banResponse: banResponse,
             rate: rate.map { (perSecond: $0, burst: burst ?? max(1, Int($0.rounded(.up)))) },
-            maxConnectionsPerClient: maxConnsPerClient
+            maxConnectionsPerClient: maxConnsPerClient,
+            lists: lists,
+            dnsRefresh: refresh
         )
     }
 }

@@ -91,9 +91,11 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The guard's service (`nil` under `--no-guard`): the state directory is opened and its bans loaded before
     /// anything listens, so a bad `--state-dir` is one error and no app started.
-    private func guardService(logger: Logger) throws -> GuardService? {
+    private func guardService(logger: Logger) async throws -> GuardService? {
         guard let configuration = try guardRun.configuration(policy: guardPolicy) else { return nil }
-        return try GuardService(configuration: configuration, logger: logger)
+        let service = try GuardService(configuration: configuration, logger: logger)
+        await service.prepare()
+        return service
     }
 
     /// `--upstream`: routes come from extracting APP; the public address defaults to what its `app.run` asks for.
@@ -108,7 +110,7 @@ struct RunCommand: AsyncParsableCommand {
             table: table,
             upstream: try ProxyServer.resolve(upstream),
             configuration: configuration,
-            guardService: try guardService(logger: logger),
+            guardService: try await guardService(logger: logger),
             logger: logger
         )
     }
@@ -143,7 +145,7 @@ struct RunCommand: AsyncParsableCommand {
             launch: launch,
             policy: policy,
             proxy: configuration,
-            guardService: try guardService(logger: logger),
+            guardService: try await guardService(logger: logger),
             listen: publicAddress,
             logger: logger
         )

@@ -23,10 +23,13 @@ public final class ClientGuard: Sendable {
     private let rateLimiter: ClientRateLimiter?
     /// `--max-conns-per-client` (`nil`: no limit).
     private let connections: ConnectionCounter?
+    /// `--allow`, `--deny`, `--priority` (`nil`: no lists).
+    let lists: ClientListsResolver?
 
     /// Creates the guard with the bans loaded from the store.
-    public init(configuration: GuardConfiguration, bans: BanList = .empty) {
+    public init(configuration: GuardConfiguration, bans: BanList = .empty, lists: ClientListsResolver? = nil) {
         self.configuration = configuration
+        self.lists = lists
         self.book = Mutex(configuration.strikes)
         self.published = Mutex(bans)
         self.anyBans = Atomic(bans.count > 0)
@@ -60,14 +63,17 @@ public final class ClientGuard: Sendable {
     /// `connectionClosed(peer:)` when it closes.
     func judge(connectionFrom peer: IPAddress?, peerTrusted: Bool) -> ConnectionVerdict {
         guard let peer, !peerTrusted, !configuration.dryRun else { return .serve }
-        if configuration.banResponse == .close, isBanned(peer) { return .closeBanned }
+        let membership = lists?.membership(of: peer) ?? []
+        if membership.contains(.allowed) { return .serve }
+        if configuration.banResponse == .close, membership.contains(.denied) || isBanned(peer) { return .closeBanned }
         if let connections, !connections.open(key(peer)) { return .closeTooMany }
         return .serve
     }
 
     /// Whether connections from `peer` are counted (so `connectionClosed` must follow their close).
     func countsConnections(of peer: IPAddress?, peerTrusted: Bool) -> Bool {
-        connections != nil && peer != nil && !peerTrusted && !configuration.dryRun
+        guard connections != nil, let peer, !peerTrusted, !configuration.dryRun else { return false }
+        return !(lists?.membership(of: peer).contains(.allowed) ?? false)
     }
 
     /// A connection judged `.serve` closed: it no longer counts against `--max-conns-per-client`.
@@ -88,7 +94,10 @@ public final class ClientGuard: Sendable {
         now: NIODeadline
     ) -> RequestVerdict {
         guard let client else { return .pass }
-        if !configuration.dryRun, isBanned(client) {
+        let membership = lists?.membership(of: client) ?? []
+        // Allowed clients are never struck, banned or throttled.
+        if membership.contains(.allowed) { return .pass }
+        if !configuration.dryRun, membership.contains(.denied) || isBanned(client) {
             return .banned(closeSilently: configuration.banResponse == .close)
         }
         let elapsed = Duration.nanoseconds((now - epoch).nanoseconds)

@@ -23,6 +23,10 @@ public struct GuardConfiguration: Sendable {
     public var rate: (perSecond: Double, burst: Int)?
     /// `--max-conns-per-client` (`nil`: no limit).
     public var maxConnectionsPerClient: Int?
+    /// `--allow`, `--deny` and `--priority`.
+    public var lists: AddressLists
+    /// `--dns-refresh`: how often the lists' host names are resolved again.
+    public var dnsRefresh: Duration
 
     /// Whether bans and limits are only computed and logged (`--dry-run`).
     public var dryRun: Bool { strikes.policy.dryRun }
@@ -35,8 +39,12 @@ public struct GuardConfiguration: Sendable {
         banResponse: BanResponse = .close,
         nftables: Bool = false,
         rate: (perSecond: Double, burst: Int)? = nil,
-        maxConnectionsPerClient: Int? = nil
+        maxConnectionsPerClient: Int? = nil,
+        lists: AddressLists = AddressLists(),
+        dnsRefresh: Duration = .seconds(300)
     ) {
+        self.lists = lists
+        self.dnsRefresh = dnsRefresh
         self.strikes = strikes
         self.ipv6Prefix = ipv6Prefix
         self.stateDirectory = stateDirectory

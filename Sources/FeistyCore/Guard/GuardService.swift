@@ -27,14 +27,26 @@ public final class GuardService: Service, Sendable {
         self.store = store
         self.logger = logger
         self.generationAtLoad = snapshot.generation
-        self.clientGuard = ClientGuard(configuration: configuration, bans: BanList(snapshot.bans))
+        let lists =
+            configuration.lists.isEmpty
+            ? nil
+            : ClientListsResolver(lists: configuration.lists, dnsRefresh: configuration.dnsRefresh, logger: logger)
+        self.clientGuard = ClientGuard(configuration: configuration, bans: BanList(snapshot.bans), lists: lists)
         let mode = configuration.dryRun ? " (dry run: nothing is refused)" : ""
         logger.notice("bans in \(store.path): \(snapshot.bans.count) in force\(mode)")
+    }
+
+    /// Resolves the lists' host names; awaited before the proxy listens, so the lists hold from the first request.
+    public func prepare() async {
+        await clientGuard.lists?.resolveInitial()
     }
 
     public func run() async throws {
         let pending = StrikeBuffer()
         try await withThrowingDiscardingTaskGroup { group in
+            if let lists = clientGuard.lists {
+                group.addTask { try await lists.run() }
+            }
             group.addTask { [self] in
                 for await event in clientGuard.events {
                     await handle(event, strikes: pending)
