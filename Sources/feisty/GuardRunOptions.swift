@@ -41,6 +41,14 @@ struct GuardRunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Refuse these clients like banned ones (repeatable; entries as --allow).", valueName: "entry"))
     var deny: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve these clients first when the app is at --app-concurrency (repeatable; entries as --allow).",
+            valueName: "entry"
+        )
+    )
+    var priority: [String] = []
+
     @Option(help: "How often host names of --allow, --deny and --priority are resolved again.")
     var dnsRefresh = "5m"
 
@@ -56,14 +64,16 @@ struct GuardRunOptions: ParsableArguments {
     /// The guard's settings (`nil` under `--no-guard`).
     func configuration(policy: GuardOptions) throws -> GuardConfiguration? {
         guard !noGuard else {
-            if !allow.isEmpty || !deny.isEmpty || rate != nil || maxConnsPerClient != nil {
-                throw ValidationError("--no-guard turns off --allow, --deny, --rate and --max-conns-per-client")
+            if !allow.isEmpty || !deny.isEmpty || !priority.isEmpty || rate != nil || maxConnsPerClient != nil {
+                throw ValidationError(
+                    "--no-guard turns off --allow, --deny, --priority, --rate and --max-conns-per-client"
+                )
             }
             return nil
         }
         let lists: AddressLists
         do {
-            lists = try AddressLists(parsingAllow: allow, deny: deny, priority: [])
+            lists = try AddressLists(parsingAllow: allow, deny: deny, priority: priority)
         } catch {
             throw ValidationError("\(error)")
         }

@@ -30,6 +30,18 @@ struct ProxyOptions: ParsableArguments {
     @Option(help: "Seconds a request waits for a ready app instance (while it starts or restarts) before 503.")
     var queueTimeout: String = "30"
 
+    func validate() throws {
+        if let appConcurrency, appConcurrency < 1 { throw ValidationError("--app-concurrency must be at least 1") }
+    }
+
+    @Option(
+        help: """
+            At most this many requests in the app at once; the rest wait (up to --queue-timeout, then 503) in a \
+            priority queue: --priority peers, then clients with a clean history, then new ones, then struck ones.
+            """
+    )
+    var appConcurrency: Int?
+
     @Option(help: "Request bodies up to this size are received whole before the app sees them; 0 = always stream.")
     var requestBuffer: String = "1m"
 
@@ -77,6 +89,7 @@ struct ProxyOptions: ParsableArguments {
         configuration.upstreamTimeout = try ProxyValueParsing.seconds(upstreamTimeout)
         configuration.gracePeriod = try ProxyValueParsing.seconds(grace)
         configuration.queueTimeout = try ProxyValueParsing.seconds(queueTimeout)
+        configuration.appConcurrency = appConcurrency
         configuration.accessLog = accessLog
         configuration.requestBufferBytes = try ProxyValueParsing.size(requestBuffer) ?? 0
         configuration.bodyTimeout = try ProxyValueParsing.seconds(bodyTimeout)

@@ -25,6 +25,9 @@ public final class ClientGuard: Sendable {
     private let connections: ConnectionCounter?
     /// `--allow`, `--deny`, `--priority` (`nil`: no lists).
     let lists: ClientListsResolver?
+    /// Clients served before (what a clean history is), for the admission queue's classes; bounded.
+    private let seen = Mutex(Set<ClientKey>())
+    static let seenLimit = 100_000
 
     /// Creates the guard with the bans loaded from the store.
     public init(configuration: GuardConfiguration, bans: BanList = .empty, lists: ClientListsResolver? = nil) {
@@ -120,6 +123,25 @@ public final class ClientGuard: Sendable {
             continuation.yield(.ban(decision, at: Date()))
             return .refuseUndeclared
         }
+    }
+
+    /// The class a request from `client` waits in when the app is at `--app-concurrency` (read only then): a
+    /// `--priority` peer first, then a client served before without strikes in the window, then a new one, then
+    /// one with strikes. Marks the client as seen.
+    func priority(of client: IPAddress?, now: NIODeadline) -> PriorityClass {
+        guard let client else { return .unknown }
+        let isPriorityPeer = lists?.membership(of: client).contains(.priority) ?? false
+        let key = key(client)
+        let elapsed = Duration.nanoseconds((now - epoch).nanoseconds)
+        let strikes = book.withLock { $0.strikes(of: key, at: elapsed) }
+        let hasHistory = seen.withLock { seen in
+            if seen.contains(key) { return true }
+            // Forgetting everyone at once is crude but bounded: they count as new once, then as seen again.
+            if seen.count >= Self.seenLimit { seen.removeAll(keepingCapacity: true) }
+            seen.insert(key)
+            return false
+        }
+        return .of(isPriorityPeer: isPriorityPeer, strikes: strikes, hasHistory: hasHistory)
     }
 
     private func key(_ address: IPAddress) -> ClientKey {

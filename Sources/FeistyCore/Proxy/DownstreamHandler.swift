@@ -41,6 +41,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var isQueued = false
     /// Set while a request head waits for the app's first route table (until then nothing can be judged).
     private var tableDeadline: NIODeadline?
+    /// The exchange's place under `--app-concurrency`.
+    private var appSlot = AppSlot.none
+    private var nextTicket: UInt64 = 0
 
     private var peer = "-"
     /// The peer as an address (`nil`: a Unix socket peer), parsed once per connection for the guard.
@@ -173,6 +176,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         dropUpstream()
         edge.downstream = nil
         emitFinishedRecord()
+        leaveAppQueue()
         context.fireChannelInactive()
     }
 
@@ -218,6 +222,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 if !mayTakeRequestHead(context) { break }
                 // Still no route table and still within the queue timeout: the head keeps waiting.
                 if loop.snapshot.matcher == nil, let deadline = tableDeadline, NIODeadline.now() < deadline { break }
+                if case .waiting(_, _, let deadline, _) = appSlot, NIODeadline.now() < deadline { break }
             }
             heldParts.removeFirst()
             handle(part, context: context)
@@ -285,10 +290,17 @@ final class DownstreamHandler: ChannelDuplexHandler {
             ) : peer
         var forwardUndeclared = false
         var guardRefusal: ProxyRefusal?
-        if let clientGuard = environment.clientGuard {
-            // A trusted proxy is never judged itself (a request it sends without naming a client); its clients are.
-            let address = peerTrusted ? (client == peer ? nil : IPAddress(client)) : peerAddress
-            switch clientGuard.judge(request: address, target: head.uri, verdict: verdict, now: now) {
+        // A trusted proxy is never judged itself (a request it sends without naming a client); its clients are.
+        let address = peerTrusted ? (client == peer ? nil : IPAddress(client)) : peerAddress
+        // A head that waited for an app slot was judged before it waited: not again (no second strike or token).
+        let judged = appSlot.judgedVerdict ?? environment.clientGuard?.judge(
+            request: address,
+            target: head.uri,
+            verdict: verdict,
+            now: now
+        )
+        if let judged {
+            switch judged {
             case .pass, .refuseUndeclared: break
             case .forwardUndeclared: forwardUndeclared = true
             case .banned(closeSilently: true):
@@ -300,6 +312,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
         var decision = environment.admission.decide(head: head, verdict: verdict, forwardUndeclared: forwardUndeclared)
         if let guardRefusal { decision = decision.overridden(by: guardRefusal) }
+        if case .forward = decision, let admission = environment.appAdmission {
+            switch takeAppSlot(head, admission: admission, client: address, judged: judged ?? .pass, now: now) {
+            case .go: break
+            case .wait: return
+            case .busy: decision = decision.overridden(by: .appBusy)
+            }
+        }
         appPage = nil
         if case .refuse(let refusal, _) = decision, let pages = snapshot.errorPages {
             appPage = pages.response(for: refusal, accept: head.headers.first(name: "accept")).map { (pages, $0) }
@@ -491,6 +510,84 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
     }
 
+    // MARK: --app-concurrency
+
+    /// Takes an app slot for the request about to be forwarded, or queues the head for one (reading stops).
+    private func takeAppSlot(
+        _ head: HTTPRequestHead,
+        admission: AppAdmission,
+        client: IPAddress?,
+        judged: RequestVerdict,
+        now: NIODeadline
+    ) -> AppSlot.Outcome {
+        switch appSlot {
+        case .held:
+            return .go
+        case .waiting(let ticket, let id, let deadline, let verdict):
+            if now < deadline {
+                heldParts.prepend(.head(head))
+                appSlot = .waiting(ticket, id: id, deadline: deadline, judged: verdict)
+                return .wait
+            }
+            appSlot = .none
+            switch admission.cancel(ticket) {
+            case .wasAdmitted:
+                // The slot was handed over just as the wait ran out: use it (its late wake is ignored).
+                appSlot = .held(ticket)
+                return .go
+            case .wasWaiting, .wasNotWaiting:
+                return .busy
+            }
+        case .none:
+            nextTicket &+= 1
+            let id = nextTicket
+            let bound = NIOLoopBound(self, eventLoop: loop.eventLoop)
+            let eventLoop = loop.eventLoop
+            let priority = environment.clientGuard?.priority(of: client, now: now) ?? .unknown
+            let ticket = AdmissionTicket(priority: priority) { wake in
+                eventLoop.execute { bound.value.appSlotWoke(wake, id: id) }
+            }
+            switch admission.enter(ticket) {
+            case .admitted:
+                appSlot = .held(ticket)
+                return .go
+            case .queued:
+                break
+            case .queuedShedding(let shed):
+                shed.wake(.shed)
+            case .full:
+                return .busy
+            }
+            heldParts.prepend(.head(head))
+            appSlot = .waiting(ticket, id: id, deadline: now + environment.timeouts.queue, judged: judged)
+            return .wait
+        }
+    }
+
+    /// The admission queue decided about the waiting head: it goes now, or (shed for a better client) gets 503.
+    private func appSlotWoke(_ wake: AdmissionTicket.Wake, id: UInt64) {
+        guard case .waiting(let ticket, let waitingID, _, let verdict) = appSlot, waitingID == id else { return }
+        switch wake {
+        case .admitted: appSlot = .held(ticket)
+        case .shed: appSlot = .waiting(ticket, id: id, deadline: .now(), judged: verdict)
+        }
+        releaseHeldRequests()
+    }
+
+    /// The exchange left the app: its slot goes to the best waiting request.
+    private func releaseAppSlot() {
+        guard case .held(let ticket) = appSlot, let admission = environment.appAdmission else { return }
+        appSlot = .none
+        admission.leave(ticket)?.wake(.admitted)
+    }
+
+    /// The connection closed while its head waited: it leaves the queue (or gives back a slot handed to it).
+    private func leaveAppQueue() {
+        guard case .waiting(let ticket, _, _, _) = appSlot, let admission = environment.appAdmission else { return }
+        appSlot = .none
+        if admission.cancel(ticket) == .wasAdmitted { admission.leave(ticket)?.wake(.admitted) }
+    }
+
     private func leaveQueue() {
         guard isQueued else { return }
         isQueued = false
@@ -506,6 +603,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     /// Hands the record of the exchange that just ended to the loop's observers.
     private func emitFinishedRecord() {
+        releaseAppSlot()
         guard let record = machine.takeFinishedRecord() else { return }
         if let instance = countedInstance {
             instance.exchangeEnded(answered: record.refusal == nil && record.status != 0)
@@ -997,6 +1095,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
         if let tableDeadline, now >= tableDeadline {
             leaveQueue()
             releaseHeldRequests()  // the held head is answered 503
+        }
+        if case .waiting(_, _, let deadline, _) = appSlot, now >= deadline {
+            releaseHeldRequests()  // the held head is answered 503 (or goes, if a slot came just now)
         }
         switch machine.tick(now: now, flow: observeFlow(now: now)) {
         case .none:

@@ -36,6 +36,9 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var queueTimeout: TimeAmount
     /// How many requests may wait for a ready instance at once (503 beyond).
     public var queueLimit: Int
+    /// `--app-concurrency`: at most this many requests in the app at once, the rest wait in a priority queue for
+    /// up to `queueTimeout` (`nil`: no limit).
+    public var appConcurrency: Int? = nil
     /// `--threads`: event-loop threads serving client connections (each connection and its app connection stay
     /// on one). Fewer than the cores leaves CPU to the app, which shares the machine.
     public var threads: Int

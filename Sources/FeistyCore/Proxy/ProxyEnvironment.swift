@@ -14,10 +14,15 @@ final class ProxyEnvironment: Sendable {
     let spillDirectory: String?
     /// Strikes, bans and per-client limits (`nil`: none, as with `--upstream` tests that build a bare proxy).
     let clientGuard: ClientGuard?
+    /// `--app-concurrency` (`nil`: no limit, and no lock per request).
+    let appAdmission: AppAdmission?
 
     init(configuration: ProxyConfiguration, spillDirectory: String? = nil, clientGuard: ClientGuard? = nil) {
         self.configuration = configuration
         self.clientGuard = clientGuard
+        self.appAdmission = configuration.appConcurrency.map {
+            AppAdmission(concurrency: $0, maxWaiting: configuration.queueLimit)
+        }
         self.spillDirectory = spillDirectory
         self.admission = RequestAdmission(
             maxHeaderBytes: configuration.maxHeaderBytes,

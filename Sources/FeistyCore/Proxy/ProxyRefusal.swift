@@ -27,6 +27,8 @@ public enum ProxyRefusal: Sendable, Hashable {
     case banned
     /// The client exceeded `--rate`: 429, `Retry-After` in whole seconds.
     case throttled(retryAfterSeconds: Int)
+    /// The app had `--app-concurrency` requests for longer than `--queue-timeout` (or the queue was full).
+    case appBusy
     /// No app instance became ready within `--queue-timeout` (the app is starting, restarting or crash-looping).
     case appUnavailable
     /// The app's process died while answering a request that cannot safely be sent again.
@@ -52,7 +54,7 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .requestHeadTimeout: .requestTimeout
         case .banned: .forbidden
         case .throttled: .tooManyRequests
-        case .appUnavailable: .serviceUnavailable
+        case .appUnavailable, .appBusy: .serviceUnavailable
         case .appCrashed: .badGateway
         case .appHung: .gatewayTimeout
         case .upstreamUnreachable: .badGateway
@@ -64,7 +66,7 @@ public enum ProxyRefusal: Sendable, Hashable {
     /// longer be trusted (malformed, oversized, timed out) or the client should not keep hammering it.
     public var closesConnection: Bool {
         switch self {
-        case .routeNotFound, .methodNotAllowed, .throttled, .appUnavailable, .appCrashed, .appHung, .upstreamUnreachable,
+        case .routeNotFound, .methodNotAllowed, .throttled, .appBusy, .appUnavailable, .appCrashed, .appHung, .upstreamUnreachable,
             .upstreamTimeout:
             false
         case .malformedRequest, .unsupportedTransferCoding, .connectNotAllowed, .headerTooLarge, .bodyTooLarge,
@@ -87,6 +89,7 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .requestHeadTimeout: "head_timeout"
         case .banned: "banned"
         case .throttled: "throttled"
+        case .appBusy: "app_busy"
         case .appUnavailable: "app_unavailable"
         case .appCrashed: "app_crashed"
         case .appHung: "app_hung"
@@ -105,6 +108,7 @@ public enum ProxyRefusal: Sendable, Hashable {
         case .requestBodyTimeout: "408 Request Timeout: the request body stalled\n"
         case .banned: "403 Forbidden: this address is banned\n"
         case .throttled(let seconds): "429 Too Many Requests: slow down; try again in \(seconds) s\n"
+        case .appBusy: "503 Service Unavailable: the app is busy; try again shortly\n"
         case .appUnavailable: "503 Service Unavailable: no app instance is ready; try again shortly\n"
         case .appCrashed: "502 Bad Gateway: the app crashed while answering this request\n"
         case .appHung: "504 Gateway Timeout: the app hung while answering this request; feisty is replacing it\n"
@@ -121,7 +125,7 @@ public enum ProxyRefusal: Sendable, Hashable {
         switch self {
         case .methodNotAllowed(let allowed): headers.add(name: "allow", value: allowed.joined(separator: ", "))
         case .connectNotAllowed: headers.add(name: "allow", value: "")  // no method tunnels through feisty
-        case .appUnavailable: headers.add(name: "retry-after", value: "1")
+        case .appUnavailable, .appBusy: headers.add(name: "retry-after", value: "1")
         case .throttled(let seconds): headers.add(name: "retry-after", value: String(seconds))
         default: break
         }

@@ -1,0 +1,27 @@
+import NIOCore
+
+/// A connection's place under `--app-concurrency` (`AppAdmission`): none, waiting in the priority queue with its
+/// request head held, or holding one of the app's slots until the exchange leaves the app.
+enum AppSlot {
+    /// What taking a slot came to for a request head.
+    enum Outcome {
+        /// A slot is held: forward.
+        case go
+        /// The head waits in the queue (held; reading stops).
+        case wait
+        /// No slot within `--queue-timeout`, or the queue is full, or a better client took the place: 503.
+        case busy
+    }
+
+    case none
+    /// Waiting; `id` tells this wait's wake from a late one of an earlier wait; `judged` is the guard's verdict
+    /// on the head, so it is not judged twice.
+    case waiting(AdmissionTicket, id: UInt64, deadline: NIODeadline, judged: RequestVerdict)
+    case held(AdmissionTicket)
+
+    /// The guard's verdict on a head that waited.
+    var judgedVerdict: RequestVerdict? {
+        if case .waiting(_, _, _, let judged) = self { return judged }
+        return nil
+    }
+}
