@@ -13,6 +13,9 @@ public enum GuardError: Error, Sendable, Hashable, CustomStringConvertible {
     case nestedListFile(flag: String, file: String, line: Int, text: String)
     /// The `@file` of `--allow`, `--deny` or `--priority` could not be read.
     case unreadableListFile(flag: String, path: String, reason: String)
+    /// `--ban-action nftables`: the `nft` command could not run or refused the change (its error output; not root
+    /// gives "Operation not permitted").
+    case nftablesFailed(String)
 
     public var description: String {
         switch self {
@@ -29,6 +32,8 @@ public enum GuardError: Error, Sendable, Hashable, CustomStringConvertible {
             return "\(flag): line \(line) of \(file): \"\(text)\" names another list file; @file lists do not nest"
         case .unreadableListFile(let flag, let path, let reason):
             return "\(flag): cannot read @\(path): \(reason)"
+        case .nftablesFailed(let reason):
+            return "--ban-action nftables: nft failed: \(reason)"
         }
     }
 }

@@ -1,0 +1,322 @@
+import Foundation
+import Subprocess
+
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
+/// `--ban-action nftables`: mirrors the ban list into an nftables table so the kernel drops banned clients before
+/// they reach the proxy.
+///
+/// The table (`table inet feisty` by default) holds five sets with timeouts and an `input` chain at priority -10 that
+/// drops packets whose source is in any of them: hash sets for single addresses (`banned4_addresses`,
+/// `banned6_addresses`) and IPv6 /64s (`banned6_64`, matched on the source's first 64 bits), which is what automatic
+/// bans use, and interval sets `banned4` and `banned6` for other blocks (see `setName(for:)` for why). Dropping (not
+/// rejecting with a TCP reset) is deliberate: a banned client's connects hang until its own timeout, and feisty
+/// spends nothing on it. Every change runs the `nft` command with a script on its standard input (`nft -f -`), one
+/// atomic transaction per call; `load(_:now:)` sends any number of bans in one process.
+///
+/// nftables interval sets refuse overlapping elements (`10.0.0.0/8` and `10.1.2.3/32` cannot both be in `banned4`),
+/// so the action keeps a copy of what it put in the sets and never adds a key that a wider element covers (the
+/// element drops it already); a block that covers keys already in the sets replaces them. The kernel may then stop
+/// dropping a key earlier than its own ban ends (when the block that covered it ends or is removed first); the proxy
+/// still refuses it, so what the kernel drops is always a subset of what feisty bans.
+///
+/// Call order for the proxy: `prepare()` at start, `load(_:now:)` with the active bans, `ban(_:for:)` after a ban is
+/// durable, `unban(_:)` when one is removed, `teardown()` at exit. Needs root (CAP_NET_ADMIN) and the `nft` command.
+public actor NftablesBanAction {
+    /// The nftables table name (in the `inet` family).
+    public let table: String
+    /// The `nft` command: a name looked up in `PATH` or a path.
+    public let nft: String
+    /// Words run before `nft`, e.g. `["ip", "netns", "exec", "NAME"]` to work inside a network namespace.
+    public let commandPrefix: [String]
+
+    /// What the sets hold, as far as this action knows: key and end (`nil`: no timeout).
+    private var elements: [BanKey: Date?] = [:]
+
+    /// The longest `nft` output kept (its errors quote the failing line, which may list many elements).
+    private static let outputLimit = 8 << 20
+    /// Elements per `add element` line in a batch.
+    private static let elementsPerLine = 1000
+    /// How long after its end an element is still assumed to be in the kernel's set (its timer started a little
+    /// after ours) and so deleted before a block overlapping it is added.
+    private static let expiryGrace: TimeInterval = 5
+
+    /// - Parameters:
+    ///   - table: The `inet` table to own; it is replaced by `prepare()` and deleted by `teardown()`.
+    ///   - nft: The `nft` command.
+    ///   - commandPrefix: Words to run `nft` through (a network namespace in tests); empty runs it directly.
+    public init(table: String = "feisty", nft: String = "nft", commandPrefix: [String] = []) {
+        self.table = table
+        self.nft = nft
+        self.commandPrefix = commandPrefix
+    }
+
+    // MARK: - Operations
+
+    /// Creates the table, its two sets and the dropping chain, replacing a table of the same name left by an earlier
+    /// run, in one transaction (no moment without the table's rules, no stale elements kept).
+    /// - Throws: `GuardError.nftablesFailed`.
+    public func prepare() async throws(GuardError) {
+        try await run(Self.prepareScript(table: table))
+        elements = [:]
+    }
+
+    /// Adds `key` to its set until `duration` from now (`nil`: without a timeout). A key already in the set gets
+    /// the new end. A duration of zero or less removes the key (its ban is over).
+    /// - Throws: `GuardError.nftablesFailed`.
+    public func ban(_ key: BanKey, for duration: Duration?) async throws(GuardError) {
+        let now = Date()
+        guard let duration else {
+            try await add([(key, nil)], now: now)
+            return
+        }
+        guard duration > .zero else {
+            try await unban(key)
+            return
+        }
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        try await add([(key, now.addingTimeInterval(seconds))], now: now)
+    }
+
+    /// Removes `key` from its set; nothing happens when it is not there.
+    /// - Throws: `GuardError.nftablesFailed`.
+    public func unban(_ key: BanKey) async throws(GuardError) {
+        guard elements[key] != nil else { return }
+        try await run(Self.deleteScript(table: table, keys: [key]))
+        elements[key] = nil
+    }
+
+    /// Adds every ban active at `now`, each with its remaining time, in one `nft` process (one transaction).
+    /// - Throws: `GuardError.nftablesFailed`.
+    public func load(_ bans: [Ban], now: Date) async throws(GuardError) {
+        try await add(bans.filter { $0.isActive(at: now) }.map { ($0.key, $0.until) }, now: now)
+    }
+
+    /// Deletes the table (feisty's shutdown); errors are ignored.
+    public func teardown() async {
+        try? await run("table inet \(table) {}\ndelete table inet \(table)\n")
+        elements = [:]
+    }
+
+    // MARK: - Applying changes
+
+    /// Adds keys with their ends, leaving out those covered by a wider element and deleting the elements the new
+    /// keys cover, so that no two elements of a set overlap.
+    private func add(_ requested: [(key: BanKey, until: Date?)], now: Date) async throws(GuardError) {
+        elements = elements.filter { _, until in until.map { $0.timeIntervalSince(now) > -Self.expiryGrace } ?? true }
+        // Wider blocks first: a key is kept only when no kept or live key covers it.
+        var wanted: [BanKey: Date?] = [:]
+        for item in requested {
+            if let existing = wanted[item.key] {
+                wanted[item.key] = Self.later(existing, item.until)
+            } else {
+                wanted[item.key] = item.until
+            }
+        }
+        var liveIndex = IntervalIndex()
+        var staleIndex = IntervalIndex()
+        for (key, until) in elements {
+            if until.map({ $0 > now }) ?? true { liveIndex.insert(key) } else { staleIndex.insert(key) }
+        }
+        var kept: [(key: BanKey, until: Date?)] = []
+        var keptIndex = IntervalIndex()
+        for key in wanted.keys.sorted(by: { ($0.network.prefixLength, $0) < ($1.network.prefixLength, $1) }) {
+            if !keptIndex.covering(key).isEmpty || !liveIndex.covering(key, strictly: true).isEmpty { continue }
+            kept.append((key, wanted[key]!))
+            keptIndex.insert(key)
+        }
+        guard !kept.isEmpty else { return }
+        // Elements inside a new block, and elements that may have just ended but still be in the kernel's set
+        // around one: delete them first, in their own transaction, since nft checks overlaps against the set as
+        // it is before the batch.
+        var overlapping = Set(elements.keys.filter { !keptIndex.covering($0, strictly: true).isEmpty })
+        for item in kept { overlapping.formUnion(staleIndex.covering(item.key, strictly: true)) }
+        if !overlapping.isEmpty {
+            try await run(Self.deleteScript(table: table, keys: overlapping.sorted()))
+            for key in overlapping { elements[key] = nil }
+        }
+        // Keys already in a set are replaced (add, delete, add) so that they take the new timeout.
+        let replaced = kept.map(\.key).filter { elements[$0] != nil }
+        var script = Self.deleteScript(table: table, keys: replaced)
+        script += Self.addScript(table: table, elements: kept, now: now)
+        try await run(script)
+        for item in kept { elements[item.key] = item.until }
+    }
+
+    private static func later(_ a: Date?, _ b: Date?) -> Date? {
+        guard let a, let b else { return nil }
+        return max(a, b)
+    }
+
+    /// Runs `nft -f -` with `script` on its standard input.
+    private func run(_ script: String) async throws(GuardError) {
+        let words = commandPrefix + [nft, "-f", "-"]
+        let program = words[0]
+        let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        let configuration = Configuration(executable: executable, arguments: Arguments(Array(words.dropFirst())))
+        let result: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>
+        do {
+            result = try await Subprocess.run(
+                configuration,
+                input: .string(script),
+                output: .string(limit: Self.outputLimit),
+                error: .string(limit: Self.outputLimit)
+            )
+        } catch {
+            throw .nftablesFailed("cannot run \(words.joined(separator: " ")): \(error)")
+        }
+        guard case .exited(0) = result.terminationStatus else {
+            let text = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = text.isEmpty ? "\(result.terminationStatus)" : text
+            throw .nftablesFailed(Self.abbreviated(message))
+        }
+    }
+
+    /// At most a few thousand characters of `text` (nft quotes the whole failing line).
+    private static func abbreviated(_ text: String, limit: Int = 4000) -> String {
+        text.count <= limit ? text : String(text.prefix(limit)) + "…"
+    }
+
+    // MARK: - Scripts
+
+    /// The sets, in the order the chain looks them up.
+    static let setNames = ["banned4_addresses", "banned4", "banned6_addresses", "banned6_64", "banned6"]
+
+    /// The set a key belongs in: single addresses and IPv6 /64s (what automatic bans use) in plain hash sets,
+    /// other blocks in the interval sets `banned4` and `banned6`.
+    ///
+    /// Any change to a set with intervals makes `nft` read every element of every interval set first (it checks
+    /// overlaps in user space), which takes seconds with 100,000 elements; the hash sets keep the common bans fast.
+    static func setName(for key: BanKey) -> String {
+        switch (isIPv4(key), key.network.prefixLength) {
+        case (true, 128): "banned4_addresses"
+        case (true, _): "banned4"
+        case (false, 128): "banned6_addresses"
+        case (false, 64): "banned6_64"
+        case (false, _): "banned6"
+        }
+    }
+
+    /// Whether a key is an IPv4 address or block (stored IPv4-mapped, so a prefix length of 96 or more).
+    static func isIPv4(_ key: BanKey) -> Bool {
+        key.network.network.isIPv4 && key.network.prefixLength >= 96
+    }
+
+    /// The element text nft expects: `192.0.2.7`, `10.0.0.0/8`, `2001:db8:0:0:0:0:0:5`, `2001:db8:0:0:0:0:0:0/48`;
+    /// a /64 is its network address alone (its set holds the sources' first 64 bits).
+    static func elementText(for key: BanKey) -> String {
+        setName(for: key) == "banned6_64" ? key.network.network.description : key.description
+    }
+
+    /// An nft timeout for the time left until `until`, in whole milliseconds rounded up (at least 1 ms).
+    static func timeoutText(until: Date, now: Date) -> String {
+        let milliseconds = max(1, (until.timeIntervalSince(now) * 1000).rounded(.up))
+        let capped = min(milliseconds, Double(Int64.max / 2))
+        return "\(Int64(capped))ms"
+    }
+
+    static func prepareScript(table: String) -> String {
+        """
+        table inet \(table) {}
+        delete table inet \(table)
+        table inet \(table) {
+            set banned4_addresses {
+                type ipv4_addr
+                flags timeout
+            }
+            set banned4 {
+                type ipv4_addr
+                flags interval, timeout
+            }
+            set banned6_addresses {
+                type ipv6_addr
+                flags timeout
+            }
+            set banned6_64 {
+                type ipv6_addr
+                flags timeout
+            }
+            set banned6 {
+                type ipv6_addr
+                flags interval, timeout
+            }
+            chain input {
+                type filter hook input priority -10; policy accept;
+                ip saddr @banned4_addresses drop
+                ip saddr @banned4 drop
+                ip6 saddr @banned6_addresses drop
+                ip6 saddr & ffff:ffff:ffff:ffff:: @banned6_64 drop
+                ip6 saddr @banned6 drop
+            }
+        }
+
+        """
+    }
+
+    /// Deletes keys that may or may not be in their sets: each is added first (a no-op when present), so that the
+    /// delete never fails on an absent element.
+    static func deleteScript(table: String, keys: [BanKey]) -> String {
+        var script = ""
+        for (set, group) in grouped(keys.map { ($0, "") }) {
+            for chunk in chunks(group) {
+                let list = chunk.map { elementText(for: $0.key) }.joined(separator: ", ")
+                script += "add element inet \(table) \(set) { \(list) }\n"
+                script += "delete element inet \(table) \(set) { \(list) }\n"
+            }
+        }
+        return script
+    }
+
+    static func addScript(table: String, elements: [(key: BanKey, until: Date?)], now: Date) -> String {
+        var script = ""
+        let texts = elements.map { item in
+            (
+                item.key,
+                item.until.map { "\(elementText(for: item.key)) timeout \(timeoutText(until: $0, now: now))" }
+                    ?? elementText(for: item.key)
+            )
+        }
+        for (set, group) in grouped(texts) {
+            for chunk in chunks(group) {
+                script += "add element inet \(table) \(set) { \(chunk.map(\.text).joined(separator: ", ")) }\n"
+            }
+        }
+        return script
+    }
+
+    private static func grouped(_ items: [(BanKey, String)]) -> [(String, [(key: BanKey, text: String)])] {
+        var bySet: [String: [(key: BanKey, text: String)]] = [:]
+        for (key, text) in items { bySet[setName(for: key), default: []].append((key, text)) }
+        return setNames.compactMap { name in bySet[name].map { (name, $0) } }
+    }
+
+    private static func chunks<T>(_ items: [T]) -> [ArraySlice<T>] {
+        stride(from: 0, to: items.count, by: elementsPerLine).map {
+            items[$0..<min($0 + elementsPerLine, items.count)]
+        }
+    }
+}
+
+/// Blocks by prefix length, to find quickly the ones that contain a key.
+struct IntervalIndex {
+    private var byLength: [Int: [UInt128: BanKey]] = [:]
+
+    mutating func insert(_ key: BanKey) {
+        byLength[key.network.prefixLength, default: [:]][key.network.network.bits] = key
+    }
+
+    /// The blocks that contain `key`: of any length up to its own, or (`strictly`) only shorter, wider ones.
+    func covering(_ key: BanKey, strictly: Bool = false) -> [BanKey] {
+        var found: [BanKey] = []
+        for (length, networks) in byLength
+        where length < key.network.prefixLength || (!strictly && length == key.network.prefixLength) {
+            let mask: UInt128 = length == 0 ? 0 : ~UInt128(0) << (128 - length)
+            if let block = networks[key.network.network.bits & mask] { found.append(block) }
+        }
+        return found
+    }
+}
