@@ -195,10 +195,17 @@ struct NftablesBanActionNamespaceTests {
         let namespace = try Namespace()
         let action = namespace.action()
         try await action.prepare()
-        try await action.ban(key("127.0.0.2"), for: .seconds(4))
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await action.ban(key("127.0.0.2"), for: .seconds(5))
         let during = try namespace.connecting("127.0.0.2", "127.0.0.3")
-        #expect(during == ["127.0.0.3"])
-        try await Task.sleep(for: .seconds(4.5))
+        // On a loaded machine the probe may start late; it proves nothing about the ban once that has ended.
+        if clock.now - start < .seconds(4) {
+            #expect(during == ["127.0.0.3"])
+        } else {
+            print("aBanWithATimeoutEndsByItself: the probe ran too late to see the ban")
+        }
+        try await clock.sleep(until: start + .seconds(5.5))
         #expect(try namespace.connecting("127.0.0.2", "127.0.0.3") == ["127.0.0.2", "127.0.0.3"])
     }
 
@@ -289,6 +296,54 @@ struct NftablesBanActionNamespaceTests {
         try await action.ban(key("10.0.38.14"), for: .seconds(5))
         try await action.ban(key("10.0.0.0/8"), for: .seconds(600))
         #expect(try namespace.nft("get", "element", "inet", "feisty", "banned4", "{ 10.0.0.0/8 }") == 0)
+    }
+
+    @Test func concurrentBansNeverSendAnOverlap() async throws {
+        let namespace = try Namespace()
+        let action = namespace.action()
+        try await action.prepare()
+        // Blocks and the addresses inside them, all at once: each change is worked out after the previous one.
+        var keys = try (0..<40).map { try key("127.0.2.\($0)") }
+        keys += try [key("127.0.2.0/28"), key("127.0.2.0/24"), key("127.0.2.16/30"), key("127.0.2.0/26")]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for key in keys.shuffled() {
+                group.addTask { try await action.ban(key, for: .seconds(600)) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try namespace.connecting("127.0.2.7", "127.0.2.200", "127.0.3.1") == ["127.0.3.1"])
+        try await action.unban(key("127.0.2.0/24"))
+        #expect(try namespace.connecting("127.0.3.1") == ["127.0.3.1"])
+    }
+
+    /// `FEISTY_BENCH=1`: 100,000 bans, then how long one more ban takes with them in the sets.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["FEISTY_BENCH"] != nil))
+    func benchLoadingAHundredThousandBans() async throws {
+        let namespace = try Namespace()
+        let action = namespace.action()
+        try await action.prepare()
+        let now = Date()
+        var bans: [Ban] = []
+        for i in 0..<90_000 {
+            let key = try key("10.\(i >> 16).\(i >> 8 & 255).\(i & 255)")
+            bans.append(Ban(key: key, since: now, until: now.addingTimeInterval(Double(600 + i)), source: .automatic))
+        }
+        for i in 0..<9_990 {
+            let key = BanKey(client: IPAddress("2001:db8:\(i >> 8):\(i & 255)::1")!)
+            bans.append(Ban(key: key, since: now, until: now.addingTimeInterval(600), source: .automatic))
+        }
+        for i in 0..<10 {
+            bans.append(Ban(key: try key("172.16.\(i).0/24"), since: now, until: nil, source: .manual))
+        }
+        let clock = ContinuousClock()
+        let loading = try await clock.measure { try await action.load(bans, now: now) }
+        let banning = try await clock.measure { try await action.ban(key("192.0.2.1"), for: .seconds(60)) }
+        let blocking = try await clock.measure { try await action.ban(key("192.0.2.128/25"), for: .seconds(60)) }
+        let unbanning = try await clock.measure { try await action.unban(key("10.0.3.4")) }
+        print(
+            "NftablesBanAction: load 100,000 bans \(loading), then ban an address \(banning), a block \(blocking),"
+                + " unban \(unbanning)"
+        )
     }
 
     @Test func notRootIsAGuardErrorWithNftsMessage() async throws {

@@ -57,10 +57,12 @@ public actor NftablesBanAction {
 
     // MARK: - Operations
 
-    /// Creates the table, its two sets and the dropping chain, replacing a table of the same name left by an earlier
+    /// Creates the table, its sets and the dropping chain, replacing a table of the same name left by an earlier
     /// run, in one transaction (no moment without the table's rules, no stale elements kept).
     /// - Throws: `GuardError.nftablesFailed`.
     public func prepare() async throws(GuardError) {
+        await acquire()
+        defer { release() }
         try await run(Self.prepareScript(table: table))
         elements = [:]
     }
@@ -69,13 +71,15 @@ public actor NftablesBanAction {
     /// the new end. A duration of zero or less removes the key (its ban is over).
     /// - Throws: `GuardError.nftablesFailed`.
     public func ban(_ key: BanKey, for duration: Duration?) async throws(GuardError) {
+        await acquire()
+        defer { release() }
         let now = Date()
         guard let duration else {
             try await add([(key, nil)], now: now)
             return
         }
         guard duration > .zero else {
-            try await unban(key)
+            try await remove(key)
             return
         }
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
@@ -85,24 +89,58 @@ public actor NftablesBanAction {
     /// Removes `key` from its set; nothing happens when it is not there.
     /// - Throws: `GuardError.nftablesFailed`.
     public func unban(_ key: BanKey) async throws(GuardError) {
-        guard elements[key] != nil else { return }
-        try await run(Self.deleteScript(table: table, keys: [key]))
-        elements[key] = nil
+        await acquire()
+        defer { release() }
+        try await remove(key)
     }
 
-    /// Adds every ban active at `now`, each with its remaining time, in one `nft` process (one transaction).
+    /// Adds every ban active at `now`, each with its remaining time, in one `nft` process (one transaction; a
+    /// second one first when the bans' blocks cover elements already in the sets).
     /// - Throws: `GuardError.nftablesFailed`.
     public func load(_ bans: [Ban], now: Date) async throws(GuardError) {
+        await acquire()
+        defer { release() }
         try await add(bans.filter { $0.isActive(at: now) }.map { ($0.key, $0.until) }, now: now)
     }
 
     /// Deletes the table (feisty's shutdown); errors are ignored.
     public func teardown() async {
+        await acquire()
+        defer { release() }
         try? await run("table inet \(table) {}\ndelete table inet \(table)\n")
         elements = [:]
     }
 
+    // MARK: - One change at a time
+
+    /// Whether an operation is running; the actor's methods suspend while `nft` runs, and an operation works out
+    /// its script from `elements` as the previous one left them.
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    private func acquire() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func release() {
+        if waiting.isEmpty {
+            busy = false
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+
     // MARK: - Applying changes
+
+    private func remove(_ key: BanKey) async throws(GuardError) {
+        guard elements[key] != nil else { return }
+        try await run(Self.deleteScript(table: table, keys: [key]))
+        elements[key] = nil
+    }
 
     /// Adds keys with their ends, leaving out those covered by a wider element and deleting the elements the new
     /// keys cover, so that no two elements of a set overlap.
