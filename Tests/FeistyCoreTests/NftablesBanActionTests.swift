@@ -238,8 +238,12 @@ struct NftablesBanActionNamespaceTests {
         #expect(try namespace.connecting("fd00::2", "fd00::3", "::1") == ["::1"])
         try await action.unban(BanKey(client: IPAddress("fd00::3")!))
         #expect(try namespace.connecting("fd00::3", "::1") == ["fd00::3", "::1"])
-        // IPv4 traffic is untouched by IPv6 bans.
-        #expect(try namespace.connecting("127.0.0.2") == ["127.0.0.2"])
+        // IPv4 traffic is untouched by IPv6 bans, and an IPv6 block that holds the IPv4-mapped addresses (::/64)
+        // neither hides nor replaces IPv4 bans (the kernel matches IPv4 packets in the IPv4 sets only).
+        try await action.ban(key("127.0.0.4"), for: nil)
+        try await action.ban(key("::/64"), for: nil)
+        try await action.ban(key("127.0.0.2"), for: nil)
+        #expect(try namespace.connecting("127.0.0.2", "127.0.0.3", "127.0.0.4") == ["127.0.0.3"])
     }
 
     @Test func prepareReplacesAStaleTable() async throws {

@@ -34,8 +34,8 @@ public actor NftablesBanAction {
     /// Words run before `nft`, e.g. `["ip", "netns", "exec", "NAME"]` to work inside a network namespace.
     public let commandPrefix: [String]
 
-    /// What the sets hold, as far as this action knows: key and end (`nil`: no timeout).
-    private var elements: [BanKey: Date?] = [:]
+    /// What the sets hold, as far as this action knows.
+    private var elements = ElementMirror()
 
     /// The longest `nft` output kept (its errors quote the failing line, which may list many elements).
     private static let outputLimit = 8 << 20
@@ -64,7 +64,7 @@ public actor NftablesBanAction {
         await acquire()
         defer { release() }
         try await run(Self.prepareScript(table: table))
-        elements = [:]
+        elements.removeAll()
     }
 
     /// Adds `key` to its set until `duration` from now (`nil`: without a timeout). A key already in the set gets
@@ -108,7 +108,7 @@ public actor NftablesBanAction {
         await acquire()
         defer { release() }
         try? await run("table inet \(table) {}\ndelete table inet \(table)\n")
-        elements = [:]
+        elements.removeAll()
     }
 
     // MARK: - One change at a time
@@ -137,16 +137,15 @@ public actor NftablesBanAction {
     // MARK: - Applying changes
 
     private func remove(_ key: BanKey) async throws(GuardError) {
-        guard elements[key] != nil else { return }
+        guard elements.contains(key) else { return }
         try await run(Self.deleteScript(table: table, keys: [key]))
-        elements[key] = nil
+        elements.remove(key)
     }
 
     /// Adds keys with their ends, leaving out those covered by a wider element and deleting the elements the new
     /// keys cover, so that no two elements of a set overlap.
     private func add(_ requested: [(key: BanKey, until: Date?)], now: Date) async throws(GuardError) {
-        elements = elements.filter { _, until in until.map { $0.timeIntervalSince(now) > -Self.expiryGrace } ?? true }
-        // Wider blocks first: a key is kept only when no kept or live key covers it.
+        elements.prune(now: now, grace: Self.expiryGrace)
         var wanted: [BanKey: Date?] = [:]
         for item in requested {
             if let existing = wanted[item.key] {
@@ -155,15 +154,14 @@ public actor NftablesBanAction {
                 wanted[item.key] = item.until
             }
         }
-        var liveIndex = IntervalIndex()
-        var staleIndex = IntervalIndex()
-        for (key, until) in elements {
-            if until.map({ $0 > now }) ?? true { liveIndex.insert(key) } else { staleIndex.insert(key) }
-        }
+        // Wider blocks first: a key is kept only when no kept key or live element covers it.
+        func isLive(_ until: Date?) -> Bool { until.map { $0 > now } ?? true }
         var kept: [(key: BanKey, until: Date?)] = []
         var keptIndex = IntervalIndex()
         for key in wanted.keys.sorted(by: { ($0.network.prefixLength, $0) < ($1.network.prefixLength, $1) }) {
-            if !keptIndex.covering(key).isEmpty || !liveIndex.covering(key, strictly: true).isEmpty { continue }
+            if !keptIndex.covering(key).isEmpty || elements.covering(key).contains(where: { isLive($0.until) }) {
+                continue
+            }
             kept.append((key, wanted[key]!))
             keptIndex.insert(key)
         }
@@ -171,18 +169,23 @@ public actor NftablesBanAction {
         // Elements inside a new block, and elements that may have just ended but still be in the kernel's set
         // around one: delete them first, in their own transaction, since nft checks overlaps against the set as
         // it is before the batch.
-        var overlapping = Set(elements.keys.filter { !keptIndex.covering($0, strictly: true).isEmpty })
-        for item in kept { overlapping.formUnion(staleIndex.covering(item.key, strictly: true)) }
+        var overlapping = Set<BanKey>()
+        if kept.contains(where: { elements.hasLonger(than: $0.key.network.prefixLength) }) {
+            overlapping.formUnion(elements.keys.filter { !keptIndex.covering($0, strictly: true).isEmpty })
+        }
+        for item in kept {
+            overlapping.formUnion(elements.covering(item.key).filter { !isLive($0.until) }.map(\.key))
+        }
         if !overlapping.isEmpty {
             try await run(Self.deleteScript(table: table, keys: overlapping.sorted()))
-            for key in overlapping { elements[key] = nil }
+            for key in overlapping { elements.remove(key) }
         }
         // Keys already in a set are replaced (add, delete, add) so that they take the new timeout.
-        let replaced = kept.map(\.key).filter { elements[$0] != nil }
+        let replaced = kept.map(\.key).filter { elements.contains($0) }
         var script = Self.deleteScript(table: table, keys: replaced)
         script += Self.addScript(table: table, elements: kept, now: now)
         try await run(script)
-        for item in kept { elements[item.key] = item.until }
+        for item in kept { elements.set(item.key, until: item.until) }
     }
 
     private static func later(_ a: Date?, _ b: Date?) -> Date? {
@@ -339,6 +342,57 @@ public actor NftablesBanAction {
     }
 }
 
+/// What the sets hold, as far as the action knows: each key with its end (`nil`: no timeout), and how many keys
+/// there are of each prefix length, so that the blocks around a key are found by lookups instead of a scan.
+struct ElementMirror {
+    private var ends: [BanKey: Date?] = [:]
+    private var countByLength: [Int: Int] = [:]
+    private var callsSincePrune = 0
+
+    var keys: Dictionary<BanKey, Date?>.Keys { ends.keys }
+
+    func contains(_ key: BanKey) -> Bool { ends[key] != nil }
+
+    mutating func set(_ key: BanKey, until: Date?) {
+        if ends.updateValue(until, forKey: key) == nil { countByLength[key.network.prefixLength, default: 0] += 1 }
+    }
+
+    mutating func remove(_ key: BanKey) {
+        guard ends.removeValue(forKey: key) != nil else { return }
+        let length = key.network.prefixLength
+        countByLength[length, default: 1] -= 1
+        if countByLength[length] == 0 { countByLength[length] = nil }
+    }
+
+    mutating func removeAll() {
+        ends = [:]
+        countByLength = [:]
+    }
+
+    /// Forgets keys that ended more than `grace` before `now` (the kernel has dropped them); a scan, so on every
+    /// call while small and once per 1,000 calls when large.
+    mutating func prune(now: Date, grace: TimeInterval) {
+        callsSincePrune += 1
+        guard ends.count < 1000 || callsSincePrune >= 1000 else { return }
+        callsSincePrune = 0
+        for (key, until) in ends where until.map({ now.timeIntervalSince($0) > grace }) ?? false { remove(key) }
+    }
+
+    /// The keys strictly wider than `key` that contain it, in the same family (an IPv6 block never holds IPv4).
+    func covering(_ key: BanKey) -> [(key: BanKey, until: Date?)] {
+        var found: [(key: BanKey, until: Date?)] = []
+        let lowest = NftablesBanAction.isIPv4(key) ? 96 : 0
+        for length in countByLength.keys where length >= lowest && length < key.network.prefixLength {
+            let block = BanKey(network: IPNetwork(networkBits: key.network.network.bits, prefixLength: length))
+            if let until = ends[block] { found.append((block, until)) }
+        }
+        return found
+    }
+
+    /// Whether some key is longer (narrower) than `length`.
+    func hasLonger(than length: Int) -> Bool { countByLength.keys.contains { $0 > length } }
+}
+
 /// Blocks by prefix length, to find quickly the ones that contain a key.
 struct IntervalIndex {
     private var byLength: [Int: [UInt128: BanKey]] = [:]
@@ -347,11 +401,15 @@ struct IntervalIndex {
         byLength[key.network.prefixLength, default: [:]][key.network.network.bits] = key
     }
 
-    /// The blocks that contain `key`: of any length up to its own, or (`strictly`) only shorter, wider ones.
+    /// The blocks that contain `key`: of any length up to its own, or (`strictly`) only shorter, wider ones; in the
+    /// same family (an IPv6 block never holds IPv4).
     func covering(_ key: BanKey, strictly: Bool = false) -> [BanKey] {
         var found: [BanKey] = []
+        let lowest = NftablesBanAction.isIPv4(key) ? 96 : 0
         for (length, networks) in byLength
-        where length < key.network.prefixLength || (!strictly && length == key.network.prefixLength) {
+        where length >= lowest
+            && (length < key.network.prefixLength || (!strictly && length == key.network.prefixLength))
+        {
             let mask: UInt128 = length == 0 ? 0 : ~UInt128(0) << (128 - length)
             if let block = networks[key.network.network.bits & mask] { found.append(block) }
         }
