@@ -47,6 +47,13 @@ import Testing
         #expect(prepare.hasPrefix("table inet t {}\ndelete table inet t\ntable inet t {"))
     }
 
+    @Test func aTableNameIsNeverScriptText() async {
+        let action = NftablesBanAction(table: "x { }; flush ruleset", nft: "/nonexistent/nft")
+        await #expect(throws: GuardError.nftablesFailed("not a table name: x { }; flush ruleset")) {
+            try await action.prepare()
+        }
+    }
+
     @Test func missingNftIsAGuardError() async {
         let action = NftablesBanAction(table: "feisty-test", nft: "/nonexistent/nft")
         do {

@@ -16,7 +16,8 @@ import Subprocess
 /// bans use, and interval sets `banned4` and `banned6` for other blocks (see `setName(for:)` for why). Dropping (not
 /// rejecting with a TCP reset) is deliberate: a banned client's connects hang until its own timeout, and feisty
 /// spends nothing on it. Every change runs the `nft` command with a script on its standard input (`nft -f -`), one
-/// atomic transaction per call; `load(_:now:)` sends any number of bans in one process.
+/// atomic transaction per call (two when a new block first replaces the elements inside it); `load(_:now:)` sends
+/// any number of bans in one process. Calls run one at a time, in the order they reach the actor.
 ///
 /// nftables interval sets refuse overlapping elements (`10.0.0.0/8` and `10.1.2.3/32` cannot both be in `banned4`),
 /// so the action keeps a copy of what it put in the sets and never adds a key that a wider element covers (the
@@ -195,6 +196,13 @@ public actor NftablesBanAction {
 
     /// Runs `nft -f -` with `script` on its standard input.
     private func run(_ script: String) async throws(GuardError) {
+        // The name goes into the script as it is: letters, digits, `_` and `-` only.
+        guard !table.isEmpty, table.utf8.count <= 64,
+            table.unicodeScalars.allSatisfy({
+                ("0"..."9").contains($0) || ("a"..."z").contains($0)
+                    || ("A"..."Z").contains($0) || $0 == "_" || $0 == "-"
+            })
+        else { throw .nftablesFailed("not a table name: \(table)") }
         let words = commandPrefix + [nft, "-f", "-"]
         let program = words[0]
         let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
