@@ -16,6 +16,14 @@ struct GuardRunOptions: ParsableArguments {
     @Option(help: "How a banned client is turned away: close (its connections are closed unread) or 403.")
     var banResponse: GuardConfiguration.BanResponse = .close
 
+    @Option(
+        help: """
+            Also mirror bans into the kernel: nftables (needs root; a set in table inet feisty with each ban's \
+            timeout, so the kernel drops banned clients).
+            """
+    )
+    var banAction: BanAction?
+
     @Option(help: "Requests per second a client may make (a token bucket; the excess gets 429 with Retry-After).")
     var rate: Double?
 
@@ -64,9 +72,11 @@ struct GuardRunOptions: ParsableArguments {
     /// The guard's settings (`nil` under `--no-guard`).
     func configuration(policy: GuardOptions) throws -> GuardConfiguration? {
         guard !noGuard else {
-            if !allow.isEmpty || !deny.isEmpty || !priority.isEmpty || rate != nil || maxConnsPerClient != nil {
+            if !allow.isEmpty || !deny.isEmpty || !priority.isEmpty || rate != nil || maxConnsPerClient != nil
+                || banAction != nil
+            {
                 throw ValidationError(
-                    "--no-guard turns off --allow, --deny, --priority, --rate and --max-conns-per-client"
+                    "--no-guard turns off --allow, --deny, --priority, --rate, --max-conns-per-client and --ban-action"
                 )
             }
             return nil
@@ -88,6 +98,7 @@ struct GuardRunOptions: ParsableArguments {
             ipv6Prefix: policy.ipv6Prefix,
             stateDirectory: state.stateDirectory ?? StateDirectory.defaultPath(),
             banResponse: banResponse,
+            nftables: banAction == .nftables,
             rate: rate.map { (perSecond: $0, burst: burst ?? max(1, Int($0.rounded(.up)))) },
             maxConnectionsPerClient: maxConnsPerClient,
             lists: lists,
@@ -97,3 +108,8 @@ struct GuardRunOptions: ParsableArguments {
 }
 
 extension GuardConfiguration.BanResponse: ExpressibleByArgument {}
+
+/// `--ban-action`.
+enum BanAction: String, ExpressibleByArgument, CaseIterable {
+    case nftables
+}

@@ -86,6 +86,9 @@ struct RunCommand: AsyncParsableCommand {
         } catch let error as StoreError {
             FileHandleOutput.error("feisty: \(error)")
             throw ExitCode.failure
+        } catch let error as GuardError {
+            FileHandleOutput.error("feisty: \(error)")
+            throw ExitCode.failure
         }
     }
 
@@ -94,7 +97,7 @@ struct RunCommand: AsyncParsableCommand {
     private func guardService(logger: Logger) async throws -> GuardService? {
         guard let configuration = try guardRun.configuration(policy: guardPolicy) else { return nil }
         let service = try GuardService(configuration: configuration, logger: logger)
-        await service.prepare()
+        try await service.prepare()
         return service
     }
 

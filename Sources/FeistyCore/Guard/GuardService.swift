@@ -18,6 +18,8 @@ public final class GuardService: Service, Sendable {
     private let store: BanStore
     private let logger: Logger
     private let generationAtLoad: Int64
+    /// `--ban-action nftables`: the kernel's copy of the bans (`nil`: feisty enforces alone).
+    private let nftables: NftablesBanAction?
 
     /// Opens the store in the configured state directory and loads the bans in force.
     /// - Throws: `StoreError` when the state directory or its database cannot be used.
@@ -32,13 +34,22 @@ public final class GuardService: Service, Sendable {
             ? nil
             : ClientListsResolver(lists: configuration.lists, dnsRefresh: configuration.dnsRefresh, logger: logger)
         self.clientGuard = ClientGuard(configuration: configuration, bans: BanList(snapshot.bans), lists: lists)
+        self.nftables = configuration.nftables && !configuration.dryRun ? NftablesBanAction() : nil
         let mode = configuration.dryRun ? " (dry run: nothing is refused)" : ""
         logger.notice("bans in \(store.path): \(snapshot.bans.count) in force\(mode)")
     }
 
-    /// Resolves the lists' host names; awaited before the proxy listens, so the lists hold from the first request.
-    public func prepare() async {
+    /// Resolves the lists' host names and sets up the nftables mirror with the bans in force; awaited before the
+    /// proxy listens, so both hold from the first connection.
+    /// - Throws: `GuardError.nftablesFailed` when `--ban-action nftables` cannot work (no `nft`, not root).
+    public func prepare() async throws(GuardError) {
         await clientGuard.lists?.resolveInitial()
+        if let nftables {
+            try await nftables.prepare()
+            let bans = try? await NIOThreadPool.singleton.runIfActive { [store] in try store.activeBans(at: Date()) }
+            try await nftables.load(bans ?? [], now: Date())
+            logger.notice("bans mirrored into nftables table inet feisty: \(bans?.count ?? 0)")
+        }
     }
 
     public func run() async throws {
@@ -69,6 +80,25 @@ public final class GuardService: Service, Sendable {
             group.cancelAll()
         }
         await writeStrikes(pending.take())
+        await nftables?.teardown()
+    }
+
+    private func mirror(ban key: BanKey, until: Date?) async {
+        guard let nftables else { return }
+        do {
+            try await nftables.ban(key, for: until.map { .seconds($0.timeIntervalSinceNow) })
+        } catch {
+            logger.error("\(error)")
+        }
+    }
+
+    private func unmirror(_ key: BanKey) async {
+        guard let nftables else { return }
+        do {
+            try await nftables.unban(key)
+        } catch {
+            logger.error("\(error)")
+        }
     }
 
     private func handle(_ event: GuardEvent, strikes: StrikeBuffer) async {
@@ -104,6 +134,7 @@ public final class GuardService: Service, Sendable {
             }
             let entry = BanList.Entry(key: key, until: record.ban.until?.timeIntervalSince1970 ?? .infinity)
             clientGuard.publish(clientGuard.bans.adding([entry]))
+            await mirror(ban: key, until: record.ban.until)
             let length = record.ban.until.map { DurationText.short(.seconds($0.timeIntervalSince(date))) } ?? "ever"
             logger.notice("banned \(decision.client) for \(length) (ban #\(record.repeatCount), \(reason)): \(evidence)")
         } catch {
@@ -127,9 +158,12 @@ public final class GuardService: Service, Sendable {
         for removed in before.subtracting(remaining) {
             clientGuard.forgive(removed.network)
             logger.notice("ban on \(removed) lifted")
+            await unmirror(removed)
         }
+        let ends = Dictionary(snapshot.bans.map { ($0.key, $0.until) }, uniquingKeysWith: { first, _ in first })
         for added in remaining.subtracting(before) {
             logger.notice("ban on \(added) applied from the state directory")
+            await mirror(ban: added, until: ends[added] ?? nil)
         }
         return snapshot.generation
     }
