@@ -602,9 +602,12 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     /// Hands the record of the exchange that just ended to the loop's observers.
-    private func emitFinishedRecord() {
+    /// Hands the finished exchange's record to the observers; `responseBytes` is the size of the body feisty wrote
+    /// itself (an app's own error page is not the size of feisty's text).
+    private func emitFinishedRecord(responseBytes: Int? = nil) {
         releaseAppSlot()
-        guard let record = machine.takeFinishedRecord() else { return }
+        guard var record = machine.takeFinishedRecord() else { return }
+        if let responseBytes { record.responseBytes = Int64(responseBytes) }
         if let instance = countedInstance {
             instance.exchangeEnded(answered: record.refusal == nil && record.status != 0)
             countedInstance = nil
@@ -976,8 +979,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
         forgetHeldHead()
         leaveQueue()
         if refusing.closeUpstream { dropUpstream() }
-        emitFinishedRecord()
-        writeRefusal(refusing.refusal, close: refusing.closeNow || machine.closesAfterRefusal)
+        let sent = writeRefusal(refusing.refusal, close: refusing.closeNow || machine.closesAfterRefusal)
+        emitFinishedRecord(responseBytes: sent)
         if refusing.closeNow {
             edge.closeAfterPendingWrites()
         } else {
@@ -1008,12 +1011,14 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    private func writeRefusal(_ refusal: ProxyRefusal, close: Bool) {
-        guard let context else { return }
+    /// Writes feisty's answer; returns the size of its body (`nil`: nothing written through the codec).
+    @discardableResult
+    private func writeRefusal(_ refusal: ProxyRefusal, close: Bool) -> Int? {
+        guard let context else { return nil }
         if refusal == .connectNotAllowed {
             // The codec frames every answer to CONNECT without a body (a tunnel would follow): written below it.
             edge.writeRawAndClose(refusal.rawResponse(allocator: context.channel.allocator))
-            return
+            return nil
         }
         let head: HTTPResponseHead
         let body: ByteBuffer
@@ -1032,6 +1037,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         // socket would retry the whole pending vector each time.
         needsFlush = true
         if !inReadBurst { flushDownstream() }
+        return isHeadRequest ? 0 : body.readableBytes
     }
 
     private func flushDownstream() {
