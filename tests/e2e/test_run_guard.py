@@ -421,6 +421,112 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_banned_not_the_proxy(sta
     assert (other.how, other.status) == ("answered", 200), other
     proxy = ask("127.0.0.1", feisty.port, "/")
     assert (proxy.how, proxy.status) == ("answered", 200), proxy
+    # The right-most untrusted address is the client: a chain ending in the banned address is refused.
+    chain = ask("127.0.0.1", feisty.port, "/", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
+    assert chain.turned_away, f"a chain ending in the banned client was served: {chain}"
+    # An untrusted peer's X-Forwarded-For is not believed: 127.0.0.2 claiming to forward 203.0.113.7 is 127.0.0.2.
+    spoof = ask("127.0.0.1", feisty.port, "/", source="127.0.0.2", headers=scanner)
+    assert (spoof.how, spoof.status) == ("answered", 200), spoof
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_not_believed(start_feisty, app):
+    feisty = start_feisty(str(app), "--max-strikes", "3")
+    t = tag()
+    for number in range(3):
+        ask("127.0.0.1", feisty.port, f"/spoof{number}-{t}", headers={"X-Forwarded-For": "203.0.113.9"})
+    banned_line(feisty, "127.0.0.1")
+    assert "203.0.113.9" not in feisty.output
+    assert ask("127.0.0.1", feisty.port, "/", headers={"X-Forwarded-For": "203.0.113.10"}).turned_away
+
+
+# ---- ban length, the strike window, what is never a strike ---------------------------------------------------------
+
+def test_a_ban_lifts_after_ban_time_and_a_repeat_ban_doubles(start_feisty, app):
+    feisty = start_feisty(str(app), "--ban-time", "1s")
+    ask("127.0.0.1", feisty.port, "/.env")
+    assert "for 1s (ban #1," in banned_line(feisty, "127.0.0.1")
+    assert ask("127.0.0.1", feisty.port, "/").turned_away
+    took = served_within(feisty.port, "127.0.0.1", 4.0)
+    assert took is not None, f"the 1s ban did not lift:\n{feisty.output}"
+
+    ask("127.0.0.1", feisty.port, "/.git/config")
+    assert feisty.wait_for_line("banned 127.0.0.1 for 2s (ban #2,"), feisty.output
+    assert ask("127.0.0.1", feisty.port, "/").turned_away
+
+
+def test_strikes_older_than_find_time_no_longer_count(start_feisty, app):
+    feisty = start_feisty(str(app), "--max-strikes", "3", "--find-time", "2s")
+    t = tag()
+    probe(feisty, [f"/old{number}-{t}" for number in range(2)])
+    assert feisty.wait_for_line(f"strike 2/3 for 127.0.0.1: /old1-{t}"), feisty.output
+    time.sleep(2.3)
+    answers = probe(feisty, [f"/new{number}-{t}" for number in range(2)])
+    assert [answer.status for answer in answers] == [404, 404], answers
+    assert feisty.wait_for_line(f"strike 2/3 for 127.0.0.1: /new1-{t}"), feisty.output
+    assert [(n, path) for n, _, _, path in strikes(feisty.output, "127.0.0.1")] == [
+        (1, f"/old0-{t}"), (2, f"/old1-{t}"), (1, f"/new0-{t}"), (2, f"/new1-{t}")]
+    assert "banned" not in feisty.output
+    # A new window: its first undeclared URL goes to the app again.
+    assert (arrived(feisty, f"/old0-{t}"), arrived(feisty, f"/new0-{t}"), arrived(feisty, f"/new1-{t}")) == (1, 1, 0)
+
+
+EXTRA_ROUTES = """
+
+    @app.route("/docs/")
+    def docs():
+        return "docs"
+
+    @app.route("/wp-login.php")
+    def declared_canary():
+        return "a real login page"
+"""
+
+
+def test_browser_paths_redirects_repeats_and_declared_canaries_are_not_strikes(start_feisty, tmp_path):
+    path = tmp_path / "app.py"
+    path.write_text(textwrap.dedent(APP) + textwrap.dedent(EXTRA_ROUTES))
+    feisty = start_feisty(str(path), "--max-strikes", "2")
+    for browser_path in ("/favicon.ico", "/robots.txt", "/apple-touch-icon.png", "/apple-touch-icon-precomposed.png",
+                         "/.well-known/security.txt", "/favicon.ico", "/robots.txt"):
+        assert ask("127.0.0.1", feisty.port, browser_path).status == 404, browser_path
+    redirect = ask("127.0.0.1", feisty.port, "/docs")  # Werkzeug's strict-slashes redirect to a declared route
+    assert redirect.status in (301, 308), redirect
+    assert ask("127.0.0.1", feisty.port, "/docs/").status == 200
+    declared = ask("127.0.0.1", feisty.port, "/wp-login.php")
+    assert (declared.status, declared.body) == (200, b"a real login page")
+    t = tag()
+    for query in ("", "?a=1", "?a=2", "?b=3"):  # one path, however queried: one strike
+        assert ask("127.0.0.1", feisty.port, f"/same-{t}{query}").status == 404
+    time.sleep(0.5)
+    assert [path for _, _, _, path in strikes(feisty.output)] == [f"/same-{t}"], feisty.output
+    assert "banned" not in feisty.output
+    assert ask("127.0.0.1", feisty.port, "/").status == 200
+
+
+def test_a_wrong_method_is_a_strike(start_feisty, app):
+    feisty = start_feisty(str(app), "--max-strikes", "2")
+    connection = KeepAlive("127.0.0.1", feisty.port)
+    try:
+        connection.connection.request("DELETE", "/items/1")
+        response = connection.connection.getresponse()
+        response.read()
+        assert response.status == 405
+    finally:
+        connection.close()
+    assert feisty.wait_for_line("strike 1/2 for 127.0.0.1: /items/1"), feisty.output
+    assert ask("127.0.0.1", feisty.port, "/items/1").status == 200
+
+
+def test_a_dual_stack_listener_bans_an_ipv4_client_by_its_address_not_all_of_ipv4(start_feisty, app):
+    """On `[::]` IPv4 clients arrive as ::ffff:a.b.c.d: keyed by the IPv4 address, not by the mapped /64 (which
+    would hold every IPv4 client)."""
+    port = free_port()
+    feisty = start_feisty(str(app), "--listen", f"[::]:{port}", port=port)
+    ask("127.0.0.1", port, "/.env")
+    banned_line(feisty, "127.0.0.1")
+    assert ask("127.0.0.1", port, "/").turned_away
+    assert ask("127.0.0.1", port, "/", source="127.0.0.2").status == 200
+    assert ask("::1", port, "/").status == 200
 
 
 # ---- 11. IPv6 clients are banned by their /64 ----------------------------------------------------------------------
