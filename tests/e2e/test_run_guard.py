@@ -185,7 +185,7 @@ def test_first_undeclared_url_reaches_the_app_later_ones_are_answered_by_feisty(
     assert feisty.wait_for_line(f"strike 2/5 for 127.0.0.1: {second}"), feisty.output
     time.sleep(0.5)
 
-    assert arrived(feisty, first) == 1
+    assert arrived(feisty, first) == 1, feisty.output
     assert arrived(feisty, second) == 0, f"the second undeclared URL reached the app:\n{feisty.output}"
     assert [(n, path) for n, _, _, path in strikes(feisty.output, "127.0.0.1")] == [(1, first), (2, second)]
     assert "banned" not in feisty.output
@@ -215,6 +215,7 @@ def test_one_canary_request_bans_at_once_and_never_reaches_the_app(start_feisty,
     ask("127.0.0.1", feisty.port, "/.env")
     line = banned_line(feisty, "127.0.0.1")
     assert "/.env" in line
+    time.sleep(0.3)  # the app's output is relayed asynchronously: give a (wrong) arrival time to show
     assert arrived(feisty, "/.env") == 0
     assert ask("127.0.0.1", feisty.port, "/").turned_away
     assert ask("127.0.0.1", feisty.port, "/", source="127.0.0.2").status == 200
@@ -339,8 +340,9 @@ def test_a_keep_alive_connection_is_closed_at_its_next_request_after_the_ban(sta
             pytest.fail(f"the banned client's keep-alive connection was served after the ban: {status} {body!r}")
     finally:
         connection.close()
+    assert feisty.wait_for_line(f"ARRIVED {before}"), feisty.output
     time.sleep(0.3)
-    assert (arrived(feisty, before), arrived(feisty, after)) == (1, 0)
+    assert (arrived(feisty, before), arrived(feisty, after)) == (1, 0), feisty.output
 
 
 def http_errors():
@@ -390,7 +392,9 @@ def test_strikes_are_counted_exactly_under_50_concurrent_connections(start_feist
     assert {path for _, _, _, path in counted} == {f"/many{index}-{t}" for index in range(50)}
     assert all(m == 60 for _, m, _, _ in counted)
     assert "banned" not in feisty.output
-    assert sum(1 for line in feisty.output.splitlines() if f"ARRIVED /many" in line) == 1
+    assert feisty.wait_for_line("ARRIVED /many"), feisty.output
+    time.sleep(0.3)
+    assert sum(1 for line in feisty.output.splitlines() if "ARRIVED /many" in line) == 1, feisty.output
 
     for index in range(50, 60):
         ask("127.0.0.1", feisty.port, f"/many{index}-{t}")
@@ -464,9 +468,11 @@ def test_strikes_older_than_find_time_no_longer_count(start_feisty, app):
     assert [answer.status for answer in answers] == [404, 404], answers
     assert feisty.wait_for_line(f"strike 2/3 for 127.0.0.1: /new1-{t}"), feisty.output
     assert [(n, path) for n, _, _, path in strikes(feisty.output, "127.0.0.1")] == [
-        (1, f"/old0-{t}"), (2, f"/old1-{t}"), (1, f"/new0-{t}"), (2, f"/new1-{t}")]
-    assert "banned" not in feisty.output
+        (1, f"/old0-{t}"), (2, f"/old1-{t}"), (1, f"/new0-{t}"), (2, f"/new1-{t}")], feisty.output
+    assert "banned" not in feisty.output, feisty.output
     # A new window: its first undeclared URL goes to the app again.
+    assert feisty.wait_for_line(f"ARRIVED /new0-{t}"), feisty.output
+    time.sleep(0.3)
     assert (arrived(feisty, f"/old0-{t}"), arrived(feisty, f"/new0-{t}"), arrived(feisty, f"/new1-{t}")) == (1, 1, 0)
 
 
