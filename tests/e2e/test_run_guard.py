@@ -254,8 +254,9 @@ def test_a_ban_survives_kill_9(start_feisty, app, tmp_path):
     refused = ask("127.0.0.1", again.port, "/")
     assert refused.turned_away, f"the banned client was not refused after the restart: {refused}"
 
-    listed = json.loads(bans_cli("list", "--json", state_dir=state).stdout)
-    assert "127.0.0.1" in json.dumps(listed), listed
+    listed = json.loads(bans_cli("list", "--json", state_dir=state).stdout)["bans"]
+    assert [(ban["key"], ban["source"], ban["repeat_count"], ban["evidence"]) for ban in listed] == [
+        ("127.0.0.1", "automatic", 1, "/.env")], listed
 
 
 # ---- 5. feisty bans add / remove on a running feisty ----------------------------------------------------------------
@@ -364,7 +365,7 @@ def test_dry_run_says_would_ban_and_refuses_nobody(start_feisty, app, tmp_path):
     answer = ask("127.0.0.1", feisty.port, "/items/3")
     assert (answer.status, answer.body) == (200, b"item 3")
     assert not re.search(r"^.*\bbanned 127\.0\.0\.1", feisty.output, re.M), feisty.output
-    assert json.loads(bans_cli("list", "--json", state_dir=state).stdout) in ([], {"bans": []}), "a dry run wrote a ban"
+    assert json.loads(bans_cli("list", "--json", state_dir=state).stdout) == {"bans": []}, "a dry run wrote a ban"
 
 
 # ---- 9. exact strike counting under 50 concurrent connections -------------------------------------------------------
@@ -406,6 +407,52 @@ def test_strikes_are_counted_exactly_under_50_concurrent_connections(start_feist
     evidence = line.split("): ", 1)[1].split()
     assert sorted(evidence) == sorted(f"/many{index}-{t}" for index in range(60)), line
     assert ask("127.0.0.1", feisty.port, "/").turned_away
+
+
+
+def test_concurrent_canaries_earn_one_ban(start_feisty, app, tmp_path):
+    """20 different canaries at once from one client: one ban (#1, not a repeat ban per request in flight)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    feisty = start_feisty(str(app), "--state-dir", str(state))
+    canaries = ["/.git/config", "/wp-login.php", "/.aws/credentials", "/phpinfo.php", "/.htaccess", "/xmlrpc.php",
+                "/.ssh/id_rsa", "/.DS_Store", "/server-status", "/.npmrc", "/adminer.php", "/shell.php", "/setup.php",
+                "/info.php", "/config.json", "/backup.sql", "/dump.sql", "/.htpasswd", "/.svn/entries", "/.env"]
+    barrier = threading.Barrier(len(canaries))
+
+    def client(path):
+        barrier.wait()
+        ask("127.0.0.1", feisty.port, path)
+
+    threads = [threading.Thread(target=client, args=(path,)) for path in canaries]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert "(ban #1," in banned_line(feisty, "127.0.0.1")
+    time.sleep(0.5)
+    assert feisty.output.count("banned 127.0.0.1 ") == 1, feisty.output
+    assert not any(arrived(feisty, path) for path in canaries), feisty.output
+    listed = json.loads(bans_cli("list", "--json", state_dir=state).stdout)["bans"]
+    assert [(ban["key"], ban["repeat_count"]) for ban in listed] == [("127.0.0.1", 1)], listed
+
+
+def test_lifting_a_ban_forgives_the_strikes_but_not_the_repeat_count(start_feisty, app, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    feisty = start_feisty(str(app), "--state-dir", str(state), "--max-strikes", "3")
+    t = tag()
+    probe(feisty, [f"/earn{number}-{t}" for number in range(3)])
+    assert "(ban #1," in banned_line(feisty, "127.0.0.1")
+    bans_cli("remove", "127.0.0.1", state_dir=state)
+    assert served_within(feisty.port, "127.0.0.1", 3.0) is not None, feisty.output
+    assert feisty.wait_for_line("ban on 127.0.0.1 lifted"), feisty.output
+
+    assert ask("127.0.0.1", feisty.port, f"/after-{t}").status == 404
+    assert feisty.wait_for_line(f"strike 1/3 for 127.0.0.1: /after-{t}"), feisty.output  # counting starts over
+    assert ask("127.0.0.1", feisty.port, "/").status == 200
+    probe(feisty, [f"/again{number}-{t}" for number in range(2)])
+    assert feisty.wait_for_line("banned 127.0.0.1 for 20m (ban #2,"), feisty.output  # the repeat doubles
 
 
 # ---- 10. behind a trusted proxy the client is banned, not the proxy ---------------------------------------------
