@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -301,6 +302,10 @@ def test_bans_add_and_remove_apply_to_a_running_feisty(start_feisty, app, tmp_pa
     bans_cli("remove", "127.0.0.0/30", state_dir=state)
     assert served_within(feisty.port, "127.0.0.2", 3.0) is not None
 
+    bans_cli("add", "127.0.0.6", "--for", "1s", state_dir=state)  # a manual ban ends by itself
+    assert turned_away_within(feisty.port, "127.0.0.6", 3.0) is not None, feisty.output
+    assert served_within(feisty.port, "127.0.0.6", 3.0) is not None, f"a 1s manual ban did not end:\n{feisty.output}"
+
 
 # ---- 6. --ban-response 403 ------------------------------------------------------------------------------------------
 
@@ -344,6 +349,28 @@ def test_a_keep_alive_connection_is_closed_at_its_next_request_after_the_ban(sta
     assert feisty.wait_for_line(f"ARRIVED {before}"), feisty.output
     time.sleep(0.3)
     assert (arrived(feisty, before), arrived(feisty, after)) == (1, 0), feisty.output
+
+
+def test_requests_pipelined_on_a_connection_opened_before_the_ban_are_not_served(start_feisty, app):
+    feisty = start_feisty(str(app))
+    first, second = (f"/items/{uuid.uuid4().int % 10**9}" for _ in range(2))
+    sock = socket.create_connection(("127.0.0.1", feisty.port), timeout=5)  # open before the ban, idle
+    try:
+        ask("127.0.0.1", feisty.port, "/.env")  # another connection of the same client earns the ban
+        banned_line(feisty, "127.0.0.1")
+        pipelined = b"".join(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for path in (first, second))
+        received = b""
+        try:
+            sock.sendall(pipelined)
+            while chunk := sock.recv(65536):
+                received += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        assert received == b"", f"a banned client's pipelined requests were answered: {received[:300]!r}"
+    finally:
+        sock.close()
+    time.sleep(0.3)
+    assert (arrived(feisty, first), arrived(feisty, second)) == (0, 0), feisty.output
 
 
 def http_errors():
