@@ -13,6 +13,7 @@ Real clients only: dirb, requests, raw sockets from chosen loopback source addre
 two clients to feisty), and an IPv6 network namespace (root only). Settings are short so the file runs in about a
 minute.
 """
+import http.client
 import json
 import os
 import re
@@ -21,7 +22,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -158,7 +158,8 @@ def test_dirb_is_banned_while_a_good_client_is_never_refused(start_feisty):
 
     # The app itself answered at most one undeclared URL: its access log (Werkzeug's, relayed by feisty) shows at
     # most one 404 after feisty was ready.
-    app_404s = [line for line in feisty.lines[ready_at:] if line.startswith("app") and re.search(r'"[A-Z]+ [^"]*" 404 ', line)]
+    app_404s = [line for line in feisty.lines[ready_at:]
+                if line.startswith("app") and re.search(r'"[A-Z]+ [^"]*" 404 ', line)]
     assert len(app_404s) <= 1, f"undeclared URLs reached the app: {app_404s}\n--- dirb:\n{scan.stdout[-2000:]}"
 
     # Banned: a new connection from the scanner's address is closed unread; 127.0.0.2 is still served.
@@ -338,10 +339,10 @@ def test_a_keep_alive_connection_is_closed_at_its_next_request_after_the_ban(sta
             assert connection.get(f"/probe{number}-{t}")[0] == 404
         try:
             connection.get(f"/probe5-{t}")  # the fifth strike: answered or closed, either is fine
-        except (OSError, http_errors()):
+        except (OSError, http.client.HTTPException):
             pass
         banned_line(feisty, "127.0.0.1")
-        with pytest.raises((OSError, http_errors())):
+        with pytest.raises((OSError, http.client.HTTPException)):
             status, body = connection.get(after)
             pytest.fail(f"the banned client's keep-alive connection was served after the ban: {status} {body!r}")
     finally:
@@ -371,11 +372,6 @@ def test_requests_pipelined_on_a_connection_opened_before_the_ban_are_not_served
         sock.close()
     time.sleep(0.3)
     assert (arrived(feisty, first), arrived(feisty, second)) == (0, 0), feisty.output
-
-
-def http_errors():
-    import http.client
-    return http.client.HTTPException
 
 
 # ---- 8. --dry-run ---------------------------------------------------------------------------------------------------
