@@ -10,7 +10,7 @@
 - `--dry-run` only says "would ban"; `--trusted-proxy` bans the client behind the proxy, never the proxy.
 
 Real clients only: dirb, requests, raw sockets from chosen loopback source addresses (127.0.0.1 and 127.0.0.2 are
-two clients to feisty), and an IPv6 network namespace (root only). Settings are short so the file runs in about a
+two clients to feisty), and an IPv6 network namespace (root only). Settings are short so the file runs in under a
 minute.
 """
 import http.client
