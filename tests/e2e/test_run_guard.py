@@ -195,10 +195,6 @@ def test_first_undeclared_url_reaches_the_app_later_ones_are_answered_by_feisty(
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "feisty's access log gives the size of its generic refusal body (`404 Not Found\\n`, 14 bytes) for a 404 it "
-    "answers itself, not the size of the app's rendered page it actually sends (ProxyConnectionStateMachine.finish "
-    "sets record.responseBytes = refusal.body.utf8.count); also with --no-guard"))
 def test_the_access_log_counts_the_bytes_of_the_page_feisty_answers_with(start_feisty, app):
     feisty = start_feisty(str(app))
     t = tag()
