@@ -111,7 +111,9 @@ def test_a_standby_takes_over_a_killed_instance_at_once(run_faults):
     print(f"crash to first 2xx with --standby: {recovery * 1000:.1f} ms; {load.summary()}")
     assert_no_failures(load, feisty)
     assert first.pid in before  # answered by the standby, booted before the crash: no Python start on the way
-    assert recovery < 0.25  # the goal is < 20 ms (bench/recovery_bench.sh); a Python start takes longer
+    # The speed goal (< 20 ms) is bench/recovery_bench.sh's to check; here only "no Python start on the way" (the pid
+    # check above), with a bound loose enough for a loaded CI machine.
+    assert recovery < 1.0
     assert {o.pid for o in load.snapshot() if o.done < killed_at} == {pid}  # the standby stood by, serving nothing
     wait_for_event(feisty, "ready", timeout=15, count=3)  # a new standby is booted
 
