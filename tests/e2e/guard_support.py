@@ -66,6 +66,8 @@ def ask(host: str, port: int, path: str = "/", source: str = None, headers: dict
             return Outcome("refused")
         except ConnectionResetError:  # the reset came before connect() returned
             return Outcome("reset")
+        except socket.timeout:  # no answer to the SYN at all: dropped (by the kernel's ban set)
+            return Outcome("timeout")
         head = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
         for name, value in (headers or {}).items():
             head += f"{name}: {value}\r\n"
