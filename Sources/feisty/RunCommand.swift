@@ -120,8 +120,13 @@ struct RunCommand: AsyncParsableCommand {
 
     /// Launch mode: feisty starts the app itself and serves the address the app asks for (or `--listen`).
     private func launchApp(logger: Logger) async throws {
-        let configuration = try proxy.configuration(listen: listen)
+        var configuration = try proxy.configuration(listen: listen)
         let policy = try resilience.policy()
+        // Without --app-concurrency, what the server can serve at once: its threads in every instance.
+        if configuration.appConcurrency == nil, let perInstance = server?.concurrency {
+            configuration.appConcurrency = perInstance * resilience.workers
+            logger.notice("at most \(perInstance * resilience.workers) requests in the app at once (--app-concurrency)")
+        }
         if app.app.hasSuffix(".py"), !FileManager.default.fileExists(atPath: app.app) {
             FileHandleOutput.error("feisty: \(app.app): no such file")
             throw ExitCode.failure

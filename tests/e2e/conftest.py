@@ -31,6 +31,11 @@ class RunningFeisty:
     """`feisty run ...` in the background, its output collected line by line."""
 
     def __init__(self, args, port, cwd=REPO, env=None):
+        args = list(args)
+        # Every feisty gets its own state directory: a ban one test earns (127.0.0.1 probing undeclared URLs)
+        # must not turn away the next test's requests, and tests run as root would share /var/lib/feisty.
+        if "--state-dir" not in args and "--no-guard" not in args:
+            args += ["--state-dir", tempfile.mkdtemp(prefix="feisty-state-")]
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.lines = []
@@ -126,10 +131,6 @@ def start_feisty():
         args = list(args)
         if listen and "--listen" not in args:
             args += ["--listen", f"127.0.0.1:{port}"]
-        # Every feisty gets its own state directory: a ban one test earns (127.0.0.1 probing undeclared URLs)
-        # must not turn away the next test's requests, and tests run as root would share /var/lib/feisty.
-        if "--state-dir" not in args and "--no-guard" not in args:
-            args += ["--state-dir", tempfile.mkdtemp(prefix="feisty-state-")]
         running = RunningFeisty(args, port, cwd=cwd, env=env)
         started.append(running)
         if wait:

@@ -10,6 +10,7 @@ import requests
 
 from conftest import listening_tcp_sockets
 
+from .guard_support import session_from
 from .conftest import descendants, free_port
 
 
@@ -148,9 +149,10 @@ def test_upstream_mode_guards_a_running_server(start_feisty, tmp_path):
         feisty = start_feisty("examples/seed/app.py", "--upstream", f"127.0.0.1:{app_port}")
         assert requests.get(feisty.base + "/2024").text == "2024"
         assert requests.get(feisty.base + "/.env").status_code == 404
+        assert feisty.wait_for_line("banned 127.0.0.1 "), feisty.output  # the guard works in this mode too
     finally:
         app.kill()
         app.wait()
-    # The upstream is gone: 502, and feisty keeps running.
-    assert requests.get(feisty.base + "/2024").status_code == 502
-    assert requests.get(feisty.base + "/.env").status_code == 404
+    # The upstream is gone: 502, and feisty keeps running (asked from other addresses: 127.0.0.1 is banned).
+    assert session_from("127.0.0.2").get(feisty.base + "/2024").status_code == 502
+    assert session_from("127.0.0.3").get(feisty.base + "/.env").status_code == 404

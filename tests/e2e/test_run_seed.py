@@ -4,6 +4,7 @@ import pathlib
 import subprocess
 import time
 
+import pytest
 import requests
 
 from .conftest import alive, feisty_binary
@@ -18,15 +19,19 @@ def test_seed_app_is_served_and_guarded(start_feisty):
     # getuser(user) does not take <username>: the app's own 500, passed through.
     r = requests.get(feisty.base + "/user/bob")
     assert r.status_code == 500
-    # An undeclared URL is answered by feisty itself; the app never sees it.
-    r = requests.get(feisty.base + "/wp-login.php")
-    assert r.status_code == 404
+    # A client's first undeclared request still goes to the app (here: a wrong method, answered by Werkzeug).
     r = requests.post(feisty.base + "/2024")
     assert r.status_code == 405 and set(r.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
-    assert feisty.wait_for_line('"GET /2024 HTTP/1.1" 200'), feisty.output
+    assert feisty.wait_for_line('"POST /2024 HTTP/1.1" 405'), feisty.output
+    # A canary is answered by feisty itself (the app never sees it) and bans the client at once: the research
+    # post's proxy, which banned an IP after two requests to undeclared URLs.
+    r = requests.get(feisty.base + "/wp-login.php")
+    assert r.status_code == 404
+    assert feisty.wait_for_line("banned 127.0.0.1 "), feisty.output
+    with pytest.raises(requests.ConnectionError):
+        requests.get(feisty.base + "/2024", timeout=5)
     time.sleep(0.3)
     assert '"GET /wp-login.php' not in feisty.output
-    assert '"POST /2024' not in feisty.output
     # feisty's own access log names the refused request and its verdict.
     assert any("/wp-login.php" in line and "not_found" in line for line in feisty.output.splitlines())
 

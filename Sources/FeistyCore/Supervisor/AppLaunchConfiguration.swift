@@ -8,6 +8,16 @@ public struct AppLaunchConfiguration: Sendable {
         case gunicorn
         /// waitress (must be installed in the app's interpreter).
         case waitress
+
+        /// How many requests one instance serves at once: the threads the launcher gives gunicorn (one worker) and
+        /// waitress (`feisty_probe.py`'s `serve_gunicorn`, `serve_waitress`); `nil` for Werkzeug's threaded server,
+        /// which starts a thread per request without a bound.
+        public var concurrency: Int? {
+            switch self {
+            case .werkzeug: nil
+            case .gunicorn, .waitress: 8
+            }
+        }
     }
 
     /// How feisty reaches the instances it launches (`--internal`).
