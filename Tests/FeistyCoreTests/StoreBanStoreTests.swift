@@ -141,7 +141,7 @@ import Testing
 
     @Test func clearErrors() throws {
         // A file where the directory should be.
-        FileManager.default.createFile(atPath: directory, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: directory, contents: Data("x".utf8))
         #expect {
             try BanStore(directory: directory)
         } throws: { error in
@@ -151,7 +151,7 @@ import Testing
 
         let garbage = directory + "-corrupt"
         try FileManager.default.createDirectory(atPath: garbage, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: garbage + "/bans.sqlite", contents: Data(repeating: 0x41, count: 8192))
+        _ = FileManager.default.createFile(atPath: garbage + "/bans.sqlite", contents: Data(repeating: 0x41, count: 8192))
         #expect {
             try BanStore(directory: garbage)
         } throws: { error in

@@ -56,6 +56,17 @@ public final class ClientGuard: Sendable {
         book.withLock { $0.forgive(network) }
     }
 
+    /// Puts strikes from the history back into the strike book (at start: strikes survive a restart).
+    func restore(_ strikes: [Strike], now: Date = Date()) {
+        let elapsed = Duration.nanoseconds((NIODeadline.now() - epoch).nanoseconds)
+        book.withLock { book in
+            for strike in strikes {
+                let age = Duration.milliseconds(Int64(now.timeIntervalSince(strike.time) * 1000))
+                book.restore(client: ClientKey(banKey: strike.key), path: strike.path, at: elapsed - age)
+            }
+        }
+    }
+
     /// Stops the event stream (the service ends).
     func finish() { continuation.finish() }
 

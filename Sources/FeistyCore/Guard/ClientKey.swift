@@ -26,6 +26,9 @@ public struct ClientKey: Sendable, Hashable, CustomStringConvertible {
         network = BanKey(client: address, ipv6PrefixLength: min(max(ipv6Prefix, 1), 128)).network
     }
 
+    /// The client a ban key stands for (an automatic ban's key: an IPv4 address or an IPv6 network).
+    public init(banKey: BanKey) { network = banKey.network }
+
     /// The ban that covers exactly this client.
     public var banKey: BanKey { BanKey(network: network) }
 

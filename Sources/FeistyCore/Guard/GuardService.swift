@@ -35,8 +35,14 @@ public final class GuardService: Service, Sendable {
             : ClientListsResolver(lists: configuration.lists, dnsRefresh: configuration.dnsRefresh, logger: logger)
         self.clientGuard = ClientGuard(configuration: configuration, bans: BanList(snapshot.bans), lists: lists)
         self.nftables = configuration.nftables && !configuration.dryRun ? NftablesBanAction() : nil
+        // Strikes survive a restart too: the ones still in the window (and not spent on a ban) count again.
+        let findTime = Self.seconds(configuration.strikes.policy.findTime)
+        let strikes = try store.strikesInForce(since: Date().addingTimeInterval(-findTime))
+        clientGuard.restore(strikes)
         let mode = configuration.dryRun ? " (dry run: nothing is refused)" : ""
-        logger.notice("bans in \(store.path): \(snapshot.bans.count) in force\(mode)")
+        logger.notice(
+            "bans in \(store.path): \(snapshot.bans.count) in force, \(strikes.count) strikes in the window\(mode)"
+        )
     }
 
     /// Resolves the lists' host names and sets up the nftables mirror with the bans in force; awaited before the
@@ -69,9 +75,11 @@ public final class GuardService: Service, Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Self.pollInterval)
                     generation = await applyOutsideChanges(since: generation)
+                    // Strikes go to disk within a poll: a kill -9 loses at most half a second of them.
+                    await writeStrikes(pending.take())
                     if ContinuousClock.now - lastHousekeeping >= Self.housekeepingInterval {
                         lastHousekeeping = .now
-                        await housekeeping(strikes: pending)
+                        await housekeeping()
                     }
                 }
             }
@@ -118,7 +126,12 @@ public final class GuardService: Service, Sendable {
         let policy = clientGuard.configuration.strikes.policy
         let key = decision.client.banKey
         let evidence = decision.evidence.joined(separator: " ")
-        let reason = "\(decision.evidence.count) undeclared paths in \(DurationText.short(policy.findTime))"
+        let canaries = clientGuard.configuration.strikes.canaries
+        let canary = decision.evidence.last { canaries.pattern(matching: $0) != nil }
+        let paths = decision.evidence.count
+        let reason =
+            canary.map { "canary path \($0)" }
+            ?? "\(paths) undeclared path\(paths == 1 ? "" : "s") in \(DurationText.short(policy.findTime))"
         if decision.dryRun {
             logger.notice("would ban \(decision.client) (\(reason)): \(evidence)")
             return
@@ -168,8 +181,7 @@ public final class GuardService: Service, Sendable {
         return snapshot.generation
     }
 
-    private func housekeeping(strikes: StrikeBuffer) async {
-        await writeStrikes(strikes.take())
+    private func housekeeping() async {
         let store = self.store
         let findTime = Self.seconds(clientGuard.configuration.strikes.policy.findTime)
         _ = try? await NIOThreadPool.singleton.runIfActive {

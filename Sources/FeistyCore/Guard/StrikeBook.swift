@@ -125,6 +125,19 @@ public struct StrikeBook: Sendable {
         return ban
     }
 
+    /// Puts back a strike from the history (a restart): the path counts for the client from `time` on, as if it had
+    /// just been struck then; no ban is decided here (the next strike decides, as it would have).
+    public mutating func restore(client: ClientKey, path: String, at time: Duration) {
+        let weight = canaries.pattern(matching: path) == nil ? 1 : policy.maxStrikes
+        if clients[client] == nil { makeRoomForClient(at: time) }
+        var strikes = clients[client] ?? ClientStrikes(lastSeen: time)
+        strikes.lastSeen = max(strikes.lastSeen, time)
+        if strikes.paths[path] == nil, strikes.paths.count < maxPathsPerClient {
+            strikes.paths[path] = Sighting(struck: time, lastSeen: time, weight: weight)
+        }
+        clients[client] = strikes
+    }
+
     /// Forgets a client's strikes and ban (its ban was removed by hand: it starts over), and the strikes and bans of
     /// every client inside `network`.
     public mutating func forgive(_ network: IPNetwork) {

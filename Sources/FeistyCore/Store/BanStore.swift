@@ -218,6 +218,30 @@ public final class BanStore: Sendable {
         }
     }
 
+    /// The strikes at or after `date` that still count: those after their key's last automatic ban (the strikes
+    /// that earned a ban are spent), oldest first. What a starting feisty puts back into its strike book.
+    public func strikesInForce(since date: Date) throws(StoreError) -> [Strike] {
+        try perform {
+            try pool.read { db in
+                let rows = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT s.key, s.time, s.path FROM strikes s LEFT JOIN repeat_counts r ON r.key = s.key
+                        WHERE s.time >= ? AND (r.last_ban IS NULL OR s.time > r.last_ban)
+                        ORDER BY s.time, s.id
+                        """,
+                    arguments: [date.timeIntervalSince1970]
+                )
+                var strikes: [Strike] = []
+                while let row = try rows.next() {
+                    guard let key = try? BanKey(parsing: row[0]) else { continue }
+                    strikes.append(Strike(key: key, time: Date(timeIntervalSince1970: row[1]), path: row[2]))
+                }
+                return strikes
+            }
+        }
+    }
+
     /// Keeps the strike history bounded: deletes strikes before `date` (the find-time window's start), then the
     /// oldest beyond `limit` rows.
     /// - Returns: How many were deleted.
