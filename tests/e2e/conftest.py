@@ -30,18 +30,19 @@ def feisty_binary() -> str:
 class RunningFeisty:
     """`feisty run ...` in the background, its output collected line by line."""
 
-    def __init__(self, args, port, cwd=REPO, env=None):
+    def __init__(self, args, port, cwd=REPO, env=None, prefix=(), host="127.0.0.1"):
+        """`prefix` runs feisty through another command that execs it (`ip netns exec NS`, `unshare ...`)."""
         args = list(args)
         # Every feisty gets its own state directory: a ban one test earns (127.0.0.1 probing undeclared URLs)
         # must not turn away the next test's requests, and tests run as root would share /var/lib/feisty.
         if "--state-dir" not in args and "--no-guard" not in args:
             args += ["--state-dir", tempfile.mkdtemp(prefix="feisty-state-")]
         self.port = port
-        self.base = f"http://127.0.0.1:{port}"
+        self.base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         self.lines = []
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(
-            [feisty_binary(), "run", *args],
+            [*prefix, feisty_binary(), "run", *args],
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -627,19 +627,9 @@ def namespace():
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
-class NamespacedFeisty(RunningFeisty):
+def namespaced_feisty(namespace, args, port):
     """`ip netns exec NS feisty run ...` (ip execs feisty: the process is feisty itself)."""
-
-    def __init__(self, namespace, args, port):
-        self.port = port
-        self.base = f"http://[::1]:{port}"
-        self.lines = []
-        self._lock = threading.Lock()
-        self.proc = subprocess.Popen(["ip", "netns", "exec", namespace, feisty_binary(), "run", *args], cwd=REPO,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+    return RunningFeisty(args, port, prefix=("ip", "netns", "exec", namespace), host="::1")
 
 
 def ask_in(namespace: str, port: int, source: str, *paths: str) -> list:
@@ -652,7 +642,7 @@ def ask_in(namespace: str, port: int, source: str, *paths: str) -> list:
 
 def test_an_ipv6_client_is_banned_with_its_whole_64(namespace, app, tmp_path):
     port = 8080
-    feisty = NamespacedFeisty(namespace, [str(app), "--listen", f"[::1]:{port}", "--max-strikes", "5",
+    feisty = namespaced_feisty(namespace, [str(app), "--listen", f"[::1]:{port}", "--max-strikes", "5",
                                           "--state-dir", str(tmp_path / "state")], port)
     try:
         deadline = time.monotonic() + 30
