@@ -431,6 +431,22 @@ def test_http_requests_are_served_during_an_open_websocket(websocket_feisty):
         ws.close(timeout=3)
 
 
+def test_an_open_websocket_holds_no_app_concurrency_slot(run_feisty):
+    """With one request in the app at a time, two WebSockets and plain requests are all served: a tunnel gives its
+    slot back when it starts (its handler leaves the pipeline, so nothing would later)."""
+    feisty = run_feisty(WEBSOCKET_APP, "--app-concurrency", "1", "--queue-timeout", "3")
+    first, second = ws_connect(feisty.port, f"/ws?id={tag()}"), ws_connect(feisty.port, f"/ws?id={tag()}")
+    try:
+        for ws in (first, second):
+            ws.send("hello")
+            assert ws.recv() == "hello"
+        for _ in range(3):
+            assert requests.get(feisty.base + "/", timeout=5).text == "websocket"
+    finally:
+        first.close(timeout=3)
+        second.close(timeout=3)
+
+
 def test_an_idle_websocket_tunnel_is_closed_after_the_tunnel_idle_timeout(run_feisty):
     import websocket
 

@@ -183,6 +183,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         tick?.cancel()
         tick = nil
+        releaseAppSlot()
+        leaveAppQueue()
         self.context = nil
     }
 
@@ -880,6 +882,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
         countedInstance?.exchangeEnded(answered: true)
         countedInstance = nil
+        // A WebSocket is not a request in the app's sense: it gives its `--app-concurrency` slot back now (this
+        // handler leaves the pipeline, so nothing would give it back later).
+        releaseAppSlot()
         tick?.cancel()
         tick = nil
         parserStopped = false
