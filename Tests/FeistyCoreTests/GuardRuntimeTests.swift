@@ -155,7 +155,7 @@ private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
         for path in ["/a", "/b"] { _ = GuardJudgementTests.judge(guardian, path) }
         // Enforced only once published, and published only after the commit.
         var waited = 0
-        while guardian.judge(connectionFrom: client, peerTrusted: false) == .serve, waited < 100 {
+        while guardian.judge(connectionFrom: client, peerTrusted: false) == .serve, waited < 500 {
             try await Task.sleep(for: .milliseconds(20))
             waited += 1
         }
@@ -170,7 +170,12 @@ private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
             Ban(key: BanKey(parsing: "198.51.100.0/24"), since: Date(), until: nil, source: .manual)
         )
         #expect(added.repeatCount == 0)
-        try await Task.sleep(for: .milliseconds(1_200))
+        // Applied at the next poll (500 ms; waited for up to 10 s: the machine may be loaded).
+        var polls = 0
+        while guardian.judge(connectionFrom: address("198.51.100.3"), peerTrusted: false) == .serve, polls < 500 {
+            try await Task.sleep(for: .milliseconds(20))
+            polls += 1
+        }
         #expect(guardian.judge(connectionFrom: client, peerTrusted: false) == .serve)
         #expect(guardian.judge(connectionFrom: address("198.51.100.3"), peerTrusted: false) == .closeBanned)
         #expect(GuardJudgementTests.judge(guardian, "/c") == .forwardUndeclared)
@@ -189,13 +194,19 @@ private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
         }
         var (service, running) = try started()
         for path in ["/a", "/b"] { _ = GuardJudgementTests.judge(service.clientGuard, path) }
-        try await Task.sleep(for: .milliseconds(1_200))  // written within a poll
+        // Written within a poll (waited for: the machine may be loaded).
+        let store = try BanStore(directory: directory)
+        var polls = 0
+        while try store.strikesInForce(since: Date().addingTimeInterval(-60)).count < 2, polls < 500 {
+            try await Task.sleep(for: .milliseconds(20))
+            polls += 1
+        }
         running.cancel()
         (service, running) = try started()
         // Two strikes in the window came back: a third path bans.
         #expect(GuardJudgementTests.judge(service.clientGuard, "/c") == .refuseUndeclared)
         var waited = 0
-        while service.clientGuard.bans.count == 0, waited < 150 {
+        while service.clientGuard.bans.count == 0, waited < 500 {
             try await Task.sleep(for: .milliseconds(20))
             waited += 1
         }
@@ -222,7 +233,7 @@ private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
             let running = Task { try await service.run() }
             _ = GuardJudgementTests.judge(service.clientGuard, "/probe-\(round)")
             var waited = 0
-            while service.clientGuard.bans.count == 0, waited < 100 {
+            while service.clientGuard.bans.count == 0, waited < 500 {
                 try await Task.sleep(for: .milliseconds(20))
                 waited += 1
             }
