@@ -456,19 +456,52 @@ def _prepare_import(path: str):
     return ".".join(module_name[::-1]), path
 
 
+def _find_module_spec(import_name: str, root: str):
+    """The ModuleSpec Python's import system would find for ``import_name`` with ``root`` first on sys.path (as
+    ``flask --app`` puts it), without importing anything: every finder on ``sys.meta_path`` is asked, so import
+    hooks (setuptools' ``__editable__`` finder of a ``pip install -e``, zip imports, ...) are found, not only paths.
+    None when no finder knows the module (or a parent package)."""
+    parts = import_name.split(".")
+    saved = list(sys.path)
+    if root not in sys.path[:1]:
+        sys.path.insert(0, root)
+    try:
+        search, spec = None, None
+        for index in range(len(parts)):
+            name = ".".join(parts[: index + 1])
+            spec = sys.modules[name].__spec__ if name in sys.modules and index < len(parts) - 1 else None
+            if spec is None:
+                for finder in list(sys.meta_path):
+                    find_spec = getattr(finder, "find_spec", None)
+                    if find_spec is None:
+                        continue
+                    try:
+                        spec = find_spec(name, search)
+                    except Exception:  # noqa: BLE001 - a broken finder is one that does not know the module
+                        spec = None
+                    if spec is not None:
+                        break
+            if spec is None:
+                return None
+            search = spec.submodule_search_locations
+            if index < len(parts) - 1 and search is None:
+                return None  # a module, not a package: it has no submodules
+        return spec
+    finally:
+        sys.path[:] = saved
+
+
 def _module_file(import_name: str, root: str):
-    """The source file of ``import_name`` under ``root`` (or anywhere on sys.path), without importing it."""
+    """The source file of ``import_name`` under ``root`` (or wherever Python's finders find it), without importing
+    it."""
     parts = import_name.split(".")
     base = os.path.join(root, *parts)
     for candidate in (base + ".py", os.path.join(base, "__init__.py")):
         if os.path.isfile(candidate):
             return candidate
-    if len(parts) == 1:
-        import importlib.machinery
-
-        spec = importlib.machinery.PathFinder.find_spec(parts[0], [root] + sys.path)
-        if spec is not None and spec.origin and spec.origin.endswith(".py"):
-            return spec.origin
+    spec = _find_module_spec(import_name, root)
+    if spec is not None and spec.origin and spec.origin.endswith(".py"):
+        return spec.origin
     return None
 
 
@@ -496,7 +529,7 @@ def resolve_spec(text: str) -> AppSpec:
         raise ProbeError("not_found", f"{path}: no such file or folder")
     import_name, root = _prepare_import(path)
     file = _module_file(import_name, root)
-    if script is None and file is None and not os.path.isdir(path):
+    if script is None and file is None and not os.path.isdir(path) and _find_module_spec(import_name, root) is None:
         raise ProbeError("not_found", f"Could not import {import_name!r}: no module named {import_name!r} in {root}")
     return AppSpec(text, import_name, root, app_name, os.path.abspath(script) if script else None, file)
 
@@ -543,6 +576,63 @@ def import_flask():
     return flask
 
 
+def flask_cli_argv(spec: AppSpec, command: str) -> list:
+    """``sys.argv`` as the app sees it under ``flask --app APP COMMAND`` (the ``flask`` script of this interpreter)."""
+    return [os.path.join(os.path.dirname(sys.executable), "flask"), "--app", spec.text, command]
+
+
+def _ignored_run_simple(hostname, port, application, *args, **kwargs) -> None:
+    sys.stderr.write(" * feisty: ignoring a call to werkzeug's run_simple() made while the app was loaded: it would "
+                     "start a server and block this command. Only start a server in an "
+                     "'if __name__ == \"__main__\"' guard.\n")
+    sys.stderr.flush()
+
+
+def prepare_flask_cli(spec: AppSpec, command: str) -> None:
+    """Sets up what ``flask --app APP COMMAND`` sets up before it imports the app: ``FLASK_RUN_FROM_CLI=true`` (makes
+    ``app.run()`` a no-op that only prints Flask's own warning, so an unguarded ``app.run()`` at import time starts no
+    server) and ``sys.argv``. For commands that never serve (``routes``, ``error-pages``) werkzeug's ``run_simple``
+    is made a no-op too: under ``flask routes`` it would block the command forever, here it must not."""
+    os.environ["FLASK_RUN_FROM_CLI"] = "true"
+    sys.argv = flask_cli_argv(spec, command)
+    if command != "run":
+        try:
+            import werkzeug.serving
+        except Exception:  # noqa: BLE001 - import_flask reports a missing Flask/Werkzeug
+            return
+        werkzeug.serving.run_simple = _ignored_run_simple
+
+
+def _app_frame_location(tb) -> str:
+    """``file:line`` of the innermost frame in the app's own code (not the standard library, not an installed
+    package such as argparse or click that called ``sys.exit``); the innermost frame when there is none."""
+    import sysconfig
+    import traceback
+
+    library = tuple(os.path.realpath(path) + os.sep for key, path in sysconfig.get_paths().items()
+                    if key in ("stdlib", "platstdlib", "purelib", "platlib") and path)
+    location = ""
+    for frame in traceback.extract_tb(tb):
+        if frame.filename.startswith("<") or os.path.realpath(frame.filename).startswith(library):
+            continue
+        location = f"{_display_path(frame.filename)}:{frame.lineno}"
+    return location or _innermost_location(tb)
+
+
+def _describe_exit(spec: AppSpec, error: BaseException) -> str:
+    """A SystemExit or KeyboardInterrupt raised while the app module was imported, as one clear sentence."""
+    if isinstance(error, SystemExit):
+        code = error.code
+        what = "sys.exit()" if code is None else f"sys.exit({code!r})"
+        text = f"importing {spec.import_name!r} called {what}"
+    else:
+        text = f"importing {spec.import_name!r} raised {type(error).__name__}"
+    location = _app_frame_location(error.__traceback__)
+    if location:
+        text += f" (at {location})"
+    return text + ": the module must be importable as `flask --app` imports it (__name__ is not \"__main__\")"
+
+
 def import_app_module(spec: AppSpec):
     """Imports the module as ``flask --app`` does (``__name__`` is the module name: no __main__ block)."""
     import importlib
@@ -559,7 +649,9 @@ def import_app_module(spec: AppSpec):
         if missing and (spec.import_name == missing or spec.import_name.startswith(missing + ".")):
             raise ProbeError("not_found", f"Could not import {spec.import_name!r}: {error}") from None
         raise ProbeError("import_error", _describe_exception(error)) from None
-    except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt at import are app errors too
+    except (SystemExit, KeyboardInterrupt) as error:  # flask --app fails the same way; never a silent exit
+        raise ProbeError("import_error", _describe_exit(spec, error)) from None
+    except BaseException as error:  # noqa: BLE001 - any exception at import is an app error
         raise ProbeError("import_error", _describe_exception(error)) from None
 
 
@@ -581,10 +673,11 @@ def find_flask_app(module, app_name):
         raise ProbeError("factory_error", _describe_exception(error)) from None
 
 
-def load_app(spec: AppSpec):
-    """The Flask app object for ``spec`` (imports the app)."""
+def load_app(spec: AppSpec, command: str = "routes"):
+    """The Flask app object for ``spec``, imported as ``flask --app APP COMMAND`` would (see prepare_flask_cli)."""
     import_flask()
     record_registration_order()
+    prepare_flask_cli(spec, command)
     module = import_app_module(spec)
     return find_flask_app(module, spec.app_name)
 
@@ -2589,6 +2682,8 @@ class Launcher:
         self.report = report
         self.served = False
         self.original_run_simple = None
+        self.loading = False  # run_module is importing the app: app.run() is ignored, as under `flask run`
+        self.requested_at_load = None  # what an app.run() ignored while loading asked for
 
     # --- patches -----------------------------------------------------------------------------------------------
 
@@ -2610,6 +2705,12 @@ class Launcher:
             launcher.serve(application, {"host": hostname, "port": port}, options)
 
         def flask_run(app, host=None, port=None, debug=None, load_dotenv=True, **options):
+            if launcher.loading:  # `flask --app X run` ignores an app.run() made while it loads the app
+                if launcher.requested_at_load is None:
+                    launcher.requested_at_load = {"host": host or "127.0.0.1", "port": int(port or 5000)}
+                _warn(f"ignoring app.run() called while {launcher.spec.text} was loaded (as `flask --app "
+                      f"{launcher.spec.text} run` does); the loaded app is served once it is loaded")
+                return None
             os.environ.pop("FLASK_RUN_FROM_CLI", None)  # Flask.run returns silently under `flask run`
             return original_flask_run(app, host, port, debug, load_dotenv, **options)
 
@@ -2789,8 +2890,13 @@ class Launcher:
 
     def run_module(self) -> None:
         """``module:name``, factories, packages: load the app like ``routes`` and serve it."""
-        app = load_app(self.spec)
-        self.serve(app, None, {"threaded": True})
+        self.loading = True
+        try:
+            app = load_app(self.spec, "run")
+        finally:
+            self.loading = False
+        os.environ.pop("FLASK_RUN_FROM_CLI", None)
+        self.serve(app, self.requested_at_load, {"threaded": True})
 
 
 def _print_traceback() -> None:
@@ -2873,7 +2979,7 @@ def _parser():
 def cmd_routes(options) -> dict:
     spec = resolve_spec(options.app)
     if options.command == "error-pages":
-        return render_error_pages(load_app(spec))
+        return render_error_pages(load_app(spec, "error-pages"))
     if options.static:
         return static_table(spec)
     app = load_app(spec)
