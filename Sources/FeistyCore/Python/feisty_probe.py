@@ -63,6 +63,14 @@ Failure (all commands)
 APP forms (Flask's own rules, as ``flask --app``)
     ``path/app.py``, a folder holding ``wsgi.py`` or ``app.py`` (in that order, as Flask), a package folder,
     ``module``, ``module:name``, ``module:create_app("dev", debug=True)`` (literal arguments only).
+
+Importing (as ``flask --app APP COMMAND``; see prepare_flask_cli)
+    A module is found as Python finds it, with the APP's folder (the cwd for a module name) first on sys.path:
+    every ``sys.meta_path`` finder is asked, so editable installs' import hooks work. ``FLASK_RUN_FROM_CLI=true``
+    makes an ``app.run()`` at import (or in a factory) a no-op, ``sys.argv`` is ``[.../flask, --app, APP,
+    COMMAND]`` (COMMAND ``routes``, ``error-pages``, ``run`` for ``launch`` of a module), ``run_simple`` is a no-op
+    for ``routes``/``error-pages``, and a ``sys.exit()`` at import is an ``import_error`` naming the app's line.
+    ``launch`` of a script runs it as ``python3 SCRIPT`` (``__main__``, ``sys.argv == [SCRIPT]``) instead.
 """
 from __future__ import annotations
 
