@@ -17,7 +17,10 @@ public final class GuardService: Service, Sendable {
     public let clientGuard: ClientGuard
     private let store: BanStore
     private let logger: Logger
-    private let generationAtLoad: Int64
+    /// The store's change generation the published bans reflect: a poll re-reads the bans only when the store moved
+    /// past it, and feisty's own bans move it along without a re-read (one re-read of a million bans per ban would
+    /// not do).
+    private let knownGeneration: Mutex<Int64>
     /// `--ban-action nftables`: the kernel's copy of the bans (`nil`: feisty enforces alone).
     private let nftables: NftablesBanAction?
 
@@ -28,7 +31,7 @@ public final class GuardService: Service, Sendable {
         let snapshot = try store.snapshot(at: Date())
         self.store = store
         self.logger = logger
-        self.generationAtLoad = snapshot.generation
+        self.knownGeneration = Mutex(snapshot.generation)
         let lists =
             configuration.lists.isEmpty
             ? nil
@@ -70,11 +73,10 @@ public final class GuardService: Service, Sendable {
                 }
             }
             group.addTask { [self] in
-                var generation = generationAtLoad
                 var lastHousekeeping = ContinuousClock.now
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Self.pollInterval)
-                    generation = await applyOutsideChanges(since: generation)
+                    await applyOutsideChanges()
                     // Strikes go to disk within a poll: a kill -9 loses at most half a second of them.
                     await writeStrikes(pending.take())
                     if ContinuousClock.now - lastHousekeeping >= Self.housekeepingInterval {
@@ -139,14 +141,18 @@ public final class GuardService: Service, Sendable {
         let store = self.store
         do {
             // The store's repeat count survives restarts, so a returning scanner's ban doubles across them too.
-            let record = try await NIOThreadPool.singleton.runIfActive { () throws -> BanRecord in
+            let known = knownGeneration.withLock { $0 }
+            let (record, generation) = try await NIOThreadPool.singleton.runIfActive {
+                () throws -> (BanRecord, Int64?) in
                 let count = try store.repeatCount(key: key) + 1
                 let until = policy.banLength(count: count).map { date.addingTimeInterval(Self.seconds($0)) }
                 let ban = Ban(key: key, since: date, until: until, reason: reason, evidence: evidence, source: .automatic)
-                return try store.add(ban)
+                return try store.add(ban, knownGeneration: known)
             }
             let entry = BanList.Entry(key: key, until: record.ban.until?.timeIntervalSince1970 ?? .infinity)
             clientGuard.publish(clientGuard.bans.adding([entry]))
+            // Nobody else wrote in between: the published list is the store's, no re-read needed.
+            if let generation { knownGeneration.withLock { if $0 == known { $0 = generation } } }
             await mirror(ban: key, until: record.ban.until)
             let length = record.ban.until.map { DurationText.short(.seconds($0.timeIntervalSince(date))) } ?? "ever"
             logger.notice("banned \(decision.client) for \(length) (ban #\(record.repeatCount), \(reason)): \(evidence)")
@@ -157,13 +163,14 @@ public final class GuardService: Service, Sendable {
     }
 
     /// Applies bans added or removed by someone else (`feisty bans`, another feisty on the same state directory).
-    private func applyOutsideChanges(since generation: Int64) async -> Int64 {
+    private func applyOutsideChanges() async {
         let store = self.store
+        let generation = knownGeneration.withLock { $0 }
         guard
             let snapshot = try? await NIOThreadPool.singleton.runIfActive({
                 try store.changes(since: generation, at: Date())
             })
-        else { return generation }
+        else { return }
         let before = Set(clientGuard.bans.entries.map(\.key))
         let after = BanList(snapshot.bans)
         clientGuard.publish(after)
@@ -178,7 +185,7 @@ public final class GuardService: Service, Sendable {
             logger.notice("ban on \(added) applied from the state directory")
             await mirror(ban: added, until: ends[added] ?? nil)
         }
-        return snapshot.generation
+        knownGeneration.withLock { $0 = snapshot.generation }
     }
 
     private func housekeeping() async {
