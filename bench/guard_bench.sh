@@ -15,7 +15,8 @@
 #   ROUNDS=3 SECONDS_EACH=10 THREADS=8 bench/guard_bench.sh
 #   KEEP_RUN=1 bench/guard_bench.sh                       # keep the run directory (logs, nginx.conf, state dirs)
 #
-# Other knobs: BANS (1000000), LOOKUPS (10000000), WRK_SECONDS (5), WRK_CONNS (10), GUARD_BENCH_TIMEOUT (seconds).
+# Other knobs: BANS (1000000), LOOKUPS (10000000), BANS_CACHE (/tmp/guard-bench-bans: the million-ban file, written
+# once in minutes, then reused), WRK_SECONDS (5), WRK_CONNS (10), GUARD_BENCH_TIMEOUT (seconds).
 # Needs nginx (its stream module, libnginx-mod-stream, for the L4 peer; skipped without it), wrk, cc, python3.
 # Everything on 127.0.0.1; every process is started in its own session and recorded in RUN/pids; the EXIT trap
 # stops the driver and kills whatever is left of the recorded process groups, by PID.
@@ -93,7 +94,7 @@ timeout --signal=TERM --kill-after=10 "$LIMIT" \
     "$PYTHON" "$REPO/bench/guard_bench.py" --feisty "$FEISTY" --bench-bans "$BENCH_BANS" --flood "$RUN/guard_flood" \
     --run-dir "$RUN" --commit "$COMMIT" --parts "${PARTS:-refuse,million,strike}" --rounds "$ROUNDS" \
     --seconds "${SECONDS_EACH:-5}" --threads "${THREADS:-8}" --bans "${BANS:-1000000}" \
-    --lookups "${LOOKUPS:-10000000}" --wrk-seconds "${WRK_SECONDS:-5}" --wrk-conns "${WRK_CONNS:-10}" &
+    --lookups "${LOOKUPS:-10000000}" --bans-cache "${BANS_CACHE:-/tmp/guard-bench-bans}" --wrk-seconds "${WRK_SECONDS:-5}" --wrk-conns "${WRK_CONNS:-10}" &
 DRIVER=$!
 set +e
 wait "$DRIVER"

@@ -6,14 +6,16 @@ import Foundation
 ///     feisty-bench-bans lookup [COUNT] [LOOKUPS]   build a BanList of COUNT bans, time LOOKUPS lookups of hits
 ///                                                  and of misses; prints RESULT lines
 ///     feisty-bench-bans store DIR [COUNT]          write COUNT bans into DIR/bans.sqlite (one transaction)
+///     feisty-bench-bans check                      BanList against a brute-force scan, random small lists of
+///                                                  blocks of every length around IPv4, IPv4-mapped and IPv6 bases
 ///
 /// The bans (the same set in both modes, from a fixed seed): half single IPv4 addresses (/32), half IPv6 /64s (the
 /// keys automatic bans use), plus 300 CIDR blocks added by hand (IPv4 /16, /20, /24 inside 10.0.0.0/8; IPv6 /32,
 /// /48 inside fd00::/8). `lookup` builds two lists: the single keys alone (2 prefix lengths to probe) and with the
 /// CIDRs (7). Probes, 2^18 of each kind, cycled: hits (half banned IPv4 addresses, half addresses inside banned
 /// /64s), CIDR hits (2^15, addresses inside the CIDRs), misses (IPv4 and IPv6 addresses under no ban, half each,
-/// which probe every table). Both the table walk alone (`ban(covering:at:)`) and the hot path's form, which reads
-/// the clock per lookup (`ban(covering:)`), are timed.
+/// which probe every table). Timed: the table walk alone (`ban(covering:at:)`, LOOKUPS lookups) and the hot path's
+/// form, which reads the clock per lookup (`ban(covering:)`, a tenth as many).
 @main
 struct BanBenchmark {
     static func main() throws {
@@ -24,6 +26,8 @@ struct BanBenchmark {
             let count = arguments.count > 2 ? Int(arguments[2]) ?? 1_000_000 : 1_000_000
             let lookups = arguments.count > 3 ? Int(arguments[3]) ?? 10_000_000 : 10_000_000
             lookup(count: count, lookups: lookups)
+        case "check":
+            check()
         case "store":
             guard arguments.count >= 3 else { usage() }
             let count = arguments.count > 3 ? Int(arguments[3]) ?? 1_000_000 : 1_000_000
@@ -196,6 +200,7 @@ struct BanBenchmark {
                     + " build_s=\(String(format: "%.3f", seconds(buildTime)))"
                     + " list_rss_mib=\(String(format: "%.1f", Double(after - before) / 1024))"
             )
+            let reference = ReferenceBanList(bans)
             let now = Date().timeIntervalSince1970
             var kinds = [("hit", set.hits), ("miss", set.misses)]
             if withCIDRs { kinds.insert(("cidr-hit", set.cidrHits), at: 1) }
@@ -217,18 +222,62 @@ struct BanBenchmark {
                 }
                 let walkFound = found
                 found = 0
+                let clocked = max(1, lookups / 10)  // a tenth as many: the clock's cost is the point, not the walk
                 let hot = clock.measure {
-                    for index in 0..<lookups where banList.ban(covering: probes[index & mask]) != nil { found += 1 }
+                    for index in 0..<clocked where banList.ban(covering: probes[index & mask]) != nil { found += 1 }
                 }
+                // The same probes through the walk BanList had before it skipped the other family's tables.
+                var referenceFound = 0
+                let referenceWalk = clock.measure {
+                    for index in 0..<lookups where reference.ban(covering: probes[index & mask], at: now) {
+                        referenceFound += 1
+                    }
+                }
+                if referenceFound != walkFound { print("WARNING \(label) \(kind): the reference walk disagrees") }
                 print(
                     "RESULT lookup-\(label) \(kind) lookups=\(lookups)"
+                        + " ns_per_lookup_every_table=\(String(format: "%.1f", seconds(referenceWalk) * 1e9 / Double(lookups)))"
                         + " ns_per_lookup=\(String(format: "%.1f", seconds(walk) * 1e9 / Double(lookups)))"
-                        + " ns_per_lookup_with_clock=\(String(format: "%.1f", seconds(hot) * 1e9 / Double(lookups)))"
+                        + " ns_per_lookup_with_clock=\(String(format: "%.1f", seconds(hot) * 1e9 / Double(clocked)))"
                         + " found=\(walkFound)/\(found)"
                 )
             }
             withExtendedLifetime(bans) {}
         }
+    }
+
+    static func check() {
+        let bases = ["192.0.2.7", "10.1.2.3", "0.0.0.1", "2001:db8::1", "::1", "::", "::ffff:0:0", "::fffe:c000:207",
+                     "2001:db8:0:0:0:ffff:c000:207", "fe80::1:2"].map { IPAddress($0)! }
+        var random = Random(state: 42)
+        func address() -> IPAddress {
+            let base = bases[Int(random.next() % UInt64(bases.count))]
+            let flip = random.next() % 3 == 0 ? UInt128(1) << UInt128(random.next() % 128) : 0
+            return base.flipped(flip)
+        }
+        var checked = 0
+        var wrong = 0
+        for _ in 0..<3000 {
+            let keys: [BanKey] = (0..<(1 + Int(random.next() % 6))).map { _ in
+                let base = address()
+                // IPv4 blocks are /0.../32 of the mapped space (/96.../128); IPv6 ones any length.
+                let length = Int(random.next() % (base.isIPv4 ? 33 : 129))
+                return try! BanKey(parsing: "\(base.isIPv4 ? "\(base)" : base.mappedText)/\(length)")
+            }
+            let list = BanList(keys.map { Ban(key: $0, since: Date(), until: nil, source: .manual) })
+            for _ in 0..<40 {
+                let probe = address()
+                let expected = keys.contains { $0.covers(probe) }
+                let got = list.ban(covering: probe, at: 0) != nil
+                checked += 1
+                if expected != got {
+                    wrong += 1
+                    if wrong <= 5 { print("MISMATCH \(probe) in \(keys): expected \(expected), got \(got)") }
+                }
+            }
+        }
+        print("RESULT check lookups=\(checked) wrong=\(wrong)")
+        if wrong > 0 { exit(1) }
     }
 
     static func store(directory: String, count: Int) throws {
@@ -249,5 +298,47 @@ struct BanBenchmark {
                 + " snapshot_s=\(String(format: "%.2f", seconds(readTime))) (\(loaded) bans)"
                 + " read_and_build_s=\(String(format: "%.2f", seconds(buildTime))) (\(listCount) in the list)"
         )
+    }
+}
+
+extension IPAddress {
+    /// This address with `bits` flipped (an IPv4 result parsed back from its mapped form).
+    func flipped(_ bits: UInt128) -> IPAddress {
+        let value = self.bits ^ bits
+        return IPAddress(Self.text(value))!
+    }
+
+    /// The full IPv6 text of the address.
+    var mappedText: String { Self.text(bits) }
+
+    static func text(_ value: UInt128) -> String {
+        (0..<8).map { String(UInt16(truncatingIfNeeded: value >> (16 * (7 - UInt128($0)))), radix: 16) }
+            .joined(separator: ":")
+    }
+}
+
+/// BanList's walk before it skipped the tables of the other address family (3a3cb19): every prefix length in use is
+/// probed, most specific first. The benchmark times it on the same probes, in the same run, as the peer.
+final class ReferenceBanList {
+    private let tables: [(length: Int, mask: UInt128, entries: [UInt128: Double])]
+
+    init(_ bans: [Ban]) {
+        var byLength: [Int: [UInt128: Double]] = [:]
+        for ban in bans {
+            let until = ban.until?.timeIntervalSince1970 ?? .infinity
+            let network = ban.key.network
+            if let previous = byLength[network.prefixLength]?[network.network.bits], previous >= until { continue }
+            byLength[network.prefixLength, default: [:]][network.network.bits] = until
+        }
+        tables = byLength.sorted { $0.key > $1.key }.map { length, entries in
+            (length: length, mask: length == 0 ? 0 : ~UInt128(0) << (128 - length), entries: entries)
+        }
+    }
+
+    func ban(covering address: IPAddress, at now: Double) -> Bool {
+        for table in tables {
+            if let until = table.entries[address.bits & table.mask], now < until { return true }
+        }
+        return false
     }
 }

@@ -19,9 +19,11 @@ public final class BanList: Sendable {
         public func holds(at now: Double) -> Bool { now < until }
     }
 
-    /// Per prefix length (most specific first), the banned networks of that length.
+    /// Per prefix length (most specific first), the banned networks of that length, and whether any of them can
+    /// cover an IPv4(-mapped) address and a non-IPv4 one: a lookup skips the tables of the other family (an IPv4
+    /// client never probes the IPv6 /64s, nor an IPv6 client the IPv4 CIDRs).
     final class Layer: Sendable {
-        let tables: [(length: Int, mask: UInt128, entries: [UInt128: Entry])]
+        let tables: [(length: Int, mask: UInt128, entries: [UInt128: Entry], v4: Bool, v6: Bool)]
         let count: Int
 
         init(entries: [Entry]) {
@@ -32,8 +34,16 @@ public final class BanList: Sendable {
                 if let previous, previous.until >= entry.until { continue }
                 byLength[network.prefixLength, default: [:]][network.network.bits] = entry
             }
-            tables = byLength.sorted { $0.key > $1.key }.map {
-                (length: $0.key, mask: IPNetwork.mask($0.key), entries: $0.value)
+            let v4Prefix: UInt128 = 0xffff << 32
+            tables = byLength.sorted { $0.key > $1.key }.map { length, entries in
+                // A block covers IPv4-mapped addresses when its first min(length, 96) bits are those of
+                // ::ffff:0:0/96, and others when it is shorter than /96 or lies outside that /96.
+                let familyMask = IPNetwork.mask(min(length, 96))
+                return (
+                    length: length, mask: IPNetwork.mask(length), entries: entries,
+                    v4: entries.keys.contains { $0 & familyMask == v4Prefix & familyMask },
+                    v6: length < 96 || entries.keys.contains { $0 >> 32 != 0xffff }
+                )
             }
             count = tables.reduce(0) { $0 + $1.entries.count }
         }
@@ -76,7 +86,8 @@ public final class BanList: Sendable {
     }
 
     private static func lookup(_ address: IPAddress, in layer: Layer, at now: Double) -> Entry? {
-        for table in layer.tables {
+        let isIPv4 = address.isIPv4
+        for table in layer.tables where isIPv4 ? table.v4 : table.v6 {
             if let entry = table.entries[address.bits & table.mask], entry.holds(at: now) { return entry }
         }
         return nil
