@@ -13,6 +13,8 @@ refuse   Banned connections turned away per second. The banned client is 127.0.0
          read until the server closes or resets, close. Same client, same settings, against, in one run:
            feisty-close   `feisty run` with 127.0.0.5 banned (`feisty bans add`), default --ban-response close:
                           closed with RST right after accept, nothing read
+           feisty-close-1loop  the same with --threads 1 (one event loop, like nginx's one worker; the default
+                          is one loop per core, and each accepted socket is handed to the next loop's thread)
            nginx-444      nginx http, `geo` marks 127.0.0.5, `if ($banned) { return 444; }`: reads the request
                           head, then closes without answering (the fairest http peer of an RST close)
            nginx-stream   nginx stream (L4) `deny 127.0.0.5;` (when ngx_stream_module is installed): closed right
@@ -326,7 +328,11 @@ def part_refuse(options, run_dir, nginx, ports, procs):
     procs.append(close)
     deny, port_deny = start_feisty(options, run_dir, "feisty-403", ports["upstream"], ["--ban-response", "403"])
     procs.append(deny)
-    targets = [("feisty-close", close, port_close), ("nginx-444", nginx, ports["close"])]
+    # One event loop, like nginx's one worker: no hand-off of each accepted socket to another loop's thread.
+    single, port_single = start_feisty(options, run_dir, "feisty-close-1loop", ports["upstream"], ["--threads", "1"])
+    procs.append(single)
+    targets = [("feisty-close", close, port_close), ("feisty-close-1loop", single, port_single),
+               ("nginx-444", nginx, ports["close"])]
     if ports["stream"]:
         targets.append(("nginx-stream", nginx, ports["stream"]))
     targets += [("feisty-403", deny, port_deny), ("nginx-403", nginx, ports["deny"])]
@@ -344,18 +350,19 @@ def part_refuse(options, run_dir, nginx, ports, procs):
         print(f"| {name} | {outcomes(rows[-1])} | {' / '.join(fmt(r['rate']) for r in rows)} "
               f"| {fmt(median([r['rate'] for r in rows]))} | {fmt(median([r['cpu_us'] for r in rows]), 1)} |")
     print()
-    pairs = [("feisty-close", "nginx-444"), ("feisty-close", "nginx-stream"), ("feisty-403", "nginx-403")]
+    pairs = [("feisty-close", "nginx-444"), ("feisty-close", "nginx-stream"), ("feisty-403", "nginx-403"),
+             ("feisty-close-1loop", "nginx-444"), ("feisty-close-1loop", "feisty-close")]
     for a, b in pairs:
         if a not in results or b not in results:
             continue
         rate = median([x["rate"] / y["rate"] for x, y in zip(results[a], results[b])])
         cpu = median([x["cpu_us"] / y["cpu_us"] for x, y in zip(results[a], results[b])])
-        verdict = "goal met (at least nginx's rate)" if rate >= 1 else "GOAL NOT MET (below nginx's rate)"
+        verdict = (("goal met (at least nginx's rate)" if rate >= 1 else "GOAL NOT MET (below nginx's rate)")
+                   if b.startswith("nginx") else "(feisty's two configurations)")
         print(f"RATIO {a}/{b}: conn/s {rate:.2f}, server CPU per conn {cpu:.2f} -- {verdict}")
-    close.stop()
-    deny.stop()
-    procs.remove(close)
-    procs.remove(deny)
+    for proc in (close, deny, single):
+        proc.stop()
+        procs.remove(proc)
 
 
 def part_million(options, run_dir, nginx, ports, procs):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/guard_bench.sh -- the guard's costs, beside nginx where nginx has a peer, in one run (about 3 minutes):
-#   refuse   banned connections turned away per second: feisty (RST at accept; --ban-response 403) against nginx
-#            (`return 444` via geo, stream `deny`, http `deny` -> 403), the same connect flood from the banned
-#            source address 127.0.0.5 (bench/guard_flood.c); goal: at least nginx's rate
+#   refuse   banned connections turned away per second: feisty (RST at accept, also with --threads 1;
+#            --ban-response 403) against nginx (`return 444` via geo, stream `deny`, http `deny` -> 403), the same
+#            connect flood from the banned source address 127.0.0.5 (bench/guard_flood.c); goal: at least nginx's rate
 #   million  1,000,000 bans in bans.sqlite: feisty's RSS and start time against 1 ban, the refusal rate with them,
 #            and the BanList build time and ns per lookup (feisty-bench-bans)
 #   strike   feisty's CPU per request: declared requests; undeclared distinct paths from one client with strikes
