@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/guard_bench.sh -- the guard's costs, beside nginx where nginx has a peer, in one run (about 3 minutes):
+# bench/guard_bench.sh -- the guard's costs, beside nginx where nginx has a peer, in one run (about 3 minutes, once
+# the million-ban file is cached; writing it the first time takes minutes more):
 #   refuse   banned connections turned away per second: feisty (RST at accept, also with --threads 1;
 #            --ban-response 403) against nginx (`return 444` via geo, stream `deny`, http `deny` -> 403), the same
 #            connect flood from the banned source address 127.0.0.5 (bench/guard_flood.c); goal: at least nginx's rate
@@ -24,7 +25,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 for tool in nginx wrk cc "$PYTHON"; do
-    command -v "$tool" >/dev/null || { echo "guard_bench: $tool is required (apt-get install -y nginx wrk gcc)" >&2; exit 2; }
+    command -v "$tool" >/dev/null ||
+        { echo "guard_bench: $tool is required (apt-get install -y nginx wrk gcc)" >&2; exit 2; }
 done
 
 if [ -n "${FEISTY_BIN:-}" ]; then
@@ -94,7 +96,8 @@ timeout --signal=TERM --kill-after=10 "$LIMIT" \
     "$PYTHON" "$REPO/bench/guard_bench.py" --feisty "$FEISTY" --bench-bans "$BENCH_BANS" --flood "$RUN/guard_flood" \
     --run-dir "$RUN" --commit "$COMMIT" --parts "${PARTS:-refuse,million,strike}" --rounds "$ROUNDS" \
     --seconds "${SECONDS_EACH:-5}" --threads "${THREADS:-8}" --bans "${BANS:-1000000}" \
-    --lookups "${LOOKUPS:-10000000}" --bans-cache "${BANS_CACHE:-/tmp/guard-bench-bans}" --wrk-seconds "${WRK_SECONDS:-5}" --wrk-conns "${WRK_CONNS:-10}" &
+    --lookups "${LOOKUPS:-10000000}" --bans-cache "${BANS_CACHE:-/tmp/guard-bench-bans}" \
+    --wrk-seconds "${WRK_SECONDS:-5}" --wrk-conns "${WRK_CONNS:-10}" &
 DRIVER=$!
 set +e
 wait "$DRIVER"

@@ -30,7 +30,8 @@
 
 static struct sockaddr_in src, dst;
 static atomic_int stop;
-static const char request[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: guard_flood\r\nConnection: close\r\n\r\n";
+static const char request[] =
+    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: guard_flood\r\nConnection: close\r\n\r\n";
 
 struct counts { long cycles, reset, eof, s403, other, timeout, connect_err; };
 

@@ -39,7 +39,8 @@ struct BanBenchmark {
 
     static func usage() -> Never {
         FileHandle.standardError.write(
-            Data("usage: feisty-bench-bans lookup [COUNT] [LOOKUPS] | store DIR [COUNT]\n".utf8))
+            Data("usage: feisty-bench-bans lookup [COUNT] [LOOKUPS] | store DIR [COUNT]\n".utf8)
+        )
         exit(2)
     }
 
@@ -247,8 +248,10 @@ struct BanBenchmark {
     }
 
     static func check() {
-        let bases = ["192.0.2.7", "10.1.2.3", "0.0.0.1", "2001:db8::1", "::1", "::", "::ffff:0:0", "::fffe:c000:207",
-                     "2001:db8:0:0:0:ffff:c000:207", "fe80::1:2"].map { IPAddress($0)! }
+        let bases = [
+            "192.0.2.7", "10.1.2.3", "0.0.0.1", "2001:db8::1", "::1", "::", "::ffff:0:0", "::fffe:c000:207",
+            "2001:db8:0:0:0:ffff:c000:207", "fe80::1:2",
+        ].map { IPAddress($0)! }
         var random = Random(state: 42)
         func address() -> IPAddress {
             let base = bases[Int(random.next() % UInt64(bases.count))]
