@@ -19,6 +19,9 @@ public final class ClientGuard: Sendable {
     private let epoch = NIODeadline.now()
     let events: AsyncStream<GuardEvent>
     private let continuation: AsyncStream<GuardEvent>.Continuation
+    /// New strikes since the service last took them (bounded: a flood keeps the newest).
+    private let strikes = Mutex<[StrikeNote]>([])
+    static let pendingStrikeLimit = 100_000
     /// `--rate`/`--burst` (`nil`: no limit).
     private let rateLimiter: ClientRateLimiter?
     /// `--max-conns-per-client` (`nil`: no limit).
@@ -64,6 +67,14 @@ public final class ClientGuard: Sendable {
                 let age = Duration.milliseconds(Int64(now.timeIntervalSince(strike.time) * 1000))
                 book.restore(client: ClientKey(banKey: strike.key), path: strike.path, at: elapsed - age)
             }
+        }
+    }
+
+    /// The strikes noted since the last call, oldest first.
+    func takeStrikes() -> [StrikeNote] {
+        strikes.withLock { pending in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
         }
     }
 
@@ -128,7 +139,11 @@ public final class ClientGuard: Sendable {
             return .refuseUndeclared
         case .strike(let count):
             let path = String(target.prefix { $0 != "?" && $0 != "#" })
-            continuation.yield(.strike(key, path: path, count: count, at: Date()))
+            let note = StrikeNote(client: key, path: path, count: count, date: Date())
+            strikes.withLock { pending in
+                if pending.count >= Self.pendingStrikeLimit { pending.removeFirst(pending.count / 2) }
+                pending.append(note)
+            }
             return count == 1 ? .forwardUndeclared : .refuseUndeclared
         case .ban(let decision):
             continuation.yield(.ban(decision, at: Date()))

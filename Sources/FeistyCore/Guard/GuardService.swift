@@ -9,7 +9,7 @@ import Synchronization
 /// expired. SQLite work runs on NIO's blocking thread pool, never on an event loop or the cooperative pool.
 public final class GuardService: Service, Sendable {
     /// How often the store is asked whether someone else changed the bans.
-    static let pollInterval = Duration.milliseconds(500)
+    static let pollInterval = Duration.milliseconds(250)
     /// How often strikes are written, and expired bans and old strikes pruned.
     static let housekeepingInterval = Duration.seconds(60)
 
@@ -77,7 +77,8 @@ public final class GuardService: Service, Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Self.pollInterval)
                     await applyOutsideChanges()
-                    // Strikes go to disk within a poll: a kill -9 loses at most half a second of them.
+                    // Strikes go to disk within a poll: a kill -9 loses at most a quarter of a second of them.
+                    collectStrikes(into: pending)
                     await writeStrikes(pending.take())
                     if ContinuousClock.now - lastHousekeeping >= Self.housekeepingInterval {
                         lastHousekeeping = .now
@@ -89,6 +90,7 @@ public final class GuardService: Service, Sendable {
             clientGuard.finish()
             group.cancelAll()
         }
+        collectStrikes(into: pending)
         await writeStrikes(pending.take())
         await nftables?.teardown()
     }
@@ -113,13 +115,18 @@ public final class GuardService: Service, Sendable {
 
     private func handle(_ event: GuardEvent, strikes: StrikeBuffer) async {
         switch event {
-        case .strike(let key, let path, let count, let date):
-            strikes.append(Strike(key: key.banKey, time: date, path: path))
-            logger.info(
-                "strike \(count)/\(clientGuard.configuration.strikes.policy.maxStrikes) for \(key): \(path)"
-            )
         case .ban(let decision, let date):
+            collectStrikes(into: strikes)  // the strikes before the ban are logged before it
             await ban(decision, at: date)
+        }
+    }
+
+    /// Logs the strikes the hot path noted and queues them for the history.
+    private func collectStrikes(into buffer: StrikeBuffer) {
+        let maxStrikes = clientGuard.configuration.strikes.policy.maxStrikes
+        for note in clientGuard.takeStrikes() {
+            buffer.append(Strike(key: note.client.banKey, time: note.date, path: note.path))
+            logger.info("strike \(note.count)/\(maxStrikes) for \(note.client): \(note.path)")
         }
     }
 
