@@ -11,6 +11,18 @@ private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
     BanList.Entry(key: try! BanKey(parsing: key), until: until)
 }
 
+@Suite struct GuardPeerAddressTests {
+    @Test(arguments: ["192.0.2.7", "::1", "2001:db8:1:2::abcd", "::ffff:192.0.2.7", "fe80::1"])
+    func aSocketPeerReadsAsItsText(text: String) throws {
+        let socket = try SocketAddress(ipAddress: text, port: 443)
+        #expect(IPAddress(socketAddress: socket) == IPAddress(text))
+    }
+
+    @Test func aUnixPeerHasNoAddress() throws {
+        #expect(IPAddress(socketAddress: try SocketAddress(unixDomainSocketPath: "/tmp/x.sock")) == nil)
+    }
+}
+
 @Suite struct GuardBanListTests {
     static let list = BanList(entries: [
         entry("192.0.2.7"), entry("198.51.100.0/24", until: 2_000), entry("2001:db8:1:2::/64"),

@@ -95,6 +95,15 @@ public final class ClientGuard: Sendable {
         return .serve
     }
 
+    /// Whether a connection from `peer` (not a trusted proxy) is turned away before it is set up: banned or denied,
+    /// under `--ban-response close`.
+    func refusesAtAccept(_ peer: IPAddress) -> Bool {
+        guard !configuration.dryRun, configuration.banResponse == .close else { return false }
+        let membership = lists?.membership(of: peer) ?? []
+        if membership.contains(.allowed) { return false }
+        return membership.contains(.denied) || isBanned(peer)
+    }
+
     /// Whether connections from `peer` are counted (so `connectionClosed` must follow their close).
     func countsConnections(of peer: IPAddress?, peerTrusted: Bool) -> Bool {
         guard connections != nil, let peer, !peerTrusted, !configuration.dryRun else { return false }
