@@ -89,6 +89,29 @@ private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
         #expect(Self.judge(guardian, "/wp-admin/") == .pass)
     }
 
+    /// A `Host` Werkzeug cannot bind (its `BadHost`, a 400 feisty answers) is never a strike, however often,
+    /// whatever the path; the strike book is left as it was.
+    @Test(arguments: ["a..b", ".example.com", String(repeating: "x", count: 64) + ".com", "a..b:5000"])
+    func aBadHostIsNeverAStrike(host: String) async {
+        let guardian = Self.makeGuard(maxStrikes: 2)
+        for target in ["/", "/typo", "/other", "/.env", "/wp-admin/"] {
+            let gate = Self.matcher.gate(method: "GET", target: target, host: host, websocket: false)
+            #expect(gate == .badHost, "\(host) \(target)")
+            #expect(guardian.judge(request: address("192.0.2.1"), target: target, verdict: gate, now: .now()) == .pass)
+        }
+        // The client's first undeclared URL still goes to the app: no strike was spent above.
+        #expect(Self.judge(guardian, "/typo") == .forwardUndeclared)
+        guardian.finish()
+        var events: [String] = []
+        for await event in guardian.events {
+            switch event {
+            case .strike(_, let path, let count, _): events.append("strike \(path) \(count)")
+            case .ban: events.append("ban")
+            }
+        }
+        #expect(events == ["strike /typo 1"])
+    }
+
     @Test func strikesAndTheBanAreHandedToTheServiceNotEnforcedBeforeTheyAreDurable() async {
         let guardian = Self.makeGuard()
         for path in ["/a", "/b", "/c"] { _ = Self.judge(guardian, path) }

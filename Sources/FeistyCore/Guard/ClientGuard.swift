@@ -140,7 +140,11 @@ public final class ClientGuard: Sendable {
         {
             return .throttled(retryAfterSeconds: seconds)
         }
-        if case .forward = verdict { return .pass }
+        switch verdict {
+        // A host Werkzeug cannot bind is a malformed request (feisty answers 400), not an undeclared URL: no strike.
+        case .forward, .badHost: return .pass
+        case .notFound, .methodNotAllowed: break
+        }
         let key = key(client)
         let action = book.withLock { $0.record(client: key, target: target, verdict: verdict, at: elapsed) }
         switch action {

@@ -101,7 +101,7 @@ public struct StrikeBook: Sendable {
             bans[client] = nil
         }
         switch verdict {
-        case .forward: return .none
+        case .forward, .badHost: return .none
         case .notFound: break
         case .methodNotAllowed: if !strike405 { return .none }
         }
