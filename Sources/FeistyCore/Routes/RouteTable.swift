@@ -27,6 +27,10 @@ public struct RouteTable: Sendable, Hashable, Codable {
     public var source: String
     /// What static extraction could not resolve, one human-readable line each.
     public var unresolved: [String]
+    /// Where the app's interpreter's `re` `\d` holds, as inclusive hex code point ranges (`"30-39,660-669,..."`):
+    /// the digits the int and float converters accept, from the interpreter's own Unicode version. `nil` (a
+    /// report from an older probe): Swift's Unicode table decides.
+    public var digitRanges: String?
 
     /// Creates a table; the defaults are Flask's.
     public init(
@@ -40,7 +44,8 @@ public struct RouteTable: Sendable, Hashable, Codable {
         redirectDefaults: Bool = true,
         source: String = "runtime",
         unresolved: [String] = [],
-        mergeSlashes: Bool = true
+        mergeSlashes: Bool = true,
+        digitRanges: String? = nil
     ) {
         self.rules = rules
         self.port = port
@@ -53,6 +58,7 @@ public struct RouteTable: Sendable, Hashable, Codable {
         self.source = source
         self.unresolved = unresolved
         self.mergeSlashes = mergeSlashes
+        self.digitRanges = digitRanges
     }
 
     enum CodingKeys: String, CodingKey {
@@ -63,6 +69,7 @@ public struct RouteTable: Sendable, Hashable, Codable {
         case serverName = "server_name"
         case defaultSubdomain = "default_subdomain"
         case redirectDefaults = "redirect_defaults"
+        case digitRanges = "digit_ranges"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -78,6 +85,7 @@ public struct RouteTable: Sendable, Hashable, Codable {
         self.source = try c.decodeIfPresent(String.self, forKey: .source) ?? "runtime"
         self.unresolved = try c.decodeIfPresent([String].self, forKey: .unresolved) ?? []
         self.mergeSlashes = try c.decodeIfPresent(Bool.self, forKey: .mergeSlashes) ?? true
+        self.digitRanges = try c.decodeIfPresent(String.self, forKey: .digitRanges)
     }
 }
 
