@@ -77,6 +77,21 @@ import Testing
         #expect(translated?.pattern == #"([\x{30}-\x{39}\x{660}-\x{669}]+[\x{30}-\x{39}\x{660}-\x{669}_][^\x{30}-\x{39}\x{660}-\x{669}])\z"#)
     }
 
+    /// A custom converter's `to_python` (converting, or raising `ValidationError`) cannot run here: once its regex
+    /// matches, the request reaches the rule and is forwarded (the app decides, its 404 included); the guard only
+    /// strikes what no rule's regexes match, which Werkzeug's walk does not match either.
+    @Test func aRuleWithACustomConverterIsForwardedOnceItsRegexMatches() throws {
+        var custom = rule("/c/<even:n>", "c")
+        custom.converters = [
+            ConverterSpec(variable: "n", converter: "even", kind: "custom", regex: #"\d+"#, weight: 50, partIsolating: true)
+        ]
+        let matcher = try routeMatcher([custom]) { $0.digitRanges = Self.oldDigits }
+        #expect(matcher.gate(method: "GET", target: "/c/3") == .forward(rule: 0))
+        #expect(matcher.gate(method: "GET", target: "/c/%D9%A3") == .forward(rule: 0))
+        #expect(matcher.gate(method: "GET", target: "/c/%F0%91%BD%93") == .notFound)  // Kawi: not the app's \d
+        #expect(matcher.gate(method: "POST", target: "/c/3") == .methodNotAllowed(allowed: ["GET", "HEAD", "OPTIONS"]))
+    }
+
     struct JoinCase: CustomTestStringConvertible, Sendable {
         let scheme: String
         let url: String
