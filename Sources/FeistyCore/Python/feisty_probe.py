@@ -1057,9 +1057,14 @@ class StaticAnalyzer:
                     self.note(self.where(module, expression),
                               f"@{self.source(expression.func)}(...) on an object feisty cannot resolve: not included")
             function = FunctionValue(node, module, env)
-            for decorator in reversed(decorators):  # the decorator nearest the def applies first
+            routed_above = [isinstance(d, _RouteDecorator) for d in decorators]
+            pairs = list(zip(node.decorator_list, decorators, range(len(decorators))))
+            for expression, decorator, index in reversed(pairs):  # the decorator nearest the def applies first
                 if isinstance(decorator, _RouteDecorator):
                     self.route_decorator(decorator, function, env, module)
+                else:
+                    function = self.apply_decorator(expression, decorator, function, env, module,
+                                                    matters=any(routed_above[:index]))
             env[node.name] = function
         elif isinstance(node, ast.ClassDef):
             for expression in node.decorator_list:
@@ -1079,6 +1084,13 @@ class StaticAnalyzer:
             if isinstance(node.target, ast.Name):
                 env[node.target.id] = UNKNOWN
         elif isinstance(node, ast.Expr):
+            value = node.value
+            if (isinstance(value, ast.Call) and len(value.args) >= 2 and isinstance(value.args[0], ast.Name)
+                    and self._wraps_target(self.eval(value.func, env, module))):
+                wrapped = self.eval(value.args[1], env, module)  # update_wrapper(wrapper, f): wrapper is named f
+                if isinstance(wrapped, (FunctionValue, ViewFunction, External)):
+                    env[value.args[0].id] = wrapped
+                return
             self.eval(node.value, env, module)
         elif isinstance(node, ast.If):
             self.exec_if(node, env, module)
@@ -1093,6 +1105,43 @@ class StaticAnalyzer:
             self.exec_block(node.body, env, module)
         elif isinstance(node, ast.Return):
             raise _Return(self.eval(node.value, env, module) if node.value is not None else None)
+
+    @staticmethod
+    def _wraps_target(decorator):
+        """Whether ``decorator`` is ``functools.wraps`` / ``functools.update_wrapper`` (by its External name)."""
+        return isinstance(decorator, External) and decorator.name in ("functools.wraps", "functools.update_wrapper")
+
+    def apply_decorator(self, expression, decorator, function, env: dict, module: ModuleValue, matters: bool):
+        """What a decorator makes of ``function`` as far as Flask's endpoint name goes (Flask names an endpoint
+        after the ``__name__`` of the function it is handed): ``functools.wraps(f)`` gives ``f``'s identity, a
+        decorator defined in the app is run on the function (what it returns is the view: a wrapper without
+        ``wraps`` keeps its own name), anything else is assumed to keep the name (reported when a route decorator
+        sits above it, ``matters``)."""
+        where = self.where(module, expression)
+        if isinstance(expression, ast.Call):
+            callee = self.eval(expression.func, env, module)
+            if self._wraps_target(callee) and expression.args:
+                wrapped = self.eval(expression.args[0], env, module)
+                if isinstance(wrapped, (FunctionValue, ViewFunction, External)):
+                    return wrapped
+                return function
+        if isinstance(decorator, FunctionValue):
+            result = self.call_function(decorator, None, env, module, args=[function], kwargs={})
+            if isinstance(result, (FunctionValue, ViewFunction, External)):
+                return result
+            if matters:
+                self.note(where, f"@{self.source(expression)}: cannot tell what this decorator returns: "
+                                 f"endpoint assumed to be {getattr(function, 'name', '?')!r}")
+            return function
+        if matters:
+            if isinstance(decorator, External):
+                if not decorator.name.startswith(("flask", "functools")):
+                    self.note(where, f"@{self.source(expression)} ({decorator.name}) is not defined in the app: "
+                                     f"endpoint assumed to be {getattr(function, 'name', '?')!r} (functools.wraps)")
+            else:
+                self.note(where, f"@{self.source(expression)}: a decorator feisty cannot follow: endpoint assumed "
+                                 f"to be {getattr(function, 'name', '?')!r}")
+        return function
 
     def exec_if(self, node, env: dict, module: ModuleValue) -> None:
         test = node.test
@@ -1970,46 +2019,119 @@ def _static_factory_result(analyzer, factory, args, kwargs, what):
 
 
 _RUN_UNKNOWN = UNKNOWN
+_RUN_MAX_DEPTH = 12
+
+
+def _assignments_in(statements, into: dict, before_line=None) -> None:
+    """Simple ``NAME = value`` assignments of one scope, in source order (into ``if``/``try``/``with``/``for``
+    blocks, never into nested functions or classes); with ``before_line``, only those above that line."""
+    for node in statements:
+        if before_line is not None and node.lineno >= before_line:
+            continue  # below the call (a block that contains the call starts above it)
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    into[target.id] = node.value
+                elif isinstance(target, (ast.Tuple, ast.List)):
+                    for element in target.elts:  # a, b = ...: not followed
+                        if isinstance(element, ast.Name):
+                            into[element.id] = None
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            into[node.target.id] = node.value
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            into[node.target.id] = None
+        elif isinstance(node, (ast.ImportFrom, ast.Import)):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                if isinstance(node, ast.ImportFrom) and node.module == "os" and alias.name in ("environ", "getenv"):
+                    into[name] = ast.Name(id=f"<os.{alias.name}>")
+                else:
+                    into.pop(name, None)
+        elif isinstance(node, (ast.If, ast.For, ast.AsyncFor, ast.While)):
+            _assignments_in(node.body, into, before_line)
+            _assignments_in(node.orelse, into, before_line)
+        elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            _assignments_in(node.body, into, before_line)
+            _assignments_in(node.orelse, into, before_line)
+            _assignments_in(node.finalbody, into, before_line)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            _assignments_in(node.body, into, before_line)
 
 
 def _module_constants(tree) -> dict:
     constants = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            constants[node.targets[0].id] = node.value
+    _assignments_in(tree.body, constants)
     return constants
 
 
-def _run_value(node, constants: dict, depth: int = 0):
-    """A literal, a module constant, ``int(...)``/``str(...)`` of one, or the default of an environment lookup."""
-    if node is None or depth > 8:
+def _is_environ(node, constants: dict) -> bool:
+    """``os.environ`` (or ``environ`` imported from os)."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "environ" and isinstance(node.value, ast.Name) and node.value.id == "os"
+    if isinstance(node, ast.Name):
+        bound = constants.get(node.id)
+        return isinstance(bound, ast.Name) and bound.id == "<os.environ>" or (node.id == "environ"
+                                                                              and node.id not in constants)
+    return False
+
+
+def _is_getenv(func, constants: dict) -> bool:
+    if isinstance(func, ast.Attribute):
+        return func.attr == "getenv" and isinstance(func.value, ast.Name) and func.value.id == "os"
+    if isinstance(func, ast.Name):
+        bound = constants.get(func.id)
+        return isinstance(bound, ast.Name) and bound.id == "<os.getenv>" or (func.id == "getenv"
+                                                                             and func.id not in constants)
+    return False
+
+
+def _run_value(node, constants: dict, depth: int = 0, environ=None):
+    """What ``node`` evaluates to when the app runs: a literal, a (module or local) variable assigned one,
+    ``int(...)``/``str(...)`` of one, ``a or b``, or an environment lookup (``os.environ.get(NAME, DEFAULT)``,
+    ``os.getenv``, ``os.environ[NAME]``) read in the environment feisty itself runs in, the one the app
+    inherits: the variable when it is set there, else the default. Anything else is unknown."""
+    environ = os.environ if environ is None else environ
+    if node is None or depth > _RUN_MAX_DEPTH:
         return _RUN_UNKNOWN
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
         if node.id in constants:
-            return _run_value(constants[node.id], constants, depth + 1)
+            return _run_value(constants[node.id], constants, depth + 1, environ)
         return _RUN_UNKNOWN
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        value = _RUN_UNKNOWN
+        for operand in node.values:
+            value = _run_value(operand, constants, depth + 1, environ)
+            if isinstance(value, _Unknown) or value:
+                return value
+        return value
+    if isinstance(node, ast.Subscript) and _is_environ(node.value, constants):
+        key = _run_value(node.slice, constants, depth + 1, environ)
+        return environ[key] if isinstance(key, str) and key in environ else _RUN_UNKNOWN
     if isinstance(node, ast.Call):
         func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name in ("int", "str") and isinstance(func, ast.Name) and len(node.args) == 1:
-            inner = _run_value(node.args[0], constants, depth + 1)
+        if isinstance(func, ast.Name) and func.id in ("int", "str") and len(node.args) == 1 and not node.keywords:
+            inner = _run_value(node.args[0], constants, depth + 1, environ)
             if isinstance(inner, _Unknown) or inner is None:
                 return _RUN_UNKNOWN
             try:
-                return int(inner) if name == "int" else str(inner)
+                return int(inner) if func.id == "int" else str(inner)
             except (TypeError, ValueError):
                 return _RUN_UNKNOWN
-        is_environ_get = name == "get" and isinstance(func, ast.Attribute) and (
-            (isinstance(func.value, ast.Attribute) and func.value.attr == "environ")
-            or (isinstance(func.value, ast.Name) and func.value.id == "environ")
-        )
-        if is_environ_get or name == "getenv":
+        is_environ_get = isinstance(func, ast.Attribute) and func.attr == "get" and _is_environ(func.value, constants)
+        if is_environ_get or _is_getenv(func, constants):
+            key = _run_value(node.args[0], constants, depth + 1, environ) if node.args else next(
+                (_run_value(k.value, constants, depth + 1, environ) for k in node.keywords if k.arg == "key"),
+                _RUN_UNKNOWN)
+            if not isinstance(key, str):
+                return _RUN_UNKNOWN
+            if key in environ:
+                return environ[key]
             default = node.args[1] if len(node.args) > 1 else next(
                 (k.value for k in node.keywords if k.arg == "default"), None
             )
-            return _run_value(default, constants, depth + 1) if default is not None else _RUN_UNKNOWN
+            return _run_value(default, constants, depth + 1, environ) if default is not None else None
     return _RUN_UNKNOWN
 
 
@@ -2022,20 +2144,39 @@ def _is_socketio_name(name: str, constants: dict) -> bool:
     return (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)) == "SocketIO"
 
 
-def detect_run_call(file):
-    """(host, port, notes) of the ``app.run(...)``/``run_simple(...)`` call in ``file``; Flask's defaults if none."""
+def run_source_file(spec: AppSpec):
+    """The file whose ``app.run`` serves: the script ``python3 FILE`` runs, a package's ``__main__.py``
+    (``python -m PKG``), else the module's own file."""
+    return spec.script or package_main_file(spec) or spec.file
+
+
+def package_main_file(spec: AppSpec):
+    """``PKG/__main__.py`` when APP is a package (``python -m PKG`` runs that file), else None."""
+    if spec.script is not None or spec.app_name is not None or not spec.file:
+        return None
+    if os.path.basename(spec.file) != "__init__.py":
+        return None
+    main = os.path.join(os.path.dirname(spec.file), "__main__.py")
+    return main if os.path.isfile(main) else None
+
+
+def find_run_call(file) -> dict:
+    """Where the ``app.run(...)``/``run_simple(...)`` call in ``file`` serves: ``{"host", "port", "notes",
+    "where"}``; ``where`` (``file:line``), host and port are None when there is no such call (Flask then never
+    serves by itself; feisty run falls back to 127.0.0.1:5000)."""
+    found = {"host": None, "port": None, "notes": [], "where": None}
     if not file or not os.path.isfile(file):
-        return None, 5000, []
+        return found
     try:
         with open(file, "rb") as handle:
             tree = ast.parse(handle.read(), filename=file)
     except (SyntaxError, ValueError, OSError):
-        return None, 5000, []
+        return found
     modules = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules.update((a.asname or a.name).split(".")[0] for a in node.names)
-    constants = _module_constants(tree)
+    module_constants = _module_constants(tree)
     main_blocks = [
         n for n in tree.body
         if isinstance(n, ast.If) and isinstance(n.test, ast.Compare) and isinstance(n.test.left, ast.Name)
@@ -2050,7 +2191,7 @@ def detect_run_call(file):
             if (isinstance(func, ast.Attribute) and func.attr == "run" and isinstance(func.value, ast.Name)
                     and func.value.id not in modules):
                 # flask_socketio.SocketIO.run(app, host=None, port=None, **kwargs): the app comes first.
-                socketio = _is_socketio_name(func.value.id, constants)
+                socketio = _is_socketio_name(func.value.id, module_constants)
                 candidates.append((node, ("app", "host", "port") if socketio else ("host", "port")))
             elif (isinstance(func, ast.Name) and func.id == "run_simple") or (
                 isinstance(func, ast.Attribute) and func.attr == "run_simple"
@@ -2059,8 +2200,25 @@ def detect_run_call(file):
         if candidates:
             break
     if not candidates:
-        return None, 5000, []
+        return found
     node, positional = candidates[0]
+    # The variables the call sees: the module's, then (when the call is inside a function) that function's
+    # parameters (unknown) and its assignments above the call.
+    constants = {}
+    enclosing = None
+    for candidate in ast.walk(tree):
+        if isinstance(candidate, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(n is node for n in ast.walk(candidate)):
+            if enclosing is None or candidate.lineno > enclosing.lineno:
+                enclosing = candidate
+    if enclosing is None:
+        _assignments_in(tree.body, constants, before_line=node.lineno)
+    else:
+        constants.update(module_constants)
+        arguments = enclosing.args
+        for parameter in (list(getattr(arguments, "posonlyargs", [])) + list(arguments.args)
+                          + list(arguments.kwonlyargs)):
+            constants[parameter.arg] = None
+        _assignments_in(enclosing.body, constants, before_line=node.lineno)
     host_name, port_name = positional[-2:]
     where = f"{_display_path(file)}:{node.lineno}"
     args = {name: node.args[i] for i, name in enumerate(positional) if i < len(node.args)}
@@ -2083,7 +2241,13 @@ def detect_run_call(file):
             notes.append(f"{where}: the port of {ast.unparse(node.func)}() is not a literal or environment "
                          "default: unknown")
             port = None
-    return host, port, notes
+    return {"host": host, "port": port, "notes": notes, "where": where}
+
+
+def detect_run_call(file):
+    """(host, port, notes) of the ``app.run(...)``/``run_simple(...)`` call in ``file`` (see find_run_call)."""
+    found = find_run_call(file)
+    return found["host"], found["port"], found["notes"]
 
 
 def runtime_table(app, file, served=None, warn=None) -> dict:
@@ -2091,8 +2255,9 @@ def runtime_table(app, file, served=None, warn=None) -> dict:
     the known WSGI middleware around it serves (``served``: the WSGI application the server runs, if not the app).
 
     Middleware feisty does not know is reported in ``unresolved`` and, when given, through ``warn``."""
-    host, port, notes = detect_run_call(file)
-    table = {"port": port, "host": host}
+    run = find_run_call(file)
+    notes = run["notes"]
+    table = {"port": run["port"], "host": run["host"], "run_call": run["where"]}
     table.update(describe_url_map(app.url_map, app))
     routes, middleware_notes = find_wsgi_middleware(app, served)
     rules, problems = describe_middleware_routes(app.url_map, bool(getattr(app, "subdomain_matching", False)), routes)
@@ -2289,11 +2454,13 @@ def static_table(spec: AppSpec) -> dict:
             raise ProbeError("not_found", f"Could not find the source of {spec.import_name!r}")
         module = analyzer.load_module(spec.import_name, spec.file)
     app = select_static_app(analyzer, module, spec.app_name)
-    host, port, notes = detect_run_call(spec.script or spec.file)
+    run = find_run_call(run_source_file(spec))
+    notes = run["notes"]
     settings = app.map_settings
     return {
-        "port": port,
-        "host": host,
+        "port": run["port"],
+        "host": run["host"],
+        "run_call": run["where"],
         "rules": with_middleware_rules(analyzer.middleware_rules(app), app.rules),
         "host_matching": app.host_matching,
         "subdomain_matching": app.subdomain_matching,
@@ -2911,7 +3078,7 @@ def cmd_routes(options) -> dict:
     if options.static:
         return static_table(spec)
     app = load_app(spec)
-    return runtime_table(app, spec.script or spec.file)
+    return runtime_table(app, run_source_file(spec))
 
 
 def main(argv) -> int:
