@@ -2900,7 +2900,7 @@ class Launcher:
         return apps[0] if len(apps) == 1 else None
 
     def write_report(self, app, requested, served=None) -> None:
-        file = self.spec.script or self.spec.file
+        file = run_source_file(self.spec)
         if app is not None:
             table = runtime_table(app, file, served, warn=_warn)
         else:
@@ -2988,6 +2988,34 @@ class Launcher:
                 raise ProbeError("no_app", f"{_display_path(script)} ended without app.run() and no Flask app")
             self.serve(app, None, {"threaded": True})
 
+    def run_package_main(self) -> None:
+        """``python -m PKG`` for a package folder with ``__main__.py``: its app.run binds --bind."""
+        import runpy
+
+        main = package_main_file(self.spec)
+        sys.argv = [main]
+        sys.path[0] = self.spec.root
+        try:
+            namespace = runpy.run_module(self.spec.import_name, run_name="__main__", alter_sys=True)
+        except SyntaxError as error:
+            where = f"{_display_path(error.filename or main)}:{error.lineno}"
+            raise ProbeError("syntax_error", f"{where}: {error.msg} (SyntaxError)") from None
+        except ModuleNotFoundError as error:
+            _print_traceback()
+            raise ProbeError("import_error", _describe_exception(error)) from None
+        except (ProbeError, SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as error:  # noqa: BLE001
+            _print_traceback()
+            raise ProbeError("app_error" if self.served else "import_error", _describe_exception(error)) from None
+        if not self.served:  # __main__.py ended without app.run(): serve the package's app, as `flask --app PKG`
+            from flask import Flask
+
+            apps = [namespace.get("app"), namespace.get("application")]
+            apps += [v for v in namespace.values() if isinstance(v, Flask)]
+            app = next((a for a in apps if isinstance(a, Flask)), None) or load_app(self.spec)
+            self.serve(app, None, {"threaded": True})
+
     def run_module(self) -> None:
         """``module:name``, factories, packages: load the app like ``routes`` and serve it."""
         app = load_app(self.spec)
@@ -3036,6 +3064,8 @@ def cmd_launch(options) -> int:
     launcher.install()
     if spec.script is not None and spec.app_name is None:
         launcher.run_script()
+    elif package_main_file(spec) is not None:
+        launcher.run_package_main()
     else:
         launcher.run_module()
     return 0
