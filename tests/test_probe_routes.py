@@ -267,7 +267,7 @@ def test_app_run_detection(tmp_path, call, host, port):
     for extra in ([], ["--static"]):
         table = run_probe("routes", tmp_path / "app.py", *extra).json
         assert (table["host"], table["port"]) == (host, port), (call, extra)
-        if port is None:
+        if port is None and call != "pass":  # a call whose port is unknown says why
             assert any("port" in line for line in table["unresolved"])
 
 
