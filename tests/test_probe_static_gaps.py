@@ -68,6 +68,17 @@ def test_app_run_data_flow(tmp_path, source, env, host, port):
             assert any("port of app.run()" in line for line in table["unresolved"]), table["unresolved"]
 
 
+@pytest.mark.parametrize("env,port", [({}, 6201), ({"APP_PORT": "6202"}, 6202)])
+def test_app_run_port_from_a_constant_of_the_apps_own_module(tmp_path, env, port):
+    (tmp_path / "config.py").write_text('import os\nPORT = int(os.environ.get("APP_PORT", 6201))\n'
+                                        'HOST = "0.0.0.0"\n')
+    (tmp_path / "app.py").write_text("from flask import Flask\nfrom config import PORT, HOST as BIND\n"
+                                     "app = Flask(__name__)\nif __name__ == '__main__':\n"
+                                     "    app.run(host=BIND, port=PORT)\n")
+    for table in both("app.py", tmp_path, env):
+        assert (table["host"], table["port"], table["unresolved"]) == ("0.0.0.0", port, [])
+
+
 def test_no_app_run_reports_null_host_and_port(tmp_path):
     (tmp_path / "app.py").write_text("from flask import Flask\napp = Flask(__name__)\n")
     for table in both("app.py", tmp_path):
@@ -87,12 +98,14 @@ def write_package(tmp_path):
             import sys
             return "served by " + getattr(sys.modules.get("__main__"), "__spec__", None).name
     """))
+    (tmp_path / "shop" / "settings.py").write_text("DEFAULT_PORT = '5077'\n")
     (tmp_path / "shop" / "__main__.py").write_text(textwrap.dedent("""\
         import os
         from shop import app
+        from .settings import DEFAULT_PORT
 
         def main():
-            port = int(os.environ.get("SHOP_PORT", "5077"))
+            port = int(os.environ.get("SHOP_PORT", DEFAULT_PORT))
             app.run(host="0.0.0.0", port=port)
 
         if __name__ == "__main__":
@@ -105,7 +118,7 @@ def test_package_main_reports_its_app_run(tmp_path):
     for app in ("shop", "shop/"):
         runtime, static = both(app, tmp_path)
         for table in (runtime, static):
-            assert (table["host"], table["port"], table["run_call"]) == ("0.0.0.0", 5077, "shop/__main__.py:6")
+            assert (table["host"], table["port"], table["run_call"]) == ("0.0.0.0", 5077, "shop/__main__.py:7")
         assert static["rules"] == runtime["rules"]
 
 
@@ -115,7 +128,7 @@ def test_package_main_is_launched_as_python_dash_m(launches, tmp_path):  # noqa:
     launch = launches("shop/", port, tmp_path / "report.json", cwd=tmp_path)
     report = launch.wait_report()
     assert report["requested"] == {"host": "0.0.0.0", "port": 5077}  # __main__.py's app.run ran
-    assert report["run_call"] == "shop/__main__.py:6"
+    assert report["run_call"] == "shop/__main__.py:7"
     response = launch.wait_http("/")
     assert response.status_code == 200 and response.text == "served by shop.__main__"
 

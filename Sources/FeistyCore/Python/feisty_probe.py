@@ -2022,9 +2022,33 @@ _RUN_UNKNOWN = UNKNOWN
 _RUN_MAX_DEPTH = 12
 
 
-def _assignments_in(statements, into: dict, before_line=None) -> None:
+def _imported_constant(node, alias, directory):
+    """``from config import PORT`` with ``config.py`` of the app itself (next to the file, or in the folder above
+    it for a package's absolute imports): PORT's value when it is a plain constant there, as a Constant node."""
+    if directory is None or not node.module and not node.level:
+        return None
+    parts = (node.module or "").split(".") if node.module else []
+    bases = [directory] if node.level == 1 else [] if node.level > 1 else [directory, os.path.dirname(directory)]
+    for base in bases:
+        target = os.path.join(base, *parts)
+        for candidate in (target + ".py", os.path.join(target, "__init__.py")):
+            if parts and os.path.isfile(candidate):
+                try:
+                    with open(candidate, "rb") as handle:
+                        tree = ast.parse(handle.read(), filename=candidate)
+                except (SyntaxError, ValueError, OSError):
+                    return None
+                constants = {}
+                _assignments_in(tree.body, constants)
+                value = _run_value(ast.Name(id=alias.name), constants)
+                return None if isinstance(value, _Unknown) else ast.Constant(value=value)
+    return None
+
+
+def _assignments_in(statements, into: dict, before_line=None, directory=None) -> None:
     """Simple ``NAME = value`` assignments of one scope, in source order (into ``if``/``try``/``with``/``for``
-    blocks, never into nested functions or classes); with ``before_line``, only those above that line."""
+    blocks, never into nested functions or classes); with ``before_line``, only those above that line. With
+    ``directory`` (the file's folder), ``from module import NAME`` of the app's own module is followed one level."""
     for node in statements:
         if before_line is not None and node.lineno >= before_line:
             continue  # below the call (a block that contains the call starts above it)
@@ -2045,17 +2069,19 @@ def _assignments_in(statements, into: dict, before_line=None) -> None:
                 name = alias.asname or alias.name.split(".")[0]
                 if isinstance(node, ast.ImportFrom) and node.module == "os" and alias.name in ("environ", "getenv"):
                     into[name] = ast.Name(id=f"<os.{alias.name}>")
+                elif isinstance(node, ast.ImportFrom) and _imported_constant(node, alias, directory) is not None:
+                    into[name] = _imported_constant(node, alias, directory)
                 else:
                     into.pop(name, None)
         elif isinstance(node, (ast.If, ast.For, ast.AsyncFor, ast.While)):
-            _assignments_in(node.body, into, before_line)
-            _assignments_in(node.orelse, into, before_line)
+            _assignments_in(node.body, into, before_line, directory)
+            _assignments_in(node.orelse, into, before_line, directory)
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            _assignments_in(node.body, into, before_line)
-            _assignments_in(node.orelse, into, before_line)
-            _assignments_in(node.finalbody, into, before_line)
+            _assignments_in(node.body, into, before_line, directory)
+            _assignments_in(node.orelse, into, before_line, directory)
+            _assignments_in(node.finalbody, into, before_line, directory)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
-            _assignments_in(node.body, into, before_line)
+            _assignments_in(node.body, into, before_line, directory)
 
 
 def _module_constants(tree) -> dict:
@@ -2176,7 +2202,9 @@ def find_run_call(file) -> dict:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules.update((a.asname or a.name).split(".")[0] for a in node.names)
-    module_constants = _module_constants(tree)
+    directory = os.path.dirname(os.path.abspath(file))
+    module_constants = {}
+    _assignments_in(tree.body, module_constants, directory=directory)
     main_blocks = [
         n for n in tree.body
         if isinstance(n, ast.If) and isinstance(n.test, ast.Compare) and isinstance(n.test.left, ast.Name)
@@ -2211,14 +2239,14 @@ def find_run_call(file) -> dict:
             if enclosing is None or candidate.lineno > enclosing.lineno:
                 enclosing = candidate
     if enclosing is None:
-        _assignments_in(tree.body, constants, before_line=node.lineno)
+        _assignments_in(tree.body, constants, before_line=node.lineno, directory=directory)
     else:
         constants.update(module_constants)
         arguments = enclosing.args
         for parameter in (list(getattr(arguments, "posonlyargs", [])) + list(arguments.args)
                           + list(arguments.kwonlyargs)):
             constants[parameter.arg] = None
-        _assignments_in(enclosing.body, constants, before_line=node.lineno)
+        _assignments_in(enclosing.body, constants, before_line=node.lineno, directory=directory)
     host_name, port_name = positional[-2:]
     where = f"{_display_path(file)}:{node.lineno}"
     args = {name: node.args[i] for i, name in enumerate(positional) if i < len(node.args)}
