@@ -56,6 +56,12 @@ let package = Package(
             path: "Sources/feisty-bench-matcher",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "feisty-bench-bans",
+            dependencies: ["FeistyCore"],
+            path: "Sources/feisty-bench-bans",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FeistyCoreTests",
             dependencies: [

@@ -253,7 +253,7 @@ RUN_CASES = [
     ('app.run(host=os.getenv("HOST", "0.0.0.0"), port=int(os.getenv("PORT", 7000)))', "0.0.0.0", 7000),
     ("app.run(port=PORT)", None, 6000),
     ("app.run()", None, 5000),
-    ("pass", None, 5000),
+    ("pass", None, None),  # no app.run: nothing serves by itself (feisty run falls back to 127.0.0.1:5000)
     ('app.run(port=int(os.environ["PORT"]))', None, None),
 ]
 
@@ -267,7 +267,7 @@ def test_app_run_detection(tmp_path, call, host, port):
     for extra in ([], ["--static"]):
         table = run_probe("routes", tmp_path / "app.py", *extra).json
         assert (table["host"], table["port"]) == (host, port), (call, extra)
-        if port is None:
+        if port is None and call != "pass":  # a call whose port is unknown says why
             assert any("port" in line for line in table["unresolved"])
 
 

@@ -148,7 +148,7 @@ struct RunCommand: AsyncParsableCommand {
         )
         // Bound before the app starts when the address is known: a taken port is one error and no app started.
         var publicAddress = listenAddress
-        if publicAddress == nil { publicAddress = await requestedAddressFromSource() }
+        if publicAddress == nil { publicAddress = await requestedAddressFromSource(logger: logger) }
         try await LaunchedAppRun.serve(
             launch: launch,
             policy: policy,
@@ -160,12 +160,23 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// The address the app's `app.run(host=..., port=...)` asks for, read from the source without running it; `nil`
-    /// when the source does not say it plainly (the running app's report then decides).
-    private func requestedAddressFromSource() async -> ListenAddress? {
+    /// when the source does not say it plainly (the running app's report then decides). Without any `app.run`,
+    /// Flask's default 127.0.0.1:5000, and the log says why.
+    private func requestedAddressFromSource(logger: Logger) async -> ListenAddress? {
         guard
             let table = try? await RouteExtractor(python: app.python, timeout: .seconds(app.timeout))
-                .extract(app: app.app, staticOnly: true), let port = table.port
+                .extract(app: app.app, staticOnly: true)
         else { return nil }
+        guard let port = table.port else {
+            if table.runCall == nil {
+                let fallback = LaunchedAppRun.fallbackAddress
+                logger.notice(
+                    "\(app.app) has no app.run(...): feisty listens on \(fallback.host):\(fallback.port) (Flask's default; --listen chooses)"
+                )
+                return fallback
+            }
+            return nil
+        }
         return ListenAddress(host: table.host ?? LaunchedAppRun.fallbackAddress.host, port: port)
     }
 }

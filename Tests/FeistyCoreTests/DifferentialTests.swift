@@ -104,6 +104,7 @@ import Testing
         case "redirect", "error": expectedGate = gate.forwards ? gate : .forward(rule: nil)
         case "websocket_mismatch": expectedGate = .forward(rule: nil)  // the app answers its own 400
         case "405": expectedGate = .methodNotAllowed(allowed: expect.allowed ?? [])
+        case "bad_host": expectedGate = .badHost  // feisty answers the 400 itself
         default: expectedGate = .notFound
         }
         if gate != expectedGate { return "gate \(gate), expected \(expectedGate)" }
@@ -116,7 +117,7 @@ import Testing
             return nil
         case ("405", .methodNotAllowed(let allowed)) where allowed == expect.allowed:
             return nil
-        case ("404", .notFound), ("bad_host", .notFound), ("websocket_mismatch", .websocketMismatch):
+        case ("404", .notFound), ("bad_host", .badHost), ("websocket_mismatch", .websocketMismatch):
             return nil
         case ("error", _):
             return nil

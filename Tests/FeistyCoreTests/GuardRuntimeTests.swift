@@ -11,6 +11,18 @@ private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
     BanList.Entry(key: try! BanKey(parsing: key), until: until)
 }
 
+@Suite struct GuardPeerAddressTests {
+    @Test(arguments: ["192.0.2.7", "::1", "2001:db8:1:2::abcd", "::ffff:192.0.2.7", "fe80::1"])
+    func aSocketPeerReadsAsItsText(text: String) throws {
+        let socket = try SocketAddress(ipAddress: text, port: 443)
+        #expect(IPAddress(socketAddress: socket) == IPAddress(text))
+    }
+
+    @Test func aUnixPeerHasNoAddress() throws {
+        #expect(IPAddress(socketAddress: try SocketAddress(unixDomainSocketPath: "/tmp/x.sock")) == nil)
+    }
+}
+
 @Suite struct GuardBanListTests {
     static let list = BanList(entries: [
         entry("192.0.2.7"), entry("198.51.100.0/24", until: 2_000), entry("2001:db8:1:2::/64"),
@@ -77,18 +89,41 @@ private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
         #expect(Self.judge(guardian, "/wp-admin/") == .pass)
     }
 
-    @Test func strikesAndTheBanAreHandedToTheServiceNotEnforcedBeforeTheyAreDurable() async {
-        let guardian = Self.makeGuard()
-        for path in ["/a", "/b", "/c"] { _ = Self.judge(guardian, path) }
+    /// A `Host` Werkzeug cannot bind (its `BadHost`, a 400 feisty answers) is never a strike, however often,
+    /// whatever the path; the strike book is left as it was.
+    @Test(arguments: ["a..b", ".example.com", String(repeating: "x", count: 64) + ".com", "a..b:5000"])
+    func aBadHostIsNeverAStrike(host: String) async {
+        let guardian = Self.makeGuard(maxStrikes: 2)
+        for target in ["/", "/typo", "/other", "/.env", "/wp-admin/"] {
+            let gate = Self.matcher.gate(method: "GET", target: target, host: host, websocket: false)
+            #expect(gate == .badHost, "\(host) \(target)")
+            #expect(guardian.judge(request: address("192.0.2.1"), target: target, verdict: gate, now: .now()) == .pass)
+        }
+        // The client's first undeclared URL still goes to the app: no strike was spent above.
+        #expect(Self.judge(guardian, "/typo") == .forwardUndeclared)
         guardian.finish()
         var events: [String] = []
         for await event in guardian.events {
             switch event {
-            case .strike(let key, let path, let count, _): events.append("strike \(key) \(path) \(count)")
+            case .strike(_, let path, let count, _): events.append("strike \(path) \(count)")
+            case .ban: events.append("ban")
+            }
+        }
+        #expect(events == ["strike /typo 1"])
+    }
+
+    @Test func strikesAndTheBanAreHandedToTheServiceNotEnforcedBeforeTheyAreDurable() async {
+        let guardian = Self.makeGuard()
+        for path in ["/a", "/b", "/c"] { _ = Self.judge(guardian, path) }
+        guardian.finish()
+        var events = guardian.takeStrikes().map { "strike \($0.client) \($0.path) \($0.count)" }
+        for await event in guardian.events {
+            switch event {
             case .ban(let decision, _): events.append("ban \(decision.client) \(decision.evidence)")
             }
         }
         #expect(events == ["strike 192.0.2.1 /a 1", "strike 192.0.2.1 /b 2", "ban 192.0.2.1 [\"/a\", \"/b\", \"/c\"]"])
+        #expect(guardian.takeStrikes().isEmpty)
         // Not published yet: declared routes still pass, undeclared ones are answered by feisty.
         #expect(Self.judge(guardian, "/") == .pass)
         #expect(guardian.judge(connectionFrom: address("192.0.2.1"), peerTrusted: false) == .serve)

@@ -102,6 +102,30 @@ import Testing
         #expect(admission.decide(head: head(), verdict: .forward(rule: nil)) == .forward(framing: .none))
     }
 
+    /// Werkzeug's `BadHost` is a 400 from feisty, with or without `--forward-unknown` and the guard's pass;
+    /// a smuggling framing still comes first.
+    @Test(arguments: [false, true])
+    func aHostWerkzeugCannotBindIsA400(forwardUnknown: Bool) {
+        let policy = RequestAdmission(maxHeaderBytes: 1024, maxBodyBytes: 100, forwardUnknown: forwardUnknown)
+        let refusal = RequestAdmission.badHostRefusal
+        #expect(refusal.status == .badRequest)
+        #expect(policy.decide(head: head(host: "a..b"), verdict: .badHost) == .refuse(refusal, framing: .none))
+        #expect(
+            policy.decide(head: head(host: "a..b"), verdict: .badHost, forwardUndeclared: true)
+                == .refuse(refusal, framing: .none)
+        )
+        #expect(
+            policy.decide(head: head(.POST, "/", [("Content-Length", "5")], host: "a..b"), verdict: .badHost)
+                == .refuse(refusal, framing: .length(5))
+        )
+        let smuggled = head(.POST, "/", [("Content-Length", "5"), ("Transfer-Encoding", "chunked")], host: "a..b")
+        if case .refuse(.malformedRequest(let reason), _) = policy.decide(head: smuggled, verdict: .badHost) {
+            #expect(reason.contains("Content-Length"))
+        } else {
+            Issue.record("a smuggling framing is refused first")
+        }
+    }
+
     @Test func limitsAndTheGateRefuse() {
         let big = head(.GET, "/", [("X-Big", String(repeating: "a", count: 2000))])
         #expect(admission.decide(head: big, verdict: match) == .refuse(.headerTooLarge, framing: .none))

@@ -74,7 +74,8 @@ import Testing
         let plain = try routeMatcher([api, rule("/", "root")])
         #expect(matched(plain.match(method: "GET", target: "/", host: "api.example.com"))?.0 == "root")
         // Map.bind's IDNA check: an empty label is Werkzeug's BadHost (a 400), never a match.
-        #expect(plain.gate(method: "GET", target: "/", host: "a..b") == .notFound)
+        #expect(plain.gate(method: "GET", target: "/", host: "a..b") == .badHost)
+        #expect(plain.match(method: "GET", target: "/", host: "a..b") == .badHost)
     }
 
     @Test func decodesTargetsLikeTheDevServer() throws {
@@ -105,6 +106,7 @@ import Testing
                 case .match(_, let rule, _): expected = .forward(rule: rule)
                 case .redirect, .websocketMismatch: expected = .forward(rule: nil)
                 case .notFound: expected = .notFound
+                case .badHost: expected = .badHost
                 case .methodNotAllowed(let allowed): expected = .methodNotAllowed(allowed: allowed)
                 }
                 #expect(matcher.gate(method: method, target: target) == expected, "\(method) \(target)")

@@ -65,6 +65,7 @@ import Testing
             case .websocketMismatch: gate == .forward(rule: nil)
             case .notFound: gate == .notFound
             case .methodNotAllowed(let allowed): gate == .methodNotAllowed(allowed: allowed)
+            case .badHost: gate == .badHost
             }
         }
     }

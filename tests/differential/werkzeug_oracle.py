@@ -56,7 +56,8 @@ class RegexConverter(BaseConverter):
 
 
 WORDS = ["a", "b", "users", "api", "v1", "files", "x.y", "caf\u00e9", "item", "static", "all", "page", "-"]
-UNICODE_DIGITS = ["\u0663", "\u0661\u0662", "\uff15", "\u096a\u096b"]
+# Kawi (U+11F5x, Unicode 15) and Nag Mundari (U+1E4Fx) digits are digits only for interpreters newer than 3.11.
+UNICODE_DIGITS = ["\u0663", "\u0661\u0662", "\uff15", "\u096a\u096b", "\U00011f53", "1\U00011f50", "\U0001e4f5"]
 
 
 def dynamic_segments(var):
@@ -143,7 +144,8 @@ def build_app(rng, index, websocket_heavy=False):
             options["merge_slashes"] = False
         if rng.random() < 0.06 and "<" in rule:
             first = rule.split("<", 1)[1].split(">", 1)[0].split(":")[-1]
-            options["redirect_to"] = rng.choice([f"/target/<{first}>", f"other/<{first}>", "http://ext.test/x", "../up"])
+            options["redirect_to"] = rng.choice([f"/target/<{first}>", f"other/<{first}>", "http://ext.test/x", "../up",
+                                                 f"t/<{first}>;", f"a/..;<{first}>", "x;y/..", "./;"])
         if host_matching:
             options["host"] = rng.choice(["localhost", "<sub>.example.com", "example.com:5000", "<h>"])
         elif subdomain_matching and rng.random() < 0.5:
@@ -414,7 +416,7 @@ def main():
         rule_strings = [r.rule for r in app.url_map.iter_rules()]
         hosts = ["localhost", "localhost:5000", "LOCALHOST", "example.com", "a.example.com", "x.y.example.com",
                  "example.com:5000", "a.example.com:5000", "static.test", "bad_host", "a..b", "localhost:80",
-                 "api.example.com", "[::1]:5000"]
+                 "api.example.com", "[::1]:5000", ".example.com", "a" * 64 + ".example.com", "a.b..:5000"]
         cases = []
         for _ in range(options.requests):
             method = rng.choice(methods)

@@ -36,13 +36,24 @@ public enum RouteListing {
             }.joined(separator: "  ")
         }
         lines.insert(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "), at: 1)
-        let host = table.host ?? "127.0.0.1"
-        let port = table.port.map(String.init) ?? "5000"
         lines.append("")
-        lines.append("\(table.rules.count) rules (\(table.source) extraction); app.run serves on \(host):\(port)")
+        lines.append("\(table.rules.count) rules (\(table.source) extraction); \(runSummary(table))")
         for problem in table.unresolved {
             lines.append("unresolved: \(problem)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Where `app.run` serves, or why that is not known (and what `feisty run` then listens on).
+    static func runSummary(_ table: RouteTable) -> String {
+        let fallback = "\(LaunchedAppRun.fallbackAddress.host):\(LaunchedAppRun.fallbackAddress.port)"
+        let at = table.runCall.map { " (\($0))" } ?? ""
+        if let port = table.port {
+            return "app.run serves on \(table.host ?? "127.0.0.1"):\(port)\(at)"
+        }
+        if table.runCall == nil {
+            return "app.run: not found (feisty run listens on \(fallback))"
+        }
+        return "app.run\(at): its port is not known from the source (feisty run listens where the running app asks)"
     }
 }

@@ -1,6 +1,6 @@
 /// How `feisty match` prints a verdict: the JSON documented in the README, or one readable line. The outcome
 /// words follow Werkzeug's exceptions: `not_found` (`NotFound`), `method_not_allowed` (`MethodNotAllowed`),
-/// `websocket_mismatch` (`WebsocketMismatch`, status 400).
+/// `websocket_mismatch` (`WebsocketMismatch`, status 400), `bad_host` (`BadHost`, status 400).
 public enum VerdictReport {
     /// `{"outcome": "match", "status": 200, "endpoint": "getyear", "args": {"year": 2024}}` and its siblings.
     /// - Parameter id: Echoed first when present (batch mode).
@@ -24,7 +24,7 @@ public enum VerdictReport {
             return String(JSONText.object(members).dropLast()) + ", \"args\": " + args + "}"
         case .redirect(let location):
             members.append(("location", .string(location)))
-        case .notFound, .websocketMismatch:
+        case .notFound, .websocketMismatch, .badHost:
             break
         case .methodNotAllowed(let allowed):
             members.append(("allowed", .array(allowed.map(JSONValue.string))))
@@ -43,6 +43,7 @@ public enum VerdictReport {
         case .methodNotAllowed(let allowed):
             return "405 method not allowed (allowed: \(allowed.joined(separator: ", ")))"
         case .websocketMismatch: return "400 websocket mismatch"
+        case .badHost: return "400 bad host"
         }
     }
 
@@ -54,6 +55,7 @@ public enum VerdictReport {
         case .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
         case .websocketMismatch: "websocket_mismatch"
+        case .badHost: "bad_host"
         }
     }
 }

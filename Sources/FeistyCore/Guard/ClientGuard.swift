@@ -19,6 +19,9 @@ public final class ClientGuard: Sendable {
     private let epoch = NIODeadline.now()
     let events: AsyncStream<GuardEvent>
     private let continuation: AsyncStream<GuardEvent>.Continuation
+    /// New strikes since the service last took them (bounded: a flood keeps the newest).
+    private let strikes = Mutex<[StrikeNote]>([])
+    static let pendingStrikeLimit = 100_000
     /// `--rate`/`--burst` (`nil`: no limit).
     private let rateLimiter: ClientRateLimiter?
     /// `--max-conns-per-client` (`nil`: no limit).
@@ -67,6 +70,14 @@ public final class ClientGuard: Sendable {
         }
     }
 
+    /// The strikes noted since the last call, oldest first.
+    func takeStrikes() -> [StrikeNote] {
+        strikes.withLock { pending in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+    }
+
     /// Stops the event stream (the service ends).
     func finish() { continuation.finish() }
 
@@ -82,6 +93,15 @@ public final class ClientGuard: Sendable {
         if configuration.banResponse == .close, membership.contains(.denied) || isBanned(peer) { return .closeBanned }
         if let connections, !connections.open(key(peer)) { return .closeTooMany }
         return .serve
+    }
+
+    /// Whether a connection from `peer` (not a trusted proxy) is turned away before it is set up: banned or denied,
+    /// under `--ban-response close`.
+    func refusesAtAccept(_ peer: IPAddress) -> Bool {
+        guard !configuration.dryRun, configuration.banResponse == .close else { return false }
+        let membership = lists?.membership(of: peer) ?? []
+        if membership.contains(.allowed) { return false }
+        return membership.contains(.denied) || isBanned(peer)
     }
 
     /// Whether connections from `peer` are counted (so `connectionClosed` must follow their close).
@@ -120,7 +140,11 @@ public final class ClientGuard: Sendable {
         {
             return .throttled(retryAfterSeconds: seconds)
         }
-        if case .forward = verdict { return .pass }
+        switch verdict {
+        // A host Werkzeug cannot bind is a malformed request (feisty answers 400), not an undeclared URL: no strike.
+        case .forward, .badHost: return .pass
+        case .notFound, .methodNotAllowed: break
+        }
         let key = key(client)
         let action = book.withLock { $0.record(client: key, target: target, verdict: verdict, at: elapsed) }
         switch action {
@@ -128,7 +152,11 @@ public final class ClientGuard: Sendable {
             return .refuseUndeclared
         case .strike(let count):
             let path = String(target.prefix { $0 != "?" && $0 != "#" })
-            continuation.yield(.strike(key, path: path, count: count, at: Date()))
+            let note = StrikeNote(client: key, path: path, count: count, date: Date())
+            strikes.withLock { pending in
+                if pending.count >= Self.pendingStrikeLimit { pending.removeFirst(pending.count / 2) }
+                pending.append(note)
+            }
             return count == 1 ? .forwardUndeclared : .refuseUndeclared
         case .ban(let decision):
             continuation.yield(.ban(decision, at: Date()))

@@ -9,7 +9,7 @@ import Synchronization
 /// expired. SQLite work runs on NIO's blocking thread pool, never on an event loop or the cooperative pool.
 public final class GuardService: Service, Sendable {
     /// How often the store is asked whether someone else changed the bans.
-    static let pollInterval = Duration.milliseconds(500)
+    static let pollInterval = Duration.milliseconds(250)
     /// How often strikes are written, and expired bans and old strikes pruned.
     static let housekeepingInterval = Duration.seconds(60)
 
@@ -17,7 +17,10 @@ public final class GuardService: Service, Sendable {
     public let clientGuard: ClientGuard
     private let store: BanStore
     private let logger: Logger
-    private let generationAtLoad: Int64
+    /// The store's change generation the published bans reflect: a poll re-reads the bans only when the store moved
+    /// past it, and feisty's own bans move it along without a re-read (one re-read of a million bans per ban would
+    /// not do).
+    private let knownGeneration: Mutex<Int64>
     /// `--ban-action nftables`: the kernel's copy of the bans (`nil`: feisty enforces alone).
     private let nftables: NftablesBanAction?
 
@@ -28,7 +31,7 @@ public final class GuardService: Service, Sendable {
         let snapshot = try store.snapshot(at: Date())
         self.store = store
         self.logger = logger
-        self.generationAtLoad = snapshot.generation
+        self.knownGeneration = Mutex(snapshot.generation)
         let lists =
             configuration.lists.isEmpty
             ? nil
@@ -70,12 +73,12 @@ public final class GuardService: Service, Sendable {
                 }
             }
             group.addTask { [self] in
-                var generation = generationAtLoad
                 var lastHousekeeping = ContinuousClock.now
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Self.pollInterval)
-                    generation = await applyOutsideChanges(since: generation)
-                    // Strikes go to disk within a poll: a kill -9 loses at most half a second of them.
+                    await applyOutsideChanges()
+                    // Strikes go to disk within a poll: a kill -9 loses at most a quarter of a second of them.
+                    collectStrikes(into: pending)
                     await writeStrikes(pending.take())
                     if ContinuousClock.now - lastHousekeeping >= Self.housekeepingInterval {
                         lastHousekeeping = .now
@@ -87,6 +90,7 @@ public final class GuardService: Service, Sendable {
             clientGuard.finish()
             group.cancelAll()
         }
+        collectStrikes(into: pending)
         await writeStrikes(pending.take())
         await nftables?.teardown()
     }
@@ -111,13 +115,18 @@ public final class GuardService: Service, Sendable {
 
     private func handle(_ event: GuardEvent, strikes: StrikeBuffer) async {
         switch event {
-        case .strike(let key, let path, let count, let date):
-            strikes.append(Strike(key: key.banKey, time: date, path: path))
-            logger.info(
-                "strike \(count)/\(clientGuard.configuration.strikes.policy.maxStrikes) for \(key): \(path)"
-            )
         case .ban(let decision, let date):
+            collectStrikes(into: strikes)  // the strikes before the ban are logged before it
             await ban(decision, at: date)
+        }
+    }
+
+    /// Logs the strikes the hot path noted and queues them for the history.
+    private func collectStrikes(into buffer: StrikeBuffer) {
+        let maxStrikes = clientGuard.configuration.strikes.policy.maxStrikes
+        for note in clientGuard.takeStrikes() {
+            buffer.append(Strike(key: note.client.banKey, time: note.date, path: note.path))
+            logger.info("strike \(note.count)/\(maxStrikes) for \(note.client): \(note.path)")
         }
     }
 
@@ -139,14 +148,18 @@ public final class GuardService: Service, Sendable {
         let store = self.store
         do {
             // The store's repeat count survives restarts, so a returning scanner's ban doubles across them too.
-            let record = try await NIOThreadPool.singleton.runIfActive { () throws -> BanRecord in
+            let known = knownGeneration.withLock { $0 }
+            let (record, generation) = try await NIOThreadPool.singleton.runIfActive {
+                () throws -> (BanRecord, Int64?) in
                 let count = try store.repeatCount(key: key) + 1
                 let until = policy.banLength(count: count).map { date.addingTimeInterval(Self.seconds($0)) }
                 let ban = Ban(key: key, since: date, until: until, reason: reason, evidence: evidence, source: .automatic)
-                return try store.add(ban)
+                return try store.add(ban, knownGeneration: known)
             }
             let entry = BanList.Entry(key: key, until: record.ban.until?.timeIntervalSince1970 ?? .infinity)
             clientGuard.publish(clientGuard.bans.adding([entry]))
+            // Nobody else wrote in between: the published list is the store's, no re-read needed.
+            if let generation { knownGeneration.withLock { if $0 == known { $0 = generation } } }
             await mirror(ban: key, until: record.ban.until)
             let length = record.ban.until.map { DurationText.short(.seconds($0.timeIntervalSince(date))) } ?? "ever"
             logger.notice("banned \(decision.client) for \(length) (ban #\(record.repeatCount), \(reason)): \(evidence)")
@@ -157,13 +170,14 @@ public final class GuardService: Service, Sendable {
     }
 
     /// Applies bans added or removed by someone else (`feisty bans`, another feisty on the same state directory).
-    private func applyOutsideChanges(since generation: Int64) async -> Int64 {
+    private func applyOutsideChanges() async {
         let store = self.store
+        let generation = knownGeneration.withLock { $0 }
         guard
             let snapshot = try? await NIOThreadPool.singleton.runIfActive({
                 try store.changes(since: generation, at: Date())
             })
-        else { return generation }
+        else { return }
         let before = Set(clientGuard.bans.entries.map(\.key))
         let after = BanList(snapshot.bans)
         clientGuard.publish(after)
@@ -178,7 +192,7 @@ public final class GuardService: Service, Sendable {
             logger.notice("ban on \(added) applied from the state directory")
             await mirror(ban: added, until: ends[added] ?? nil)
         }
-        return snapshot.generation
+        knownGeneration.withLock { $0 = snapshot.generation }
     }
 
     private func housekeeping() async {

@@ -34,6 +34,32 @@ public struct StrikeBook: Sendable {
     private struct ClientStrikes {
         var paths: [String: Sighting] = [:]
         var lastSeen: Duration
+        /// The sum of the paths' weights.
+        var weight = 0
+        /// No path was seen before this (a lower bound): until it leaves the window, nothing needs pruning.
+        var oldestSeen: Duration
+
+        init(lastSeen: Duration) {
+            self.lastSeen = lastSeen
+            self.oldestSeen = lastSeen
+        }
+
+        mutating func prune(at now: Duration, window: Duration) {
+            guard now - oldestSeen >= window else { return }
+            paths = paths.filter { now - $0.value.lastSeen < window }
+            weight = paths.values.reduce(0) { $0 + $1.weight }
+            oldestSeen = paths.values.map(\.lastSeen).min() ?? now
+        }
+
+        mutating func insert(_ path: String, _ sighting: Sighting) {
+            if let previous = paths.updateValue(sighting, forKey: path) { weight -= previous.weight }
+            weight += sighting.weight
+            oldestSeen = min(oldestSeen, sighting.lastSeen)
+        }
+
+        mutating func remove(_ path: String) {
+            if let previous = paths.removeValue(forKey: path) { weight -= previous.weight }
+        }
     }
 
     private struct RepeatCount {
@@ -75,7 +101,7 @@ public struct StrikeBook: Sendable {
             bans[client] = nil
         }
         switch verdict {
-        case .forward: return .none
+        case .forward, .badHost: return .none
         case .notFound: break
         case .methodNotAllowed: if !strike405 { return .none }
         }
@@ -83,10 +109,11 @@ public struct StrikeBook: Sendable {
         let weight = canaries.pattern(matching: target) == nil ? 1 : policy.maxStrikes
         let path = String(target.prefix { $0 != "?" && $0 != "#" })
 
-        var strikes = clients[client] ?? ClientStrikes(lastSeen: now)
+        // Taken out of the dictionary while it changes, so its paths are not copied (copy on write) per request.
         if clients[client] == nil { makeRoomForClient(at: now) }
+        var strikes = clients.removeValue(forKey: client) ?? ClientStrikes(lastSeen: now)
         strikes.lastSeen = now
-        strikes.paths = strikes.paths.filter { now - $0.value.lastSeen < policy.findTime }
+        strikes.prune(at: now, window: policy.findTime)
         if strikes.paths[path] != nil {
             strikes.paths[path]?.lastSeen = now
             clients[client] = strikes
@@ -95,10 +122,10 @@ public struct StrikeBook: Sendable {
         if strikes.paths.count >= maxPathsPerClient,
             let oldest = strikes.paths.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key
         {
-            strikes.paths[oldest] = nil
+            strikes.remove(oldest)
         }
-        strikes.paths[path] = Sighting(struck: now, lastSeen: now, weight: weight)
-        let count = strikes.paths.values.reduce(0) { $0 + $1.weight }
+        strikes.insert(path, Sighting(struck: now, lastSeen: now, weight: weight))
+        let count = strikes.weight
         guard count >= policy.maxStrikes else {
             clients[client] = strikes
             return .strike(count: count)
@@ -130,10 +157,10 @@ public struct StrikeBook: Sendable {
     public mutating func restore(client: ClientKey, path: String, at time: Duration) {
         let weight = canaries.pattern(matching: path) == nil ? 1 : policy.maxStrikes
         if clients[client] == nil { makeRoomForClient(at: time) }
-        var strikes = clients[client] ?? ClientStrikes(lastSeen: time)
+        var strikes = clients.removeValue(forKey: client) ?? ClientStrikes(lastSeen: time)
         strikes.lastSeen = max(strikes.lastSeen, time)
         if strikes.paths[path] == nil, strikes.paths.count < maxPathsPerClient {
-            strikes.paths[path] = Sighting(struck: time, lastSeen: time, weight: weight)
+            strikes.insert(path, Sighting(struck: time, lastSeen: time, weight: weight))
         }
         clients[client] = strikes
     }

@@ -45,6 +45,7 @@ final class AccessLogObserver: ExchangeObserver {
         case .forward: "forward"
         case .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
+        case .badHost: "bad_host"
         case nil: "-"
         }
     }

@@ -148,9 +148,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
             requestBufferBytes: environment.configuration.requestBufferBytes,
             now: .now()
         )
-        if let address = context.channel.remoteAddress?.ipAddress {
+        if let remote = context.channel.remoteAddress, let address = remote.ipAddress {
             peer = address
-            peerAddress = IPAddress(address)
+            peerAddress = IPAddress(socketAddress: remote)
             peerTrusted = environment.identity.isTrusted(peerAddress)
         }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)

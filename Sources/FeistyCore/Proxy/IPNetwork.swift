@@ -102,6 +102,12 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
         self.network = IPAddress(bits: address.bits & Self.mask(self.prefixLength))
     }
 
+    /// The block of `length` bits (IPv4: 0...32, else 0...128) around `address`, without a round trip through text.
+    init(address: IPAddress, length: Int) {
+        self.prefixLength = address.isIPv4 ? min(max(length, 0), 32) + 96 : min(max(length, 0), 128)
+        self.network = IPAddress(bits: address.bits & Self.mask(self.prefixLength))
+    }
+
     /// Whether `address` lies inside this block.
     public func contains(_ address: IPAddress) -> Bool {
         address.bits & Self.mask(prefixLength) == network.bits

@@ -96,9 +96,12 @@ public final class ProxyServer: Service, Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            quiescing.makeServerChannelHandler(channel: channel)
-                        )
+                        let sync = channel.pipeline.syncOperations
+                        // Banned peers go before anything tracks or sets up their connection.
+                        if let clientGuard = environment.clientGuard {
+                            try sync.addHandler(BannedPeerFilter(clientGuard: clientGuard, identity: environment.identity))
+                        }
+                        try sync.addHandler(quiescing.makeServerChannelHandler(channel: channel))
                     }
                 }
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -188,7 +191,7 @@ public final class ProxyServer: Service, Sendable {
     /// guard turns away (a banned peer) gets only a `TurnAwayHandler`.
     static func configure(channel: any Channel, environment: ProxyEnvironment, loop: LoopRouting) throws {
         if let clientGuard = environment.clientGuard {
-            let peer = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init)
+            let peer = channel.remoteAddress.flatMap(IPAddress.init(socketAddress:))
             let trusted = environment.identity.isTrusted(peer)
             guard clientGuard.judge(connectionFrom: peer, peerTrusted: trusted) == .serve else {
                 try channel.pipeline.syncOperations.addHandler(TurnAwayHandler())

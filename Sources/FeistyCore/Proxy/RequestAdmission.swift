@@ -63,11 +63,14 @@ public struct RequestAdmission: Sendable {
         case .failure(let error): return .refuse(error.refusal, framing: .none)
         }
         if Self.headBytes(head) > maxHeaderBytes { return .refuse(.headerTooLarge, framing: framing) }
+        // A `Host` Werkzeug cannot bind (`BadHost`) is answered 400 whatever `--forward-unknown` says: the app
+        // would answer the same 400 for any path, and the head is malformed rather than undeclared.
+        if case .badHost = verdict { return .refuse(Self.badHostRefusal, framing: framing) }
         if !forwardUnknown, !forwardUndeclared {
             switch verdict {
             case .notFound: return .refuse(.routeNotFound, framing: framing)
             case .methodNotAllowed(let allowed): return .refuse(.methodNotAllowed(allowed: allowed), framing: framing)
-            case .forward: break
+            case .forward, .badHost: break
             }
         }
         if case .length(let length) = framing, let maxBodyBytes, length > maxBodyBytes {
@@ -75,6 +78,9 @@ public struct RequestAdmission: Sendable {
         }
         return .forward(framing: framing)
     }
+
+    /// The answer to a `Host` that Werkzeug's `Map.bind` cannot IDNA-encode (its `BadHost`).
+    public static let badHostRefusal = ProxyRefusal.malformedRequest(reason: "invalid Host (not a valid host name)")
 
     /// The body framing, or why the head is refused. Both `Content-Length` and `Transfer-Encoding`, several or
     /// non-numeric `Content-Length` values, or `Transfer-Encoding` on HTTP/1.0 are request-smuggling vectors

@@ -12,7 +12,10 @@ Protocol
 
         {"port": 8080, "host": "0.0.0.0", "rules": [...], "host_matching": false, "subdomain_matching": false,
          "server_name": null, "default_subdomain": "", "redirect_defaults": true,
-         "source": "runtime" | "static", "unresolved": ["file:line: why", ...]}
+         "source": "runtime" | "static", "unresolved": ["file:line: why", ...], "digit_ranges": "30-39,660-669,..."}
+
+    ``digit_ranges``: where this interpreter's ``re`` ``\\d`` holds (its Unicode version's decimal digits), the
+    characters Werkzeug's int and float converters accept: inclusive code point ranges in hex.
 
     Anything the app prints while it is imported goes to stderr (fd 1 is pointed at fd 2 during the work and
     the JSON is written to the saved original fd). Exit status 0.
@@ -195,6 +198,35 @@ def _positioned(rules: list) -> list:
     return rules
 
 
+_DIGIT_RANGES = None
+
+
+def digit_ranges() -> str:
+    """Where this interpreter's ``re`` ``\\d`` holds (its Unicode version's decimal digits): inclusive code point
+    ranges in hex, ``"30-39,660-669,..."``; the int and float converters' ``\\d+`` matches exactly these."""
+    global _DIGIT_RANGES
+    if _DIGIT_RANGES is None:
+        # Decimal digits come in runs of ten (a Unicode stability policy), so every tenth code point meets each
+        # run; each one met is widened character by character with `re` itself (a tenth of the work).
+        digit = re.compile(r"\d").match
+        tenths = "".join(map(chr, range(0, 0x110000, 10)))
+        ranges = []
+        last_found = -1
+        for hit in re.finditer(r"\d", tenths):
+            found = hit.start() * 10
+            if found <= last_found:
+                continue
+            first = last = found
+            while first > 0 and digit(chr(first - 1)):
+                first -= 1
+            while last < 0x10FFFF and digit(chr(last + 1)):
+                last += 1
+            last_found = last
+            ranges.append(f"{first:X}-{last:X}")
+        _DIGIT_RANGES = ",".join(ranges)
+    return _DIGIT_RANGES
+
+
 def describe_url_map(url_map, app=None) -> dict:
     """The whole RouteTable contract for a werkzeug Map (and the Flask app owning it, if any)."""
     config = getattr(app, "config", {}) if app is not None else {}
@@ -208,6 +240,7 @@ def describe_url_map(url_map, app=None) -> dict:
         "merge_slashes": bool(url_map.merge_slashes),
         "source": "runtime",
         "unresolved": [],
+        "digit_ranges": digit_ranges(),
     }
 
 
@@ -1125,9 +1158,14 @@ class StaticAnalyzer:
                     self.note(self.where(module, expression),
                               f"@{self.source(expression.func)}(...) on an object feisty cannot resolve: not included")
             function = FunctionValue(node, module, env)
-            for decorator in reversed(decorators):  # the decorator nearest the def applies first
+            routed_above = [isinstance(d, _RouteDecorator) for d in decorators]
+            pairs = list(zip(node.decorator_list, decorators, range(len(decorators))))
+            for expression, decorator, index in reversed(pairs):  # the decorator nearest the def applies first
                 if isinstance(decorator, _RouteDecorator):
                     self.route_decorator(decorator, function, env, module)
+                else:
+                    function = self.apply_decorator(expression, decorator, function, env, module,
+                                                    matters=any(routed_above[:index]))
             env[node.name] = function
         elif isinstance(node, ast.ClassDef):
             for expression in node.decorator_list:
@@ -1147,6 +1185,13 @@ class StaticAnalyzer:
             if isinstance(node.target, ast.Name):
                 env[node.target.id] = UNKNOWN
         elif isinstance(node, ast.Expr):
+            value = node.value
+            if (isinstance(value, ast.Call) and len(value.args) >= 2 and isinstance(value.args[0], ast.Name)
+                    and self._wraps_target(self.eval(value.func, env, module))):
+                wrapped = self.eval(value.args[1], env, module)  # update_wrapper(wrapper, f): wrapper is named f
+                if isinstance(wrapped, (FunctionValue, ViewFunction, External)):
+                    env[value.args[0].id] = wrapped
+                return
             self.eval(node.value, env, module)
         elif isinstance(node, ast.If):
             self.exec_if(node, env, module)
@@ -1161,6 +1206,43 @@ class StaticAnalyzer:
             self.exec_block(node.body, env, module)
         elif isinstance(node, ast.Return):
             raise _Return(self.eval(node.value, env, module) if node.value is not None else None)
+
+    @staticmethod
+    def _wraps_target(decorator):
+        """Whether ``decorator`` is ``functools.wraps`` / ``functools.update_wrapper`` (by its External name)."""
+        return isinstance(decorator, External) and decorator.name in ("functools.wraps", "functools.update_wrapper")
+
+    def apply_decorator(self, expression, decorator, function, env: dict, module: ModuleValue, matters: bool):
+        """What a decorator makes of ``function`` as far as Flask's endpoint name goes (Flask names an endpoint
+        after the ``__name__`` of the function it is handed): ``functools.wraps(f)`` gives ``f``'s identity, a
+        decorator defined in the app is run on the function (what it returns is the view: a wrapper without
+        ``wraps`` keeps its own name), anything else is assumed to keep the name (reported when a route decorator
+        sits above it, ``matters``)."""
+        where = self.where(module, expression)
+        if isinstance(expression, ast.Call):
+            callee = self.eval(expression.func, env, module)
+            if self._wraps_target(callee) and expression.args:
+                wrapped = self.eval(expression.args[0], env, module)
+                if isinstance(wrapped, (FunctionValue, ViewFunction, External)):
+                    return wrapped
+                return function
+        if isinstance(decorator, FunctionValue):
+            result = self.call_function(decorator, None, env, module, args=[function], kwargs={})
+            if isinstance(result, (FunctionValue, ViewFunction, External)):
+                return result
+            if matters:
+                self.note(where, f"@{self.source(expression)}: cannot tell what this decorator returns: "
+                                 f"endpoint assumed to be {getattr(function, 'name', '?')!r}")
+            return function
+        if matters:
+            if isinstance(decorator, External):
+                if not decorator.name.startswith(("flask", "functools")):
+                    self.note(where, f"@{self.source(expression)} ({decorator.name}) is not defined in the app: "
+                                     f"endpoint assumed to be {getattr(function, 'name', '?')!r} (functools.wraps)")
+            else:
+                self.note(where, f"@{self.source(expression)}: a decorator feisty cannot follow: endpoint assumed "
+                                 f"to be {getattr(function, 'name', '?')!r}")
+        return function
 
     def exec_if(self, node, env: dict, module: ModuleValue) -> None:
         test = node.test
@@ -2038,46 +2120,145 @@ def _static_factory_result(analyzer, factory, args, kwargs, what):
 
 
 _RUN_UNKNOWN = UNKNOWN
+_RUN_MAX_DEPTH = 12
+
+
+def _imported_constant(node, alias, directory):
+    """``from config import PORT`` with ``config.py`` of the app itself (next to the file, or in the folder above
+    it for a package's absolute imports): PORT's value when it is a plain constant there, as a Constant node."""
+    if directory is None or not node.module and not node.level:
+        return None
+    parts = (node.module or "").split(".") if node.module else []
+    bases = [directory] if node.level == 1 else [] if node.level > 1 else [directory, os.path.dirname(directory)]
+    for base in bases:
+        target = os.path.join(base, *parts)
+        for candidate in (target + ".py", os.path.join(target, "__init__.py")):
+            if parts and os.path.isfile(candidate):
+                try:
+                    with open(candidate, "rb") as handle:
+                        tree = ast.parse(handle.read(), filename=candidate)
+                except (SyntaxError, ValueError, OSError):
+                    return None
+                constants = {}
+                _assignments_in(tree.body, constants)
+                value = _run_value(ast.Name(id=alias.name), constants)
+                return None if isinstance(value, _Unknown) else ast.Constant(value=value)
+    return None
+
+
+def _assignments_in(statements, into: dict, before_line=None, directory=None) -> None:
+    """Simple ``NAME = value`` assignments of one scope, in source order (into ``if``/``try``/``with``/``for``
+    blocks, never into nested functions or classes); with ``before_line``, only those above that line. With
+    ``directory`` (the file's folder), ``from module import NAME`` of the app's own module is followed one level."""
+    for node in statements:
+        if before_line is not None and node.lineno >= before_line:
+            continue  # below the call (a block that contains the call starts above it)
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    into[target.id] = node.value
+                elif isinstance(target, (ast.Tuple, ast.List)):
+                    for element in target.elts:  # a, b = ...: not followed
+                        if isinstance(element, ast.Name):
+                            into[element.id] = None
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            into[node.target.id] = node.value
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            into[node.target.id] = None
+        elif isinstance(node, (ast.ImportFrom, ast.Import)):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                if isinstance(node, ast.ImportFrom) and node.module == "os" and alias.name in ("environ", "getenv"):
+                    into[name] = ast.Name(id=f"<os.{alias.name}>")
+                elif isinstance(node, ast.ImportFrom) and _imported_constant(node, alias, directory) is not None:
+                    into[name] = _imported_constant(node, alias, directory)
+                else:
+                    into.pop(name, None)
+        elif isinstance(node, (ast.If, ast.For, ast.AsyncFor, ast.While)):
+            _assignments_in(node.body, into, before_line, directory)
+            _assignments_in(node.orelse, into, before_line, directory)
+        elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            _assignments_in(node.body, into, before_line, directory)
+            _assignments_in(node.orelse, into, before_line, directory)
+            _assignments_in(node.finalbody, into, before_line, directory)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            _assignments_in(node.body, into, before_line, directory)
 
 
 def _module_constants(tree) -> dict:
     constants = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            constants[node.targets[0].id] = node.value
+    _assignments_in(tree.body, constants)
     return constants
 
 
-def _run_value(node, constants: dict, depth: int = 0):
-    """A literal, a module constant, ``int(...)``/``str(...)`` of one, or the default of an environment lookup."""
-    if node is None or depth > 8:
+def _is_environ(node, constants: dict) -> bool:
+    """``os.environ`` (or ``environ`` imported from os)."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "environ" and isinstance(node.value, ast.Name) and node.value.id == "os"
+    if isinstance(node, ast.Name):
+        bound = constants.get(node.id)
+        return isinstance(bound, ast.Name) and bound.id == "<os.environ>" or (node.id == "environ"
+                                                                              and node.id not in constants)
+    return False
+
+
+def _is_getenv(func, constants: dict) -> bool:
+    if isinstance(func, ast.Attribute):
+        return func.attr == "getenv" and isinstance(func.value, ast.Name) and func.value.id == "os"
+    if isinstance(func, ast.Name):
+        bound = constants.get(func.id)
+        return isinstance(bound, ast.Name) and bound.id == "<os.getenv>" or (func.id == "getenv"
+                                                                             and func.id not in constants)
+    return False
+
+
+def _run_value(node, constants: dict, depth: int = 0, environ=None):
+    """What ``node`` evaluates to when the app runs: a literal, a (module or local) variable assigned one,
+    ``int(...)``/``str(...)`` of one, ``a or b``, or an environment lookup (``os.environ.get(NAME, DEFAULT)``,
+    ``os.getenv``, ``os.environ[NAME]``) read in the environment feisty itself runs in, the one the app
+    inherits: the variable when it is set there, else the default. Anything else is unknown."""
+    environ = os.environ if environ is None else environ
+    if node is None or depth > _RUN_MAX_DEPTH:
         return _RUN_UNKNOWN
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
         if node.id in constants:
-            return _run_value(constants[node.id], constants, depth + 1)
+            return _run_value(constants[node.id], constants, depth + 1, environ)
         return _RUN_UNKNOWN
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        value = _RUN_UNKNOWN
+        for operand in node.values:
+            value = _run_value(operand, constants, depth + 1, environ)
+            if isinstance(value, _Unknown) or value:
+                return value
+        return value
+    if isinstance(node, ast.Subscript) and _is_environ(node.value, constants):
+        key = _run_value(node.slice, constants, depth + 1, environ)
+        return environ[key] if isinstance(key, str) and key in environ else _RUN_UNKNOWN
     if isinstance(node, ast.Call):
         func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name in ("int", "str") and isinstance(func, ast.Name) and len(node.args) == 1:
-            inner = _run_value(node.args[0], constants, depth + 1)
+        if isinstance(func, ast.Name) and func.id in ("int", "str") and len(node.args) == 1 and not node.keywords:
+            inner = _run_value(node.args[0], constants, depth + 1, environ)
             if isinstance(inner, _Unknown) or inner is None:
                 return _RUN_UNKNOWN
             try:
-                return int(inner) if name == "int" else str(inner)
+                return int(inner) if func.id == "int" else str(inner)
             except (TypeError, ValueError):
                 return _RUN_UNKNOWN
-        is_environ_get = name == "get" and isinstance(func, ast.Attribute) and (
-            (isinstance(func.value, ast.Attribute) and func.value.attr == "environ")
-            or (isinstance(func.value, ast.Name) and func.value.id == "environ")
-        )
-        if is_environ_get or name == "getenv":
+        is_environ_get = isinstance(func, ast.Attribute) and func.attr == "get" and _is_environ(func.value, constants)
+        if is_environ_get or _is_getenv(func, constants):
+            key = _run_value(node.args[0], constants, depth + 1, environ) if node.args else next(
+                (_run_value(k.value, constants, depth + 1, environ) for k in node.keywords if k.arg == "key"),
+                _RUN_UNKNOWN)
+            if not isinstance(key, str):
+                return _RUN_UNKNOWN
+            if key in environ:
+                return environ[key]
             default = node.args[1] if len(node.args) > 1 else next(
                 (k.value for k in node.keywords if k.arg == "default"), None
             )
-            return _run_value(default, constants, depth + 1) if default is not None else _RUN_UNKNOWN
+            return _run_value(default, constants, depth + 1, environ) if default is not None else None
     return _RUN_UNKNOWN
 
 
@@ -2090,20 +2271,41 @@ def _is_socketio_name(name: str, constants: dict) -> bool:
     return (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)) == "SocketIO"
 
 
-def detect_run_call(file):
-    """(host, port, notes) of the ``app.run(...)``/``run_simple(...)`` call in ``file``; Flask's defaults if none."""
+def run_source_file(spec: AppSpec):
+    """The file whose ``app.run`` serves: the script ``python3 FILE`` runs, a package's ``__main__.py``
+    (``python -m PKG``), else the module's own file."""
+    return spec.script or package_main_file(spec) or spec.file
+
+
+def package_main_file(spec: AppSpec):
+    """``PKG/__main__.py`` when APP is a package (``python -m PKG`` runs that file), else None."""
+    if spec.script is not None or spec.app_name is not None or not spec.file:
+        return None
+    if os.path.basename(spec.file) != "__init__.py":
+        return None
+    main = os.path.join(os.path.dirname(spec.file), "__main__.py")
+    return main if os.path.isfile(main) else None
+
+
+def find_run_call(file) -> dict:
+    """Where the ``app.run(...)``/``run_simple(...)`` call in ``file`` serves: ``{"host", "port", "notes",
+    "where"}``; ``where`` (``file:line``), host and port are None when there is no such call (Flask then never
+    serves by itself; feisty run falls back to 127.0.0.1:5000)."""
+    found = {"host": None, "port": None, "notes": [], "where": None}
     if not file or not os.path.isfile(file):
-        return None, 5000, []
+        return found
     try:
         with open(file, "rb") as handle:
             tree = ast.parse(handle.read(), filename=file)
     except (SyntaxError, ValueError, OSError):
-        return None, 5000, []
+        return found
     modules = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules.update((a.asname or a.name).split(".")[0] for a in node.names)
-    constants = _module_constants(tree)
+    directory = os.path.dirname(os.path.abspath(file))
+    module_constants = {}
+    _assignments_in(tree.body, module_constants, directory=directory)
     main_blocks = [
         n for n in tree.body
         if isinstance(n, ast.If) and isinstance(n.test, ast.Compare) and isinstance(n.test.left, ast.Name)
@@ -2118,7 +2320,7 @@ def detect_run_call(file):
             if (isinstance(func, ast.Attribute) and func.attr == "run" and isinstance(func.value, ast.Name)
                     and func.value.id not in modules):
                 # flask_socketio.SocketIO.run(app, host=None, port=None, **kwargs): the app comes first.
-                socketio = _is_socketio_name(func.value.id, constants)
+                socketio = _is_socketio_name(func.value.id, module_constants)
                 candidates.append((node, ("app", "host", "port") if socketio else ("host", "port")))
             elif (isinstance(func, ast.Name) and func.id == "run_simple") or (
                 isinstance(func, ast.Attribute) and func.attr == "run_simple"
@@ -2127,8 +2329,25 @@ def detect_run_call(file):
         if candidates:
             break
     if not candidates:
-        return None, 5000, []
+        return found
     node, positional = candidates[0]
+    # The variables the call sees: the module's, then (when the call is inside a function) that function's
+    # parameters (unknown) and its assignments above the call.
+    constants = {}
+    enclosing = None
+    for candidate in ast.walk(tree):
+        if isinstance(candidate, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(n is node for n in ast.walk(candidate)):
+            if enclosing is None or candidate.lineno > enclosing.lineno:
+                enclosing = candidate
+    if enclosing is None:
+        _assignments_in(tree.body, constants, before_line=node.lineno, directory=directory)
+    else:
+        constants.update(module_constants)
+        arguments = enclosing.args
+        for parameter in (list(getattr(arguments, "posonlyargs", [])) + list(arguments.args)
+                          + list(arguments.kwonlyargs)):
+            constants[parameter.arg] = None
+        _assignments_in(enclosing.body, constants, before_line=node.lineno, directory=directory)
     host_name, port_name = positional[-2:]
     where = f"{_display_path(file)}:{node.lineno}"
     args = {name: node.args[i] for i, name in enumerate(positional) if i < len(node.args)}
@@ -2151,7 +2370,13 @@ def detect_run_call(file):
             notes.append(f"{where}: the port of {ast.unparse(node.func)}() is not a literal or environment "
                          "default: unknown")
             port = None
-    return host, port, notes
+    return {"host": host, "port": port, "notes": notes, "where": where}
+
+
+def detect_run_call(file):
+    """(host, port, notes) of the ``app.run(...)``/``run_simple(...)`` call in ``file`` (see find_run_call)."""
+    found = find_run_call(file)
+    return found["host"], found["port"], found["notes"]
 
 
 def runtime_table(app, file, served=None, warn=None) -> dict:
@@ -2159,8 +2384,9 @@ def runtime_table(app, file, served=None, warn=None) -> dict:
     the known WSGI middleware around it serves (``served``: the WSGI application the server runs, if not the app).
 
     Middleware feisty does not know is reported in ``unresolved`` and, when given, through ``warn``."""
-    host, port, notes = detect_run_call(file)
-    table = {"port": port, "host": host}
+    run = find_run_call(file)
+    notes = run["notes"]
+    table = {"port": run["port"], "host": run["host"], "run_call": run["where"]}
     table.update(describe_url_map(app.url_map, app))
     routes, middleware_notes = find_wsgi_middleware(app, served)
     rules, problems = describe_middleware_routes(app.url_map, bool(getattr(app, "subdomain_matching", False)), routes)
@@ -2357,11 +2583,13 @@ def static_table(spec: AppSpec) -> dict:
             raise ProbeError("not_found", f"Could not find the source of {spec.import_name!r}")
         module = analyzer.load_module(spec.import_name, spec.file)
     app = select_static_app(analyzer, module, spec.app_name)
-    host, port, notes = detect_run_call(spec.script or spec.file)
+    run = find_run_call(run_source_file(spec))
+    notes = run["notes"]
     settings = app.map_settings
     return {
-        "port": port,
-        "host": host,
+        "port": run["port"],
+        "host": run["host"],
+        "run_call": run["where"],
         "rules": with_middleware_rules(analyzer.middleware_rules(app), app.rules),
         "host_matching": app.host_matching,
         "subdomain_matching": app.subdomain_matching,
@@ -2371,6 +2599,7 @@ def static_table(spec: AppSpec) -> dict:
         "merge_slashes": bool(settings["merge_slashes"]),
         "source": "static",
         "unresolved": analyzer.unresolved + notes,
+        "digit_ranges": digit_ranges(),
     }
 
 
@@ -2808,7 +3037,7 @@ class Launcher:
         return apps[0] if len(apps) == 1 else None
 
     def write_report(self, app, requested, served=None) -> None:
-        file = self.spec.script or self.spec.file
+        file = run_source_file(self.spec)
         if app is not None:
             table = runtime_table(app, file, served, warn=_warn)
         else:
@@ -2896,6 +3125,34 @@ class Launcher:
                 raise ProbeError("no_app", f"{_display_path(script)} ended without app.run() and no Flask app")
             self.serve(app, None, {"threaded": True})
 
+    def run_package_main(self) -> None:
+        """``python -m PKG`` for a package folder with ``__main__.py``: its app.run binds --bind."""
+        import runpy
+
+        main = package_main_file(self.spec)
+        sys.argv = [main]
+        sys.path[0] = self.spec.root
+        try:
+            namespace = runpy.run_module(self.spec.import_name, run_name="__main__", alter_sys=True)
+        except SyntaxError as error:
+            where = f"{_display_path(error.filename or main)}:{error.lineno}"
+            raise ProbeError("syntax_error", f"{where}: {error.msg} (SyntaxError)") from None
+        except ModuleNotFoundError as error:
+            _print_traceback()
+            raise ProbeError("import_error", _describe_exception(error)) from None
+        except (ProbeError, SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as error:  # noqa: BLE001
+            _print_traceback()
+            raise ProbeError("app_error" if self.served else "import_error", _describe_exception(error)) from None
+        if not self.served:  # __main__.py ended without app.run(): serve the package's app, as `flask --app PKG`
+            from flask import Flask
+
+            apps = [namespace.get("app"), namespace.get("application")]
+            apps += [v for v in namespace.values() if isinstance(v, Flask)]
+            app = next((a for a in apps if isinstance(a, Flask)), None) or load_app(self.spec)
+            self.serve(app, None, {"threaded": True})
+
     def run_module(self) -> None:
         """``module:name``, factories, packages: load the app like ``routes`` and serve it."""
         self.loading = True
@@ -2949,6 +3206,8 @@ def cmd_launch(options) -> int:
     launcher.install()
     if spec.script is not None and spec.app_name is None:
         launcher.run_script()
+    elif package_main_file(spec) is not None:
+        launcher.run_package_main()
     else:
         launcher.run_module()
     return 0
@@ -2991,7 +3250,7 @@ def cmd_routes(options) -> dict:
     if options.static:
         return static_table(spec)
     app = load_app(spec)
-    return runtime_table(app, spec.script or spec.file)
+    return runtime_table(app, run_source_file(spec))
 
 
 def main(argv) -> int:

@@ -80,6 +80,10 @@ final class CompiledRule: Sendable {
             throw .malformedRule(rule: rule.rule, reason: "URL rule must start with a slash")
         }
         var parser = RuleParser(rule: rule)
+        if let text = table.digitRanges {
+            guard let digits = PythonDigits(text) else { throw .malformedDigitRanges(text) }
+            parser.digits = digits
+        }
         let domainRule = table.hostMatching ? (rule.host ?? "") : (rule.subdomain ?? table.defaultSubdomain)
         var parts: [CompiledPart] = []
         if domainRule.isEmpty {
@@ -149,6 +153,8 @@ private struct RuleParser {
     var variableNames: [String] = []
     var converters: [String: RouteConverter] = [:]
     var trace: [TraceItem] = []
+    /// The app's `\d` (`RouteTable.digitRanges`), for the int and float converters.
+    var digits: PythonDigits?
 
     init(rule: RouteRule) { self.rule = rule }
 
@@ -185,7 +191,8 @@ private struct RuleParser {
                     content: content,
                     hasCustom: hasCustom,
                     rule: rule.rule,
-                    variable: firstCustomVariable
+                    variable: firstCustomVariable,
+                    digits: digits
                 )
             }
             return CompiledPart(

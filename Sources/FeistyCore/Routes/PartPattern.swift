@@ -47,6 +47,8 @@ struct PartProgram {
     let slotOfGroup: UnsafeMutableBufferPointer<Int>
     /// Whether the part has a custom converter, so `PartPattern.matchICU` decides it instead.
     let usesICU: Bool
+    /// The app's `\d` (`PythonDigits.bounds`); empty: Swift's Unicode table decides.
+    let digits: UnsafeMutableBufferPointer<UInt32>
 
     /// Matches `buffer[start..<end]` natively; on success writes each group's byte range into
     /// `captures[2*slot]`, `captures[2*slot+1]` (offsets in `buffer`, plus `offsetTag`).
@@ -105,9 +107,17 @@ final class PartPattern: @unchecked Sendable {
         program.bytes.deallocate()
         program.alternatives.deallocate()
         program.slotOfGroup.deallocate()
+        program.digits.deallocate()
     }
 
-    init(elements: [PartElement], content: String, hasCustom: Bool, rule: String, variable: String) throws(RouteError) {
+    init(
+        elements: [PartElement],
+        content: String,
+        hasCustom: Bool,
+        rule: String,
+        variable: String,
+        digits: PythonDigits? = nil
+    ) throws(RouteError) {
         var opList: [PartOp] = []
         var byteList: [UInt8] = []
         var alternativeList: [PartBytes] = []
@@ -139,11 +149,12 @@ final class PartPattern: @unchecked Sendable {
             bytes: Self.copy(byteList),
             alternatives: Self.copy(alternativeList),
             slotOfGroup: Self.copy(slots),
-            usesICU: hasCustom
+            usesICU: hasCustom,
+            digits: Self.copy(digits?.bounds ?? [])
         )
         self.captureCount = groupCount
         if hasCustom {
-            guard let translated = PythonRegexTranslation.translate(content),
+            guard let translated = PythonRegexTranslation.translate(content, digits: digits),
                 let regex = try? NSRegularExpression(pattern: translated.pattern)
             else {
                 throw .unsupportedConverterRegex(rule: rule, variable: variable, regex: content)

@@ -12,6 +12,9 @@ struct PartWalk {
     let end: Int
     let captures: UnsafeMutablePointer<Int>
     let offsetTag: Int
+    /// The app's `\d` bounds (`digitCount` of them; none: Swift's table).
+    let digits: UnsafeMutablePointer<UInt32>?
+    let digitCount: Int
     var suffixSlash = false
 
     @inline(__always)
@@ -32,6 +35,13 @@ struct PartWalk {
         self.end = end
         self.captures = captures
         self.offsetTag = offsetTag
+        digits = program.digits.baseAddress
+        digitCount = program.digits.count
+    }
+
+    @inline(__always)
+    private func digitEnd(_ cursor: Int) -> Int? {
+        UTF8Scan.digitEnd(buffer, cursor, end, digits: digits, count: digitCount)
     }
 
     @inline(__always)
@@ -89,7 +99,7 @@ struct PartWalk {
     private func digitRun(from cursor: Int) -> (end: Int, count: Int) {
         var cursor = cursor
         var count = 0
-        while let next = UTF8Scan.digitEnd(buffer, cursor, end) {
+        while let next = digitEnd(cursor) {
             cursor = next
             count += 1
         }
@@ -208,7 +218,7 @@ struct PartWalk {
             if op.signed, cursor < end, buffer[cursor] == UInt8(ascii: "-") { cursor += 1 }
             guard cursor < end else { return false }
             while cursor < end {
-                guard let next = UTF8Scan.digitEnd(buffer, cursor, end) else { return false }
+                guard let next = digitEnd(cursor) else { return false }
                 cursor = next
             }
             return true
@@ -216,7 +226,7 @@ struct PartWalk {
             var cursor = from
             if op.signed, cursor < end, buffer[cursor] == UInt8(ascii: "-") { cursor += 1 }
             var integral = 0
-            while let next = UTF8Scan.digitEnd(buffer, cursor, end) {
+            while let next = digitEnd(cursor) {
                 cursor = next
                 integral += 1
             }
@@ -224,7 +234,7 @@ struct PartWalk {
             cursor += 1
             guard cursor < end else { return false }
             while cursor < end {
-                guard let next = UTF8Scan.digitEnd(buffer, cursor, end) else { return false }
+                guard let next = digitEnd(cursor) else { return false }
                 cursor = next
             }
             return true

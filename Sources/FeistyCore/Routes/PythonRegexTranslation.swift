@@ -4,7 +4,8 @@
 /// back-references become `\N`, Python's `\Z` (absolute end) becomes ICU `\z`, and `.` becomes `[^\n]`
 /// because ICU's `.` also stops at `\r`, U+0085, U+2028 and U+2029. Everything else used by converter
 /// regexes (classes, `\d`/`\w` with Unicode semantics, lazy and greedy quantifiers, look-arounds) means
-/// the same in both engines.
+/// the same in both engines, except that `\d` is ICU's Unicode version: given the app's digits
+/// (`PythonDigits`), `\d` becomes a class of exactly those (and `\D` outside a class its complement).
 enum PythonRegexTranslation {
     struct Result {
         let pattern: String
@@ -12,7 +13,7 @@ enum PythonRegexTranslation {
         let werkzeugGroups: [Int]
     }
 
-    static func translate(_ python: String) -> Result? {
+    static func translate(_ python: String, digits: PythonDigits? = nil) -> Result? {
         let scalars = Array(python.unicodeScalars)
         var out = String.UnicodeScalarView()
         var groupNumbers: [String: Int] = [:]
@@ -28,6 +29,10 @@ enum PythonRegexTranslation {
                 let next = scalars[index + 1]
                 if !inClass && next == "Z" {
                     append("\\z")
+                } else if let digits, next == "d" {
+                    append(inClass ? Self.ranges(digits) : "[" + Self.ranges(digits) + "]")
+                } else if let digits, next == "D", !inClass {
+                    append("[^" + Self.ranges(digits) + "]")
                 } else {
                     out.append(scalar)
                     out.append(next)
@@ -106,5 +111,16 @@ enum PythonRegexTranslation {
         }
         let groups = werkzeug.sorted { $0.0 < $1.0 }.map(\.1)
         return Result(pattern: String(out), werkzeugGroups: groups)
+    }
+
+    /// The digits as ICU class items: `\x{30}-\x{39}\x{660}-\x{669}...`.
+    static func ranges(_ digits: PythonDigits) -> String {
+        var out = ""
+        var index = 0
+        while index + 1 < digits.bounds.count {
+            out += "\\x{\(String(digits.bounds[index], radix: 16))}-\\x{\(String(digits.bounds[index + 1], radix: 16))}"
+            index += 2
+        }
+        return out
     }
 }

@@ -9,6 +9,10 @@ public enum RouteGateDecision: Sendable, Hashable {
     case notFound
     /// Werkzeug answers 405; `allowed` is sorted.
     case methodNotAllowed(allowed: [String])
+    /// Werkzeug answers `BadHost` (400): the `Host` cannot be IDNA-encoded (`a..b`, a leading dot, a label over
+    /// 63 characters). A malformed request, not a probe of the app's URLs: the proxy answers 400 itself and the
+    /// guard never strikes for it.
+    case badHost
 }
 
 extension RouteGateDecision {

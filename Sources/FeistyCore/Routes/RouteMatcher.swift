@@ -6,7 +6,7 @@
 /// own kind, and a path whose only rules are of the other kind is Werkzeug's `WebsocketMismatch` (400).
 ///
 /// Known limits: a custom converter's `to_python`/`to_url` cannot run here (its regex decides the match
-/// and the matched string is the argument); Werkzeug's `BadHost` (a 400) is `.notFound` here; a converter
+/// and the matched string is the argument); a converter
 /// matching `/` in a host rule is rejected when compiling; the request scheme is always `http` (`ws` for a
 /// WebSocket handshake), as behind the dev server without TLS.
 public struct RouteMatcher: Sendable {
@@ -111,7 +111,7 @@ public struct RouteMatcher: Sendable {
     ) -> RouteVerdict {
         target.utf8.span.withUnsafeBufferPointer { utf8 in
             let request = RequestTarget(utf8)
-            guard let bound = compiled.binding.bind(host: request.hostOverride ?? host) else { return .notFound }
+            guard let bound = compiled.binding.bind(host: request.hostOverride ?? host) else { return .badHost }
             let methodBit = compiled.methods.bit(method)
             let query = Self.query(request, utf8)
             return withPath(request, utf8) { path in
@@ -150,7 +150,7 @@ public struct RouteMatcher: Sendable {
     ///   - target: The raw request target, as received.
     ///   - host: The `Host` header.
     ///   - websocket: Whether the request is a WebSocket handshake (`isWebSocketHandshake`).
-    /// - Returns: Whether to forward the request, or the 404/405 Werkzeug would answer.
+    /// - Returns: Whether to forward the request, or the 404/405 (or `BadHost` 400) Werkzeug would answer.
     public func gate(
         method: String,
         target: String,

@@ -86,7 +86,7 @@ extension RouteMatcher.Compiled {
     func gate(method: String, utf8: UnsafeBufferPointer<UInt8>, host: String, websocket: Bool) -> RouteGateDecision {
         let methodBit = methods.bit(method)
         if domainIsFixed, let fast = RequestTarget.fastPath(utf8) {
-            guard hostBinds(host) else { return .notFound }
+            guard hostBinds(host) else { return .badHost }
             let path = UnsafeBufferPointer(rebasing: utf8[fast.path])
             let domain = UnsafeBufferPointer(machine.defaultDomain)
             // unowned(unsafe): `self` is alive for the whole call; a strong capture made the optimizer
@@ -105,7 +105,7 @@ extension RouteMatcher.Compiled {
             )
         }
         let request = RequestTarget(utf8)
-        guard let bound = binding.bind(host: request.hostOverride ?? host) else { return .notFound }
+        guard let bound = binding.bind(host: request.hostOverride ?? host) else { return .badHost }
         let outcome = withCaptures { captures in
             Array(bound.domain.utf8).withUnsafeBufferPointer { domain in
                 if let decoded = request.decodedPath {

@@ -4,10 +4,14 @@
 /// This is the contract between the Python probe (which reads `app.url_map` or the source) and the
 /// Swift matcher, and it is exactly what `feisty routes --json` prints. Keys are snake_case.
 public struct RouteTable: Sendable, Hashable, Codable {
-    /// The port of the `app.run(...)` call found in the source (Flask's default 5000 when absent).
+    /// The port of the `app.run(...)` call found in the source (5000 when the call gives none, as Flask); `nil`
+    /// when there is no such call (`runCall` is `nil` too) or its port cannot be known (`unresolved` says why).
     public var port: Int?
-    /// The host of the `app.run(...)` call found in the source (`nil`: Flask's default, 127.0.0.1).
+    /// The host of the `app.run(...)` call found in the source (`nil`: Flask's default, 127.0.0.1, or no call).
     public var host: String?
+    /// Where that `app.run(...)`/`run_simple(...)` call is (`file:line`); `nil`: the source has none (a script run
+    /// directly, a package's `__main__.py` for a package) and `feisty run` listens on 127.0.0.1:5000.
+    public var runCall: String?
     /// The rules in registration order: the order Werkzeug breaks ties in.
     public var rules: [RouteRule]
     /// `app.url_map.host_matching`: rules match on `host` instead of `subdomain`.
@@ -27,6 +31,10 @@ public struct RouteTable: Sendable, Hashable, Codable {
     public var source: String
     /// What static extraction could not resolve, one human-readable line each.
     public var unresolved: [String]
+    /// Where the app's interpreter's `re` `\d` holds, as inclusive hex code point ranges (`"30-39,660-669,..."`):
+    /// the digits the int and float converters accept, from the interpreter's own Unicode version. `nil` (a
+    /// report from an older probe): Swift's Unicode table decides.
+    public var digitRanges: String?
 
     /// Creates a table; the defaults are Flask's.
     public init(
@@ -40,7 +48,9 @@ public struct RouteTable: Sendable, Hashable, Codable {
         redirectDefaults: Bool = true,
         source: String = "runtime",
         unresolved: [String] = [],
-        mergeSlashes: Bool = true
+        mergeSlashes: Bool = true,
+        digitRanges: String? = nil,
+        runCall: String? = nil
     ) {
         self.rules = rules
         self.port = port
@@ -53,16 +63,20 @@ public struct RouteTable: Sendable, Hashable, Codable {
         self.source = source
         self.unresolved = unresolved
         self.mergeSlashes = mergeSlashes
+        self.digitRanges = digitRanges
+        self.runCall = runCall
     }
 
     enum CodingKeys: String, CodingKey {
         case port, host, rules, source, unresolved
+        case runCall = "run_call"
         case mergeSlashes = "merge_slashes"
         case hostMatching = "host_matching"
         case subdomainMatching = "subdomain_matching"
         case serverName = "server_name"
         case defaultSubdomain = "default_subdomain"
         case redirectDefaults = "redirect_defaults"
+        case digitRanges = "digit_ranges"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -78,6 +92,26 @@ public struct RouteTable: Sendable, Hashable, Codable {
         self.source = try c.decodeIfPresent(String.self, forKey: .source) ?? "runtime"
         self.unresolved = try c.decodeIfPresent([String].self, forKey: .unresolved) ?? []
         self.mergeSlashes = try c.decodeIfPresent(Bool.self, forKey: .mergeSlashes) ?? true
+        self.digitRanges = try c.decodeIfPresent(String.self, forKey: .digitRanges)
+        self.runCall = try c.decodeIfPresent(String.self, forKey: .runCall)
+    }
+
+    /// Encodes every key; `port`, `host` and `run_call` as `null` when unknown (never left out).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(port, forKey: .port)
+        try c.encode(host, forKey: .host)
+        try c.encode(runCall, forKey: .runCall)
+        try c.encode(rules, forKey: .rules)
+        try c.encode(hostMatching, forKey: .hostMatching)
+        try c.encode(subdomainMatching, forKey: .subdomainMatching)
+        try c.encode(serverName, forKey: .serverName)
+        try c.encode(defaultSubdomain, forKey: .defaultSubdomain)
+        try c.encode(redirectDefaults, forKey: .redirectDefaults)
+        try c.encode(source, forKey: .source)
+        try c.encode(unresolved, forKey: .unresolved)
+        try c.encode(mergeSlashes, forKey: .mergeSlashes)
+        try c.encodeIfPresent(digitRanges, forKey: .digitRanges)
     }
 }
 

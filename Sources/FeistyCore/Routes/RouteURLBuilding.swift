@@ -173,8 +173,10 @@ enum RouteURLBuilding {
         return (domain, path)
     }
 
-    /// `urljoin("{scheme}://{netloc}/", url)` (Python 3.11), without `;params` handling; `scheme` is `http`
-    /// or `ws` (both in `uses_relative` and `uses_netloc`).
+    /// `urljoin("{scheme}://{netloc}/", url)` (Python 3.11); `scheme` is `http` or `ws` (both in `uses_relative`
+    /// and `uses_netloc`). `urlparse` splits `;params` off the last path segment for `http` (in `uses_params`)
+    /// but not for `ws`: the params skip dot-segment removal and come back only when not empty (`urlunparse`),
+    /// so `a/..;` becomes `/` and `x;` becomes `/x`.
     static func urljoin(scheme baseScheme: String, netloc: String, _ url: String) -> String {
         let base = "\(baseScheme)://\(netloc)/"
         if url.isEmpty { return base }
@@ -206,17 +208,24 @@ enum RouteURLBuilding {
             query = rest[rest.index(after: question)...]
             rest = rest[..<question]
         }
-        let path = rest
+        var path = rest
         if scheme != baseScheme { return url }
+        // `urlparse`: `_splitparams` when the scheme uses params and the path has a `;`.
+        var params: Substring = ""
+        if Self.usesParams.contains(scheme), let params0 = Self.splitParams(path) {
+            (path, params) = params0
+        }
         func unsplit(_ netloc: Substring, _ path: String) -> String {
+            // `urlunparse`: non-empty params go back after the path, then `urlunsplit`.
+            let withParams = params.isEmpty ? path : path + ";" + params
             var result = baseScheme + "://" + netloc
-            result += (path.isEmpty || path.hasPrefix("/")) ? path : "/" + path
+            result += (withParams.isEmpty || withParams.hasPrefix("/")) ? withParams : "/" + withParams
             if let query, !query.isEmpty { result += "?" + query }
             if let fragment, !fragment.isEmpty { result += "#" + fragment }
             return result
         }
         if let netlocPart, !netlocPart.isEmpty { return unsplit(netlocPart, String(path)) }
-        if path.isEmpty { return unsplit(Substring(netloc), "/") }
+        if path.isEmpty && params.isEmpty { return unsplit(Substring(netloc), "/") }
         var segments: [Substring]
         if path.hasPrefix("/") {
             segments = path.split(separator: "/", omittingEmptySubsequences: false)
@@ -238,6 +247,17 @@ enum RouteURLBuilding {
         if let last = segments.last, last == "." || last == ".." { resolved.append("") }
         let joined = resolved.joined(separator: "/")
         return unsplit(Substring(netloc), joined.isEmpty ? "/" : joined)
+    }
+
+    /// The base schemes of `urljoin` here that are in `urllib.parse.uses_params` (`ws` is not).
+    private static let usesParams: Set<String> = ["http", "https"]
+
+    /// `urllib.parse._splitparams`: the `;` searched from the last `/` on (or from the start without one);
+    /// `nil` when there is none there.
+    static func splitParams(_ path: Substring) -> (Substring, Substring)? {
+        let from = path.lastIndex(of: "/") ?? path.startIndex
+        guard let semicolon = path[from...].firstIndex(of: ";") else { return nil }
+        return (path[..<semicolon], path[path.index(after: semicolon)...])
     }
 }
 

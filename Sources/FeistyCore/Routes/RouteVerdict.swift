@@ -11,6 +11,9 @@ public enum RouteVerdict: Sendable, Hashable {
     /// Werkzeug raises `WebsocketMismatch` (a 400): rules match path and method, but only ones of the other
     /// kind (`websocket=True` rules for a plain request, plain rules for a WebSocket handshake).
     case websocketMismatch
+    /// Werkzeug raises `BadHost` (a 400): `Map.bind` cannot IDNA-encode the host (`a..b`, `.a`, a label over 63
+    /// characters), whatever the path.
+    case badHost
 
     /// The HTTP status Werkzeug answers with for this verdict.
     public var status: Int {
@@ -20,6 +23,7 @@ public enum RouteVerdict: Sendable, Hashable {
         case .notFound: 404
         case .methodNotAllowed: 405
         case .websocketMismatch: 400
+        case .badHost: 400
         }
     }
 
@@ -31,6 +35,7 @@ public enum RouteVerdict: Sendable, Hashable {
         case (.notFound, .notFound): true
         case (.methodNotAllowed(let m1), .methodNotAllowed(let m2)): m1 == m2
         case (.websocketMismatch, .websocketMismatch): true
+        case (.badHost, .badHost): true
         default: false
         }
     }
@@ -42,6 +47,7 @@ public enum RouteVerdict: Sendable, Hashable {
         case .notFound: hasher.combine(2)
         case .methodNotAllowed(let allowed): hasher.combine(3); hasher.combine(allowed)
         case .websocketMismatch: hasher.combine(4)
+        case .badHost: hasher.combine(5)
         }
     }
 }

@@ -31,19 +31,38 @@ enum UTF8Scan {
         }
     }
 
-    /// The end of the Unicode decimal digit (`\d`) at `position`, if there is one.
+    /// The end of the Unicode decimal digit (`\d`) at `position`, if there is one: one of the app's digits
+    /// (`digits`, `count` bounds of `PythonDigits`), or Swift's table's when there are none.
     @inline(__always)
-    static func digitEnd(_ buffer: UnsafeBufferPointer<UInt8>, _ position: Int, _ end: Int) -> Int? {
+    static func digitEnd(
+        _ buffer: UnsafeBufferPointer<UInt8>,
+        _ position: Int,
+        _ end: Int,
+        digits: UnsafeMutablePointer<UInt32>? = nil,
+        count: Int = 0
+    ) -> Int? {
         guard position < end else { return nil }
         let byte = buffer[position]
         if byte < 0x80 { return byte &- 0x30 < 10 ? position + 1 : nil }
-        return nonASCIIDigitEnd(buffer, position)
+        return nonASCIIDigitEnd(buffer, position, digits: digits, count: count)
     }
 
     /// `digitEnd` for a non-ASCII scalar, kept out of line so the ASCII test inlines into the loops.
     @inline(never)
-    static func nonASCIIDigitEnd(_ buffer: UnsafeBufferPointer<UInt8>, _ position: Int) -> Int? {
-        PythonNumber.decimalValue(scalar(buffer, position)) != nil ? position + width(buffer[position]) : nil
+    static func nonASCIIDigitEnd(
+        _ buffer: UnsafeBufferPointer<UInt8>,
+        _ position: Int,
+        digits: UnsafeMutablePointer<UInt32>?,
+        count: Int
+    ) -> Int? {
+        let value = scalar(buffer, position)
+        let isDigit =
+            if let digits, count > 0 {
+                PythonDigits.contains(value.value, digits, count)
+            } else {
+                PythonNumber.decimalValue(value) != nil
+            }
+        return isDigit ? position + width(buffer[position]) : nil
     }
 
     static func isHex(_ byte: UInt8) -> Bool {

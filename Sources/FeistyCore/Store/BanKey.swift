@@ -22,9 +22,7 @@ public struct BanKey: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// The key of a client seen at `address`: the address itself for IPv4, its `/ipv6PrefixLength` for IPv6.
     public init(client address: IPAddress, ipv6PrefixLength: Int = 64) {
-        let length = address.isIPv4 ? 32 : max(0, min(128, ipv6PrefixLength))
-        // The parser clears the host bits; the text of an address always parses.
-        network = try! IPNetwork(parsing: "\(address)/\(length)")
+        network = IPNetwork(address: address, length: address.isIPv4 ? 32 : ipv6PrefixLength)
     }
 
     /// Whether this key covers a single address (no `/LENGTH` in its text).

@@ -87,43 +87,62 @@ public final class BanStore: Sendable {
     /// Records many bans in one transaction (one disk sync); see `add(_:)`.
     @discardableResult
     public func add(contentsOf bans: [Ban]) throws(StoreError) -> [BanRecord] {
+        try perform { try pool.write { db in try Self.insert(bans, db) } }
+    }
+
+    private static func insert(_ bans: [Ban], _ db: Database) throws -> [BanRecord] {
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO bans (key, net_high, net_low, prefix, since, until, reason, evidence, source)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET since = excluded.since, until = excluded.until,
+                    reason = excluded.reason, evidence = excluded.evidence, source = excluded.source
+                """
+        )
+        let count = try db.cachedStatement(
+            sql: """
+                INSERT INTO repeat_counts (key, count, last_ban) VALUES (?, 1, ?)
+                ON CONFLICT (key) DO UPDATE SET count = count + 1, last_ban = excluded.last_ban
+                RETURNING count
+                """
+        )
+        var records: [BanRecord] = []
+        records.reserveCapacity(bans.count)
+        for ban in bans {
+            let key = ban.key.description
+            let bits = ban.key.network.network.bits
+            try upsert.execute(arguments: [
+                key, Int64(bitPattern: UInt64(truncatingIfNeeded: bits >> 64)),
+                Int64(bitPattern: UInt64(truncatingIfNeeded: bits)), ban.key.network.prefixLength,
+                ban.since.timeIntervalSince1970, ban.until?.timeIntervalSince1970, ban.reason,
+                ban.evidence, ban.source.rawValue,
+            ])
+            let repeats: Int
+            if ban.source == .automatic {
+                repeats = try Int.fetchOne(count, arguments: [key, ban.since.timeIntervalSince1970]) ?? 1
+            } else {
+                repeats = try Self.repeatCount(db, key: key)
+            }
+            records.append(BanRecord(ban: ban, repeatCount: repeats))
+        }
+        return records
+    }
+
+    /// Records one ban (as `add(_:)`) and says which generation the store is at afterwards, when that generation
+    /// holds no change but this one since `generation` (the caller's view is then current without re-reading the
+    /// bans); `nil` when someone else changed the bans meanwhile.
+    public func add(_ ban: Ban, knownGeneration generation: Int64) throws(StoreError) -> (BanRecord, Int64?) {
         try perform {
-            try pool.write { db in
-                let upsert = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO bans (key, net_high, net_low, prefix, since, until, reason, evidence, source)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (key) DO UPDATE SET since = excluded.since, until = excluded.until,
-                            reason = excluded.reason, evidence = excluded.evidence, source = excluded.source
-                        """
-                )
-                let count = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO repeat_counts (key, count, last_ban) VALUES (?, 1, ?)
-                        ON CONFLICT (key) DO UPDATE SET count = count + 1, last_ban = excluded.last_ban
-                        RETURNING count
-                        """
-                )
-                var records: [BanRecord] = []
-                records.reserveCapacity(bans.count)
-                for ban in bans {
-                    let key = ban.key.description
-                    let bits = ban.key.network.network.bits
-                    try upsert.execute(arguments: [
-                        key, Int64(bitPattern: UInt64(truncatingIfNeeded: bits >> 64)),
-                        Int64(bitPattern: UInt64(truncatingIfNeeded: bits)), ban.key.network.prefixLength,
-                        ban.since.timeIntervalSince1970, ban.until?.timeIntervalSince1970, ban.reason,
-                        ban.evidence, ban.source.rawValue,
-                    ])
-                    let repeats: Int
-                    if ban.source == .automatic {
-                        repeats = try Int.fetchOne(count, arguments: [key, ban.since.timeIntervalSince1970]) ?? 1
-                    } else {
-                        repeats = try Self.repeatCount(db, key: key)
-                    }
-                    records.append(BanRecord(ban: ban, repeatCount: repeats))
+            try pool.writeWithoutTransaction { db in
+                var result: (BanRecord, Int64?)?
+                try db.inTransaction(.immediate) {
+                    let before = try Self.generation(db)
+                    let record = try Self.insert([ban], db)[0]
+                    let after = try Self.generation(db)
+                    result = (record, before == generation ? after : nil)
+                    return .commit
                 }
-                return records
+                return result!
             }
         }
     }
