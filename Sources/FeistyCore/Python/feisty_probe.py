@@ -3150,17 +3150,21 @@ class Launcher:
 
             apps = [namespace.get("app"), namespace.get("application")]
             apps += [v for v in namespace.values() if isinstance(v, Flask)]
-            app = next((a for a in apps if isinstance(a, Flask)), None) or load_app(self.spec)
+            app = next((a for a in apps if isinstance(a, Flask)), None) or self.load_for_run()
             self.serve(app, None, {"threaded": True})
+
+    def load_for_run(self):
+        """The app loaded as ``flask --app APP run`` loads it: an app.run() meanwhile is ignored (its address kept)."""
+        self.loading = True
+        try:
+            return load_app(self.spec, "run")
+        finally:
+            self.loading = False
+            os.environ.pop("FLASK_RUN_FROM_CLI", None)
 
     def run_module(self) -> None:
         """``module:name``, factories, packages: load the app like ``routes`` and serve it."""
-        self.loading = True
-        try:
-            app = load_app(self.spec, "run")
-        finally:
-            self.loading = False
-        os.environ.pop("FLASK_RUN_FROM_CLI", None)
+        app = self.load_for_run()
         self.serve(app, self.requested_at_load, {"threaded": True})
 
 
