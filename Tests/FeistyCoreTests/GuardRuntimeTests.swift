@@ -102,10 +102,9 @@ private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
         // The client's first undeclared URL still goes to the app: no strike was spent above.
         #expect(Self.judge(guardian, "/typo") == .forwardUndeclared)
         guardian.finish()
-        var events: [String] = []
+        var events = guardian.takeStrikes().map { "strike \($0.path) \($0.count)" }
         for await event in guardian.events {
             switch event {
-            case .strike(_, let path, let count, _): events.append("strike \(path) \(count)")
             case .ban: events.append("ban")
             }
         }
