@@ -121,6 +121,22 @@ def test_a_request_that_waits_longer_than_the_queue_timeout_gets_503(start_feist
     assert "app_busy" in feisty.output
 
 
+def test_a_first_undeclared_url_that_waited_for_a_slot_still_reaches_the_app(start_feisty, app):
+    """A head that waited in the admission queue was judged before it waited: it keeps that verdict (its client's
+    first undeclared URL goes to the app) instead of being judged again (a second strike, refused by feisty)."""
+    feisty = start_feisty(str(app), "--app-concurrency", "1", "--queue-timeout", "10")
+    holder = threading.Thread(target=lambda: session_from("127.0.0.2").get(f"{feisty.base}/slow/1.5", timeout=10))
+    holder.start()
+    time.sleep(0.5)  # the slot is taken
+    started = time.monotonic()
+    answer = session_from("127.0.0.3").get(f"{feisty.base}/typo-first", timeout=10)
+    waited = time.monotonic() - started
+    holder.join()
+    assert answer.status_code == 404
+    assert waited > 0.5, "the request did not wait for the slot"
+    assert feisty.wait_for_line('"GET /typo-first HTTP/1.1" 404', timeout=5), feisty.output  # the app's own log
+
+
 # ---- host names from a private /etc/hosts ---------------------------------------------------------------------------
 
 

@@ -14,14 +14,7 @@ enum AppSlot {
     }
 
     case none
-    /// Waiting; `id` tells this wait's wake from a late one of an earlier wait; `judged` is the guard's verdict
-    /// on the head, so it is not judged twice.
-    case waiting(AdmissionTicket, id: UInt64, deadline: NIODeadline, judged: RequestVerdict)
+    /// Waiting; `id` tells this wait's wake from a late one of an earlier wait.
+    case waiting(AdmissionTicket, id: UInt64, deadline: NIODeadline)
     case held(AdmissionTicket)
-
-    /// The guard's verdict on a head that waited.
-    var judgedVerdict: RequestVerdict? {
-        if case .waiting(_, _, _, let judged) = self { return judged }
-        return nil
-    }
 }

@@ -44,6 +44,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// The exchange's place under `--app-concurrency`.
     private var appSlot = AppSlot.none
     private var nextTicket: UInt64 = 0
+    /// The guard's verdict on a head held for an app slot: it is taken again when the head comes back, not judged
+    /// twice (a second strike, a second token).
+    private var waitedVerdict: RequestVerdict?
 
     private var peer = "-"
     /// The peer as an address (`nil`: a Unix socket peer), parsed once per connection for the guard.
@@ -224,7 +227,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 if !mayTakeRequestHead(context) { break }
                 // Still no route table and still within the queue timeout: the head keeps waiting.
                 if loop.snapshot.matcher == nil, let deadline = tableDeadline, NIODeadline.now() < deadline { break }
-                if case .waiting(_, _, let deadline, _) = appSlot, NIODeadline.now() < deadline { break }
+                if case .waiting(_, _, let deadline) = appSlot, NIODeadline.now() < deadline { break }
             }
             heldParts.removeFirst()
             handle(part, context: context)
@@ -295,12 +298,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
         // A trusted proxy is never judged itself (a request it sends without naming a client); its clients are.
         let address = peerTrusted ? (client == peer ? nil : IPAddress(client)) : peerAddress
         // A head that waited for an app slot was judged before it waited: not again (no second strike or token).
-        let judged = appSlot.judgedVerdict ?? environment.clientGuard?.judge(
-            request: address,
-            target: head.uri,
-            verdict: verdict,
-            now: now
-        )
+        let judged =
+            waitedVerdict
+            ?? environment.clientGuard?.judge(request: address, target: head.uri, verdict: verdict, now: now)
+        waitedVerdict = nil
         if let judged {
             switch judged {
             case .pass, .refuseUndeclared: break
@@ -525,12 +526,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
         switch appSlot {
         case .held:
             return .go
-        case .waiting(let ticket, let id, let deadline, let verdict):
+        case .waiting(_, _, let deadline):
             if now < deadline {
                 heldParts.prepend(.head(head))
-                appSlot = .waiting(ticket, id: id, deadline: deadline, judged: verdict)
+                waitedVerdict = judged
                 return .wait
             }
+            guard case .waiting(let ticket, _, _) = appSlot else { return .busy }
             appSlot = .none
             switch admission.cancel(ticket) {
             case .wasAdmitted:
@@ -561,17 +563,18 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 return .busy
             }
             heldParts.prepend(.head(head))
-            appSlot = .waiting(ticket, id: id, deadline: now + environment.timeouts.queue, judged: judged)
+            waitedVerdict = judged
+            appSlot = .waiting(ticket, id: id, deadline: now + environment.timeouts.queue)
             return .wait
         }
     }
 
     /// The admission queue decided about the waiting head: it goes now, or (shed for a better client) gets 503.
     private func appSlotWoke(_ wake: AdmissionTicket.Wake, id: UInt64) {
-        guard case .waiting(let ticket, let waitingID, _, let verdict) = appSlot, waitingID == id else { return }
+        guard case .waiting(let ticket, let waitingID, _) = appSlot, waitingID == id else { return }
         switch wake {
         case .admitted: appSlot = .held(ticket)
-        case .shed: appSlot = .waiting(ticket, id: id, deadline: .now(), judged: verdict)
+        case .shed: appSlot = .waiting(ticket, id: id, deadline: .now())
         }
         releaseHeldRequests()
     }
@@ -585,7 +588,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     /// The connection closed while its head waited: it leaves the queue (or gives back a slot handed to it).
     private func leaveAppQueue() {
-        guard case .waiting(let ticket, _, _, _) = appSlot, let admission = environment.appAdmission else { return }
+        guard case .waiting(let ticket, _, _) = appSlot, let admission = environment.appAdmission else { return }
         appSlot = .none
         if admission.cancel(ticket) == .wasAdmitted { admission.leave(ticket)?.wake(.admitted) }
     }
@@ -1107,7 +1110,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             leaveQueue()
             releaseHeldRequests()  // the held head is answered 503
         }
-        if case .waiting(_, _, let deadline, _) = appSlot, now >= deadline {
+        if case .waiting(_, _, let deadline) = appSlot, now >= deadline {
             releaseHeldRequests()  // the held head is answered 503 (or goes, if a slot came just now)
         }
         switch machine.tick(now: now, flow: observeFlow(now: now)) {
