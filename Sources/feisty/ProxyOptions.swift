@@ -37,7 +37,8 @@ struct ProxyOptions: ParsableArguments {
     @Option(
         help: """
             At most this many requests in the app at once; the rest wait (up to --queue-timeout, then 503) in a \
-            priority queue: --priority peers, then clients with a clean history, then new ones, then struck ones.
+            priority queue: --priority peers, then clients with a clean history, then new ones, then struck ones \
+            (default: 8 per instance under --server gunicorn or waitress; no limit for Werkzeug's server).
             """
     )
     var appConcurrency: Int?
