@@ -46,7 +46,12 @@ struct GuardRunOptions: ParsableArguments {
     )
     var allow: [String] = []
 
-    @Option(help: ArgumentHelp("Refuse these clients like banned ones (repeatable; entries as --allow).", valueName: "entry"))
+    @Option(
+        help: ArgumentHelp(
+            "Refuse these clients like banned ones (repeatable; entries as --allow).",
+            valueName: "entry"
+        )
+    )
     var deny: [String] = []
 
     @Option(

@@ -52,7 +52,9 @@ private func entry(_ key: String, until: Double = .infinity) -> BanList.Entry {
 
 @Suite struct GuardJudgementTests {
     static let matcher = try! RouteMatcher(
-        table: RouteTable(rules: [RouteRule(rule: "/", endpoint: "index"), RouteRule(rule: "/wp-admin/", endpoint: "x")])
+        table: RouteTable(rules: [
+            RouteRule(rule: "/", endpoint: "index"), RouteRule(rule: "/wp-admin/", endpoint: "x"),
+        ])
     )
 
     static func verdict(_ target: String) -> RouteGateDecision {

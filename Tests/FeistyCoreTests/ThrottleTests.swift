@@ -159,6 +159,25 @@ private func ms(_ milliseconds: Int) -> Duration { .milliseconds(milliseconds) }
         #expect(PriorityClass.of(isPriorityPeer: isPriorityPeer, strikes: strikes, hasHistory: hasHistory) == expected)
     }
 
+    @Test(
+        arguments: [
+            (true, true, PriorityClass.priority), (false, true, .struck), (false, false, .clean),
+        ]
+    )
+    func aClientWithARequestWaitingAlreadyQueuesLast(
+        isPriorityPeer: Bool,
+        alreadyWaiting: Bool,
+        expected: PriorityClass
+    ) {
+        let found = PriorityClass.of(
+            isPriorityPeer: isPriorityPeer,
+            strikes: 0,
+            hasHistory: true,
+            alreadyWaiting: alreadyWaiting
+        )
+        #expect(found == expected)
+    }
+
     @Test func orderIsPriorityCleanUnknownStruck() {
         #expect(PriorityClass.allCases.sorted() == [.priority, .clean, .unknown, .struck])
         #expect(PriorityClass.allCases.map(\.description) == ["priority", "clean", "unknown", "struck"])

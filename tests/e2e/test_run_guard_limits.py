@@ -104,6 +104,36 @@ def test_a_priority_peer_passes_a_flood_waiting_for_the_app(start_feisty, app):
     assert "app_busy" not in feisty.output
 
 
+def test_a_new_client_is_not_starved_by_one_clients_flood(start_feisty, app):
+    """Without --priority: a client with a request already waiting queues after clients with none, so a flood from
+    one client (served before, no strikes) does not crowd a newcomer out."""
+    feisty = start_feisty(str(app), "--app-concurrency", "1", "--queue-timeout", "20")
+    stop = threading.Event()
+    flood_latencies = []
+
+    def flood():
+        session = session_from("127.0.0.2")
+        while not stop.is_set():
+            started = time.monotonic()
+            assert session.get(f"{feisty.base}/slow/0.2", timeout=30).status_code == 200
+            flood_latencies.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=flood) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.5)
+        started = time.monotonic()
+        assert session_from("127.0.0.4").get(f"{feisty.base}/slow/0.2", timeout=30).status_code == 200
+        newcomer = time.monotonic() - started
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    flood_typical = sorted(flood_latencies)[len(flood_latencies) // 2]
+    assert newcomer < flood_typical, (newcomer, flood_typical)
+
+
 def test_a_request_that_waits_longer_than_the_queue_timeout_gets_503(start_feisty, app):
     feisty = start_feisty(str(app), "--app-concurrency", "1", "--queue-timeout", "0.5")
     results = {}

@@ -30,6 +30,8 @@ public final class ClientGuard: Sendable {
     let lists: ClientListsResolver?
     /// Clients served before (what a clean history is), for the admission queue's classes; bounded.
     private let seen = Mutex(Set<ClientKey>())
+    /// Requests waiting in the admission queue, per client (a client with one waiting already queues last).
+    private let waiting = ConnectionCounter(max: Int.max)
     static let seenLimit = 100_000
 
     /// Creates the guard with the bans loaded from the store.
@@ -166,7 +168,7 @@ public final class ClientGuard: Sendable {
 
     /// The class a request from `client` waits in when the app is at `--app-concurrency` (read only then): a
     /// `--priority` peer first, then a client served before without strikes in the window, then a new one, then
-    /// one with strikes. Marks the client as seen.
+    /// one with strikes or with another request waiting already. Marks the client as seen.
     func priority(of client: IPAddress?, now: NIODeadline) -> PriorityClass {
         guard let client else { return .unknown }
         let isPriorityPeer = lists?.membership(of: client).contains(.priority) ?? false
@@ -180,7 +182,23 @@ public final class ClientGuard: Sendable {
             seen.insert(key)
             return false
         }
-        return .of(isPriorityPeer: isPriorityPeer, strikes: strikes, hasHistory: hasHistory)
+        let alreadyWaiting = waiting.openConnections(of: key) > 0
+        return .of(
+            isPriorityPeer: isPriorityPeer,
+            strikes: strikes,
+            hasHistory: hasHistory,
+            alreadyWaiting: alreadyWaiting
+        )
+    }
+
+    /// A request of `client` started waiting in the admission queue; `stoppedWaiting` must follow.
+    func startedWaiting(_ client: IPAddress) {
+        _ = waiting.open(key(client))
+    }
+
+    /// A request of `client` stopped waiting (admitted, timed out, shed, or its client left).
+    func stoppedWaiting(_ client: IPAddress) {
+        waiting.close(key(client))
     }
 
     private func key(_ address: IPAddress) -> ClientKey {

@@ -153,7 +153,14 @@ public final class GuardService: Service, Sendable {
                 () throws -> (BanRecord, Int64?) in
                 let count = try store.repeatCount(key: key) + 1
                 let until = policy.banLength(count: count).map { date.addingTimeInterval(Self.seconds($0)) }
-                let ban = Ban(key: key, since: date, until: until, reason: reason, evidence: evidence, source: .automatic)
+                let ban = Ban(
+                    key: key,
+                    since: date,
+                    until: until,
+                    reason: reason,
+                    evidence: evidence,
+                    source: .automatic
+                )
                 return try store.add(ban, knownGeneration: known)
             }
             let entry = BanList.Entry(key: key, until: record.ban.until?.timeIntervalSince1970 ?? .infinity)
@@ -162,7 +169,9 @@ public final class GuardService: Service, Sendable {
             if let generation { knownGeneration.withLock { if $0 == known { $0 = generation } } }
             await mirror(ban: key, until: record.ban.until)
             let length = record.ban.until.map { DurationText.short(.seconds($0.timeIntervalSince(date))) } ?? "ever"
-            logger.notice("banned \(decision.client) for \(length) (ban #\(record.repeatCount), \(reason)): \(evidence)")
+            logger.notice(
+                "banned \(decision.client) for \(length) (ban #\(record.repeatCount), \(reason)): \(evidence)"
+            )
         } catch {
             // Not durable, so not enforced: the client's undeclared requests are still refused by the strike book.
             logger.error("could not record the ban of \(decision.client): \(error)")
@@ -234,5 +243,9 @@ private final class StrikeBuffer: Sendable {
         }
     }
 
-    func take() -> [Strike] { strikes.withLock { pending in defer { pending = [] }; return pending } }
+    func take() -> [Strike] {
+        strikes.withLock { pending in
+            defer { pending = [] }; return pending
+        }
+    }
 }

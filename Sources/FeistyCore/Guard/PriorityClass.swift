@@ -6,7 +6,8 @@ public enum PriorityClass: Int, Sendable, Hashable, Comparable, CaseIterable, Cu
     case clean = 1
     /// A client never seen before (or forgotten).
     case unknown = 2
-    /// A client with strikes in the window (it asked for undeclared paths): last.
+    /// A client with strikes in the window (it asked for undeclared paths), or with another request waiting
+    /// already (so one client's flood cannot fill a better class's queue ahead of other clients): last.
     case struck = 3
 
     /// The class of a request's client.
@@ -18,10 +19,16 @@ public enum PriorityClass: Int, Sendable, Hashable, Comparable, CaseIterable, Cu
     ///   - strikes: The client's weighted strikes in the window (`StrikeBook.strikes(of:at:)`).
     ///   - hasHistory: Whether the client was seen before (for instance it holds a rate bucket, or sent an earlier
     ///     request on this connection).
+    ///   - alreadyWaiting: Whether another request of the client waits in the queue now.
     /// - Returns: The class to queue it in.
-    public static func of(isPriorityPeer: Bool, strikes: Int, hasHistory: Bool) -> PriorityClass {
+    public static func of(
+        isPriorityPeer: Bool,
+        strikes: Int,
+        hasHistory: Bool,
+        alreadyWaiting: Bool = false
+    ) -> PriorityClass {
         if isPriorityPeer { return .priority }
-        if strikes > 0 { return .struck }
+        if strikes > 0 || alreadyWaiting { return .struck }
         return hasHistory ? .clean : .unknown
     }
 

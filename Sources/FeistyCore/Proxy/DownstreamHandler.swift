@@ -47,6 +47,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// The guard's verdict on a head held for an app slot: it is taken again when the head comes back, not judged
     /// twice (a second strike, a second token).
     private var waitedVerdict: RequestVerdict?
+    /// The client of the head waiting for an app slot, as the guard counts it among the waiting.
+    private var waitingClient: IPAddress?
 
     private var peer = "-"
     /// The peer as an address (`nil`: a Unix socket peer), parsed once per connection for the guard.
@@ -534,6 +536,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             }
             guard case .waiting(let ticket, _, _) = appSlot else { return .busy }
             appSlot = .none
+            stoppedWaitingForSlot()
             switch admission.cancel(ticket) {
             case .wasAdmitted:
                 // The slot was handed over just as the wait ran out: use it (its late wake is ignored).
@@ -565,6 +568,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
             heldParts.prepend(.head(head))
             waitedVerdict = judged
             appSlot = .waiting(ticket, id: id, deadline: now + environment.timeouts.queue)
+            if let client, let clientGuard = environment.clientGuard {
+                clientGuard.startedWaiting(client)
+                waitingClient = client
+            }
             return .wait
         }
     }
@@ -573,10 +580,19 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private func appSlotWoke(_ wake: AdmissionTicket.Wake, id: UInt64) {
         guard case .waiting(let ticket, let waitingID, _) = appSlot, waitingID == id else { return }
         switch wake {
-        case .admitted: appSlot = .held(ticket)
-        case .shed: appSlot = .waiting(ticket, id: id, deadline: .now())
+        case .admitted:
+            appSlot = .held(ticket)
+            stoppedWaitingForSlot()
+        case .shed:
+            appSlot = .waiting(ticket, id: id, deadline: .now())
         }
         releaseHeldRequests()
+    }
+
+    private func stoppedWaitingForSlot() {
+        guard let client = waitingClient else { return }
+        waitingClient = nil
+        environment.clientGuard?.stoppedWaiting(client)
     }
 
     /// The exchange left the app: its slot goes to the best waiting request.
@@ -590,6 +606,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private func leaveAppQueue() {
         guard case .waiting(let ticket, _, _) = appSlot, let admission = environment.appAdmission else { return }
         appSlot = .none
+        stoppedWaitingForSlot()
         if admission.cancel(ticket) == .wasAdmitted { admission.leave(ticket)?.wake(.admitted) }
     }
 

@@ -99,7 +99,9 @@ public final class ProxyServer: Service, Sendable {
                         let sync = channel.pipeline.syncOperations
                         // Banned peers go before anything tracks or sets up their connection.
                         if let clientGuard = environment.clientGuard {
-                            try sync.addHandler(BannedPeerFilter(clientGuard: clientGuard, identity: environment.identity))
+                            try sync.addHandler(
+                                BannedPeerFilter(clientGuard: clientGuard, identity: environment.identity)
+                            )
                         }
                         try sync.addHandler(quiescing.makeServerChannelHandler(channel: channel))
                     }
