@@ -50,47 +50,9 @@ chmod 755 "$RUN"   # nginx's worker (user nobody) reads www/ and writes its temp
 DRIVER=""
 cc -O2 -pthread -o "$RUN/guard_flood" "$REPO/bench/guard_flood.c"
 
-fields() { # fields PID -> "STATE PPID PGRP ... STARTTIME" (stat after the command name), builtins only
-    local line
-    read -r line < "/proc/$1/stat" 2>/dev/null || return 1
-    echo "${line##*) }"
-}
-
-cleanup() {
-    local rc=$? pid st name p i f
-    trap - EXIT INT TERM
-    if [ -n "$DRIVER" ] && kill -0 "$DRIVER" 2>/dev/null; then
-        kill -TERM "$DRIVER" 2>/dev/null || true   # timeout(1) passes it on; the driver stops what it started
-        for ((i = 0; i < 150; i++)); do kill -0 "$DRIVER" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$DRIVER" 2>/dev/null || true
-        wait "$DRIVER" 2>/dev/null || true
-    fi
-    # Whatever is left of the recorded process groups (normally nothing), by PID; a recycled PID (a process that
-    # started before the recorded one) is never hit.
-    if [ -s "$RUN/pids" ]; then
-        declare -A recorded=()
-        while read -r pid st name; do recorded[$pid]="$st $name"; done < "$RUN/pids"
-        for p in /proc/[0-9]*; do
-            p=${p#/proc/}
-            f=$(fields "$p") || continue
-            set -- $f
-            [ -n "${recorded[$3]:-}" ] || continue
-            read -r st name <<< "${recorded[$3]}"
-            [ "${20}" -ge "$st" ] 2>/dev/null || continue
-            echo "guard_bench: killing left-over $name process $p" >&2
-            kill -KILL "$p" 2>/dev/null || true
-        done
-    fi
-    if [ "${KEEP_RUN:-0}" = 1 ] || [ "$rc" != 0 ]; then
-        echo "guard_bench: run directory kept: $RUN" >&2
-    else
-        rm -rf "$RUN"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BENCH_NAME=guard_bench
+# shellcheck source=bench/run_cleanup.sh
+source "$REPO/bench/run_cleanup.sh"
 
 timeout --signal=TERM --kill-after=10 "$LIMIT" \
     "$PYTHON" "$REPO/bench/guard_bench.py" --feisty "$FEISTY" --bench-bans "$BENCH_BANS" --flood "$RUN/guard_flood" \

@@ -46,47 +46,9 @@ RUN=$(mktemp -d /tmp/shield-bench.XXXXXX)
 chmod 755 "$RUN"   # nginx's worker (user nobody) writes its temp files below it
 DRIVER=""
 
-fields() { # fields PID -> "STATE PPID PGRP ... STARTTIME" (stat after the command name), builtins only
-    local line
-    read -r line < "/proc/$1/stat" 2>/dev/null || return 1
-    echo "${line##*) }"
-}
-
-cleanup() {
-    local rc=$? pid st name p i f
-    trap - EXIT INT TERM
-    if [ -n "$DRIVER" ] && kill -0 "$DRIVER" 2>/dev/null; then
-        kill -TERM "$DRIVER" 2>/dev/null || true   # timeout(1) passes it on; the driver stops what it started
-        for ((i = 0; i < 150; i++)); do kill -0 "$DRIVER" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$DRIVER" 2>/dev/null || true
-        wait "$DRIVER" 2>/dev/null || true
-    fi
-    # Whatever is left of the recorded process groups (normally nothing): every process whose group is a recorded
-    # PID and which started no earlier than that recorded process (so a recycled PID is never hit), by PID.
-    if [ -s "$RUN/pids" ]; then
-        declare -A recorded=()
-        while read -r pid st name; do recorded[$pid]="$st $name"; done < "$RUN/pids"
-        for p in /proc/[0-9]*; do
-            p=${p#/proc/}
-            f=$(fields "$p") || continue
-            set -- $f
-            [ -n "${recorded[$3]:-}" ] || continue
-            read -r st name <<< "${recorded[$3]}"
-            [ "${20}" -ge "$st" ] 2>/dev/null || continue
-            echo "shield_bench: killing left-over $name process $p" >&2
-            kill -KILL "$p" 2>/dev/null || true
-        done
-    fi
-    if [ "${KEEP_RUN:-0}" = 1 ] || [ "$rc" != 0 ]; then
-        echo "shield_bench: run directory kept: $RUN" >&2
-    else
-        rm -rf "$RUN"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BENCH_NAME=shield_bench
+# shellcheck source=bench/run_cleanup.sh
+source "$REPO/bench/run_cleanup.sh"
 
 timeout --signal=TERM --kill-after=10 "$LIMIT" \
     "$PYTHON" "$REPO/bench/shield_bench.py" --feisty "$FEISTY" --feisty-flags "${FEISTY_FLAGS:-}" \
