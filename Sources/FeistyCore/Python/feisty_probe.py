@@ -3097,20 +3097,7 @@ class Launcher:
         script = self.spec.script
         sys.argv = [script]
         sys.path[0] = os.path.dirname(script)
-        try:
-            namespace = runpy.run_path(script, run_name="__main__")
-        except SyntaxError as error:
-            where = f"{_display_path(error.filename or script)}:{error.lineno}"
-            raise ProbeError("syntax_error", f"{where}: {error.msg} (SyntaxError)") from None
-        except ModuleNotFoundError as error:
-            _print_traceback()
-            raise ProbeError("import_error", _describe_exception(error)) from None
-        except (ProbeError, SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as error:  # noqa: BLE001
-            _print_traceback()
-            kind = "app_error" if self.served else "import_error"
-            raise ProbeError(kind, _describe_exception(error)) from None
+        namespace = self.run_main(lambda: runpy.run_path(script, run_name="__main__"), script)
         if not self.served:
             from flask import Flask
 
@@ -3132,10 +3119,24 @@ class Launcher:
         main = package_main_file(self.spec)
         sys.argv = [main]
         sys.path[0] = self.spec.root
+        namespace = self.run_main(
+            lambda: runpy.run_module(self.spec.import_name, run_name="__main__", alter_sys=True), main
+        )
+        if not self.served:  # __main__.py ended without app.run(): serve the package's app, as `flask --app PKG`
+            from flask import Flask
+
+            apps = [namespace.get("app"), namespace.get("application")]
+            apps += [v for v in namespace.values() if isinstance(v, Flask)]
+            app = next((a for a in apps if isinstance(a, Flask)), None) or self.load_for_run()
+            self.serve(app, None, {"threaded": True})
+
+    def run_main(self, run, path):
+        """Runs a ``__main__`` (``run()`` returns its namespace), its failures as the probe's errors: a syntax error
+        names ``path``'s line; an exception before the app served is an import error, after it an app error."""
         try:
-            namespace = runpy.run_module(self.spec.import_name, run_name="__main__", alter_sys=True)
+            return run()
         except SyntaxError as error:
-            where = f"{_display_path(error.filename or main)}:{error.lineno}"
+            where = f"{_display_path(error.filename or path)}:{error.lineno}"
             raise ProbeError("syntax_error", f"{where}: {error.msg} (SyntaxError)") from None
         except ModuleNotFoundError as error:
             _print_traceback()
@@ -3145,13 +3146,6 @@ class Launcher:
         except BaseException as error:  # noqa: BLE001
             _print_traceback()
             raise ProbeError("app_error" if self.served else "import_error", _describe_exception(error)) from None
-        if not self.served:  # __main__.py ended without app.run(): serve the package's app, as `flask --app PKG`
-            from flask import Flask
-
-            apps = [namespace.get("app"), namespace.get("application")]
-            apps += [v for v in namespace.values() if isinstance(v, Flask)]
-            app = next((a for a in apps if isinstance(a, Flask)), None) or self.load_for_run()
-            self.serve(app, None, {"threaded": True})
 
     def load_for_run(self):
         """The app loaded as ``flask --app APP run`` loads it: an app.run() meanwhile is ignored (its address kept)."""
