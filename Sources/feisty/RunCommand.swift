@@ -43,6 +43,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Guard: enforcement and limits") var guardRun: GuardRunOptions
 
+    @OptionGroup(title: "Admin API") var adminOptions: AdminOptions
+
     @Option(help: "The WSGI server for module:name and factory apps (werkzeug, gunicorn, waitress).")
     var server: AppLaunchConfiguration.Server?
 
@@ -89,6 +91,9 @@ struct RunCommand: AsyncParsableCommand {
         } catch let error as GuardError {
             FileHandleOutput.error("feisty: \(error)")
             throw ExitCode.failure
+        } catch let error as AdminError {
+            FileHandleOutput.error("feisty: \(error)")
+            throw ExitCode.failure
         }
     }
 
@@ -114,6 +119,8 @@ struct RunCommand: AsyncParsableCommand {
             upstream: try ProxyServer.resolve(upstream),
             configuration: configuration,
             guardService: try await guardService(logger: logger),
+            admin: try adminOptions.configuration(),
+            app: app.app,
             logger: logger
         )
     }
@@ -155,6 +162,7 @@ struct RunCommand: AsyncParsableCommand {
             proxy: configuration,
             guardService: try await guardService(logger: logger),
             listen: publicAddress,
+            admin: try adminOptions.configuration(),
             logger: logger
         )
     }

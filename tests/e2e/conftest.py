@@ -37,6 +37,9 @@ class RunningFeisty:
         # must not turn away the next test's requests, and tests run as root would share /var/lib/feisty.
         if "--state-dir" not in args and "--no-guard" not in args:
             args += ["--state-dir", tempfile.mkdtemp(prefix="feisty-state-")]
+        # The admin listener's default port is one per machine: a test that wants it passes its own --admin.
+        if "--admin" not in args:
+            args += ["--admin", "off"]
         self.port = port
         self.base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         self.lines = []

@@ -33,6 +33,8 @@ public final class ClientGuard: Sendable {
     /// Requests waiting in the admission queue, per client (a client with one waiting already queues last).
     private let waiting = ConnectionCounter(max: Int.max)
     static let seenLimit = 100_000
+    /// Strikes, refusals, throttles and bans since start (for `/status`).
+    public let counters = GuardCounters()
 
     /// Creates the guard with the bans loaded from the store.
     public init(configuration: GuardConfiguration, bans: BanList = .empty, lists: ClientListsResolver? = nil) {
@@ -92,7 +94,10 @@ public final class ClientGuard: Sendable {
         guard let peer, !peerTrusted, !configuration.dryRun else { return .serve }
         let membership = lists?.membership(of: peer) ?? []
         if membership.contains(.allowed) { return .serve }
-        if configuration.banResponse == .close, membership.contains(.denied) || isBanned(peer) { return .closeBanned }
+        if configuration.banResponse == .close, membership.contains(.denied) || isBanned(peer) {
+            counters.refused()
+            return .closeBanned
+        }
         if let connections, !connections.open(key(peer)) { return .closeTooMany }
         return .serve
     }
@@ -134,12 +139,14 @@ public final class ClientGuard: Sendable {
         // Allowed clients are never struck, banned or throttled.
         if membership.contains(.allowed) { return .pass }
         if !configuration.dryRun, membership.contains(.denied) || isBanned(client) {
+            counters.refused()
             return .banned(closeSilently: configuration.banResponse == .close)
         }
         let elapsed = Duration.nanoseconds((now - epoch).nanoseconds)
         if let rateLimiter, !configuration.dryRun,
             let seconds = rateLimiter.check(key(client), at: elapsed).retryAfterSeconds
         {
+            counters.throttled()
             return .throttled(retryAfterSeconds: seconds)
         }
         switch verdict {
@@ -151,16 +158,21 @@ public final class ClientGuard: Sendable {
         let action = book.withLock { $0.record(client: key, target: target, verdict: verdict, at: elapsed) }
         switch action {
         case .none, .refuse:
+            counters.refused()
             return .refuseUndeclared
         case .strike(let count):
+            counters.struck()
             let path = String(target.prefix { $0 != "?" && $0 != "#" })
             let note = StrikeNote(client: key, path: path, count: count, date: Date())
             strikes.withLock { pending in
                 if pending.count >= Self.pendingStrikeLimit { pending.removeFirst(pending.count / 2) }
                 pending.append(note)
             }
+            if count > 1 { counters.refused() }
             return count == 1 ? .forwardUndeclared : .refuseUndeclared
         case .ban(let decision):
+            counters.struck()
+            counters.refused()
             continuation.yield(.ban(decision, at: Date()))
             return .refuseUndeclared
         }
@@ -199,6 +211,13 @@ public final class ClientGuard: Sendable {
     /// A request of `client` stopped waiting (admitted, timed out, shed, or its client left).
     func stoppedWaiting(_ client: IPAddress) {
         waiting.close(key(client))
+    }
+
+    /// The clients with the most strikes in the window, most first (for `/status`; takes the strike book's lock for
+    /// one pass over the clients it tracks).
+    public func topOffenders(limit: Int) -> [(client: ClientKey, strikes: Int)] {
+        let elapsed = Duration.nanoseconds((NIODeadline.now() - epoch).nanoseconds)
+        return book.withLock { $0.offenders(limit: limit, at: elapsed) }
     }
 
     private func key(_ address: IPAddress) -> ClientKey {

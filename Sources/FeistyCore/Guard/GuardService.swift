@@ -15,7 +15,7 @@ public final class GuardService: Service, Sendable {
 
     /// The hot path's side.
     public let clientGuard: ClientGuard
-    private let store: BanStore
+    let store: BanStore
     private let logger: Logger
     /// The store's change generation the published bans reflect: a poll re-reads the bans only when the store moved
     /// past it, and feisty's own bans move it along without a re-read (one re-read of a million bans per ban would
@@ -165,6 +165,7 @@ public final class GuardService: Service, Sendable {
             }
             let entry = BanList.Entry(key: key, until: record.ban.until?.timeIntervalSince1970 ?? .infinity)
             clientGuard.publish(clientGuard.bans.adding([entry]))
+            clientGuard.counters.banned()
             // Nobody else wrote in between: the published list is the store's, no re-read needed.
             if let generation { knownGeneration.withLock { if $0 == known { $0 = generation } } }
             await mirror(ban: key, until: record.ban.until)
@@ -176,6 +177,25 @@ public final class GuardService: Service, Sendable {
             // Not durable, so not enforced: the client's undeclared requests are still refused by the strike book.
             logger.error("could not record the ban of \(decision.client): \(error)")
         }
+    }
+
+    /// Adds a ban by hand (the admin API), as `feisty bans add` does, and applies it before returning.
+    /// - Throws: `StoreError` when the store cannot be written.
+    public func add(_ ban: Ban) async throws {
+        let store = self.store
+        _ = try await NIOThreadPool.singleton.runIfActive { try store.add(ban) }
+        clientGuard.counters.banned()
+        await applyOutsideChanges()
+    }
+
+    /// Lifts the ban on exactly `key` (the admin API), as `feisty bans remove` does, and applies it before
+    /// returning. - Returns: Whether there was such a ban.
+    /// - Throws: `StoreError` when the store cannot be written.
+    public func remove(_ key: BanKey) async throws -> Bool {
+        let store = self.store
+        let removed = try await NIOThreadPool.singleton.runIfActive { try store.remove(key: key) }
+        await applyOutsideChanges()
+        return removed
     }
 
     /// Applies bans added or removed by someone else (`feisty bans`, another feisty on the same state directory).

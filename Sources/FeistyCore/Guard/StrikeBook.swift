@@ -172,6 +172,17 @@ public struct StrikeBook: Sendable {
         bans = bans.filter { !network.contains($0.key.network.network) }
     }
 
+    /// The `limit` clients with the most strikes in the window at `now`, most first (ties: by address).
+    public func offenders(limit: Int, at now: Duration) -> [(client: ClientKey, strikes: Int)] {
+        var all: [(client: ClientKey, strikes: Int)] = []
+        for client in clients.keys {
+            let count = strikes(of: client, at: now)
+            if count > 0 { all.append((client, count)) }
+        }
+        all.sort { ($0.strikes, $1.client.banKey) > ($1.strikes, $0.client.banKey) }
+        return Array(all.prefix(limit))
+    }
+
     /// How many clients have strikes on record (expired ones included until they are evicted).
     public var trackedClients: Int { clients.count }
 

@@ -12,15 +12,22 @@ extension ProxyServer {
     ///   - upstream: Where the app listens.
     ///   - configuration: The proxy configuration.
     ///   - guardService: Strikes, bans and limits (`nil`: the route gate only).
+    ///   - admin: The admin listener (`nil`: `--admin off`).
+    ///   - app: The app's name as given, for `/status`.
     ///   - logger: Access log and lifecycle messages.
-    /// - Throws: `RouteError` when the table cannot be compiled, `ProxyError` when the address cannot be bound.
+    /// - Throws: `RouteError` when the table cannot be compiled, `ProxyError` when the address cannot be bound,
+    ///   `AdminError` when the admin address asked for cannot be bound.
     public static func serve(
         table: RouteTable,
         upstream: SocketAddress,
         configuration: ProxyConfiguration,
         guardService: GuardService? = nil,
+        admin: AdminConfiguration? = nil,
+        app: String = "app",
         logger: Logger
     ) async throws {
+        // First: a taken --admin address is one error, before the proxy exists.
+        let adminListener = try await admin?.bind(logger: logger)
         let matcher = try RouteMatcher(table: table)
         let routing = RoutingPublisher(matcher: matcher, instances: [UpstreamInstance(id: 0, address: upstream)])
         let server = ProxyServer(
@@ -30,7 +37,23 @@ extension ProxyServer {
             logger: logger
         )
         // The guard stops last (graceful shutdown runs in reverse order): bans decided while draining are written.
-        let services: [any Service] = (guardService.map { [$0] } ?? []) + [server]
+        // No supervisor: no instances, no recycle or reload; ready once the proxy listens.
+        let listener = PublicListener()
+        let sources = AdminSources(
+            app: app,
+            listener: listener,
+            routeTable: { routing.current.matcher?.table },
+            guardService: guardService
+        )
+        let control = AdminControl(guardService: guardService, supervisor: nil)
+        let adminServer = adminListener.flatMap { listener in
+            admin?.makeServer(listener: listener, sources: sources, control: control)
+        }
+        let listening = Task {
+            if let address = try? await server.listeningAddress() { listener.listening(at: address.displayForm) }
+        }
+        defer { listening.cancel() }
+        let services: [any Service] = (adminServer.map { [$0] } ?? []) + (guardService.map { [$0] } ?? []) + [server]
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },

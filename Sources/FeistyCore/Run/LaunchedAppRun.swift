@@ -24,18 +24,24 @@ public enum LaunchedAppRun {
     ///   - guardService: Strikes, bans and limits (`nil`: the route gate only).
     ///   - listen: The public address known before the app starts (`--listen`, or read from the source); `nil` to
     ///     use the address the running app reports.
+    ///   - admin: The admin listener (`nil`: `--admin off`).
     ///   - logger: feisty's log.
     /// - Throws: `SupervisorError` when the app cannot be served, `ProxyError` when the public address cannot be
-    ///   bound.
+    ///   bound, `AdminError` when the admin address asked for cannot be bound.
     public static func serve(
         launch: AppLaunchConfiguration,
         policy: AppSupervisor.Policy = AppSupervisor.Policy(),
         proxy: ProxyConfiguration,
         guardService: GuardService? = nil,
         listen: ListenAddress?,
+        admin: AdminConfiguration? = nil,
         logger: Logger
     ) async throws {
+        // First: a taken --admin address is one error, before any server or app exists.
+        let adminListener = try await admin?.bind(logger: logger)
         let routing = RoutingPublisher(matcher: nil)
+        let events = LifecycleEventLog()
+        let listener = PublicListener()
         let latencies = policy.slowness == nil ? nil : LatencyCollection()
         let makeServer: @Sendable (ListenAddress) -> ProxyServer = { address in
             var configuration = proxy
@@ -57,11 +63,16 @@ public enum LaunchedAppRun {
         if let listen {
             let server = makeServer(listen)
             front = server
-            beforeFirstLaunch = { _ = try await server.listeningAddress() }
+            beforeFirstLaunch = { listener.listening(at: try await server.listeningAddress().displayForm) }
             onFirstReady = { _ in announce(launch.app, at: listen.description, logger: logger) }
         } else {
             let (instances, continuation) = AsyncStream.makeStream(of: AppInstance.self)
-            front = DeferredProxyService(firstInstance: instances, app: launch.app, logger: logger) { instance in
+            front = DeferredProxyService(
+                firstInstance: instances,
+                app: launch.app,
+                logger: logger,
+                onListening: { listener.listening(at: $0.displayForm) }
+            ) { instance in
                 makeServer(instance.requestedAddress ?? fallbackAddress)
             }
             beforeFirstLaunch = {}
@@ -75,12 +86,27 @@ public enum LaunchedAppRun {
             policy: policy,
             routing: routing,
             latencies: latencies,
+            events: events,
             logger: logger,
             beforeFirstLaunch: beforeFirstLaunch,
             onFirstReady: onFirstReady
         )
         // The guard stops last (graceful shutdown runs in reverse order): bans decided while draining are written.
-        let services: [any Service] = (guardService.map { [$0] } ?? []) + [supervisor, front]
+        let sources = AdminSources(
+            app: launch.app,
+            listener: listener,
+            routeTable: { routing.current.matcher?.table },
+            pool: { supervisor.status },
+            events: events,
+            guardService: guardService
+        )
+        let control = AdminControl(guardService: guardService, supervisor: supervisor)
+        let adminServer = adminListener.flatMap { listener in
+            admin?.makeServer(listener: listener, sources: sources, control: control)
+        }
+        // The admin listener stops last: it answers while the rest drains.
+        let services: [any Service] =
+            (adminServer.map { [$0] } ?? []) + (guardService.map { [$0] } ?? []) + [supervisor, front]
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
@@ -116,25 +142,29 @@ final class DeferredProxyService: Service, Sendable {
     private let app: String
     private let logger: Logger
     private let makeServer: @Sendable (AppInstance) -> ProxyServer
+    private let onListening: @Sendable (SocketAddress) -> Void
 
     init(
         firstInstance: AsyncStream<AppInstance>,
         app: String,
         logger: Logger,
+        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
         makeServer: @escaping @Sendable (AppInstance) -> ProxyServer
     ) {
         self.firstInstance = firstInstance
         self.app = app
         self.logger = logger
         self.makeServer = makeServer
+        self.onListening = onListening
     }
 
     func run() async throws {
         guard let instance = await firstInstance.cancelOnGracefulShutdown().first(where: { _ in true }) else { return }
         let server = makeServer(instance)
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { [logger, app] in
+            group.addTask { [logger, app, onListening] in
                 if let address = try? await server.listeningAddress() {
+                    onListening(address)
                     LaunchedAppRun.announce(app, at: address.displayForm, logger: logger)
                 }
             }

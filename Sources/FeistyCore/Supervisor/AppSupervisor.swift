@@ -50,6 +50,7 @@ public final class AppSupervisor: Service, Sendable {
         case tick
         case latencies([Int: [Int: LatencyHistogram]])
         case reload
+        case recycle(Int)
         case stop
     }
 
@@ -63,6 +64,7 @@ public final class AppSupervisor: Service, Sendable {
         var hang: HangDetector?
         var memory: MemoryWatch?
         var recycle: RecycleLimits?
+        var launchedAt = Date()
     }
 
     private let configuration: AppLaunchConfiguration
@@ -77,6 +79,7 @@ public final class AppSupervisor: Service, Sendable {
     private let inputs: AsyncStream<Input>
     private let input: AsyncStream<Input>.Continuation
     private let processGroups = Mutex<Set<Int32>>([])
+    private let published = Mutex(PoolStatus())
 
     /// Creates a supervisor.
     /// - Parameters:
@@ -117,6 +120,16 @@ public final class AppSupervisor: Service, Sendable {
 
     /// Swaps every instance, one at a time, for one running the code now on disk (what SIGHUP does).
     public func reload() { input.yield(.reload) }
+
+    /// The instances now (updated after every input the supervisor handled).
+    public var status: PoolStatus { published.withLock { $0 } }
+
+    /// Swaps ready instance `id` for a fresh one (the admin API's recycle); `false` when `id` is not ready.
+    public func recycle(instance id: Int) -> Bool {
+        guard status.isReady(id) else { return false }
+        input.yield(.recycle(id))
+        return true
+    }
 
     /// Supervises the app until graceful shutdown, ``stop()`` or cancellation (a second SIGTERM/SIGINT: every
     /// instance's process group is killed at once).
@@ -229,10 +242,13 @@ public final class AppSupervisor: Service, Sendable {
                     actions = judgeSlowness(&run, windows: windows, now: now)
                 case .reload:
                     actions = run.machine.deploy()
+                case .recycle(let id):
+                    actions = run.machine.replace(id, cause: .requested("asked for through the admin API"))
                 case .stop:
                     actions = run.machine.stop()
                 }
                 done = try perform(actions, run: &run, group: &group, scratch: scratch)
+                published.withLock { $0 = Self.poolStatus(run) }
                 if done { break }
                 // A standby that became ready (or left) changes the spares without a publish action.
                 if Self.readyStandbys(run.machine) != run.published.spares, !run.published.serving.isEmpty {
@@ -259,6 +275,22 @@ public final class AppSupervisor: Service, Sendable {
     }
 
     private static let tickInterval = Duration.milliseconds(250)
+
+    private static func poolStatus(_ run: RunState) -> PoolStatus {
+        PoolStatus(
+            instances: run.machine.slots.values.sorted { $0.id < $1.id }.map { slot in
+                let tracked = run.tracked[slot.id]
+                return PoolStatus.Instance(
+                    id: slot.id,
+                    processID: tracked?.processID,
+                    state: slot.phase.name,
+                    address: tracked?.instance?.internalAddress.description,
+                    launchedAt: tracked?.launchedAt ?? Date(),
+                    upstream: tracked?.upstream
+                )
+            }
+        )
+    }
 
     /// When `upstream` last showed progress, on the supervisor's clock (the proxy stamps NIO's uptime clock).
     private static func lastProgress(of upstream: UpstreamInstance, now: ContinuousClock.Instant)

@@ -41,6 +41,8 @@ struct SupervisorStateMachine: Sendable {
         case memory(String)
         case recycle(String)
         case slow(String)
+        /// Someone asked for it (the admin API's recycle).
+        case requested(String)
 
         var kind: LifecycleEvent.Kind {
             switch self {
@@ -48,12 +50,13 @@ struct SupervisorStateMachine: Sendable {
             case .memory: .memory
             case .recycle: .recycle
             case .slow: .slow
+            case .requested: .recycle
             }
         }
 
         var evidence: String {
             switch self {
-            case .hung(let text), .memory(let text), .recycle(let text), .slow(let text): text
+            case .hung(let text), .memory(let text), .recycle(let text), .slow(let text), .requested(let text): text
             }
         }
     }
