@@ -23,6 +23,10 @@ public final class GuardService: Service, Sendable {
     private let knownGeneration: Mutex<Int64>
     /// `--ban-action nftables`: the kernel's copy of the bans (`nil`: feisty enforces alone).
     private let nftables: NftablesBanAction?
+    /// Strikes noted since feisty started (for metrics).
+    public var strikesTotal: Int { clientGuard.counters.strikes }
+    /// Bans made (durably) since feisty started (for metrics).
+    public var bansTotal: Int { clientGuard.counters.bans }
 
     /// Opens the store in the configured state directory and loads the bans in force.
     /// - Throws: `StoreError` when the state directory or its database cannot be used.

@@ -47,6 +47,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// The guard's verdict on a head held for an app slot: it is taken again when the head comes back, not judged
     /// twice (a second strike, a second token).
     private var waitedVerdict: RequestVerdict?
+    /// Whether an exchange of this connection counts as in flight for the loop's observers.
+    private var exchangeInFlight = false
     /// The client of the head waiting for an app slot, as the guard counts it among the waiting.
     private var waitingClient: IPAddress?
 
@@ -182,12 +184,15 @@ final class DownstreamHandler: ChannelDuplexHandler {
         edge.downstream = nil
         emitFinishedRecord()
         leaveAppQueue()
+        setInFlight(false)
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         tick?.cancel()
         tick = nil
+        // A WebSocket tunnel took over (or the connection is gone): its exchange no longer counts as in flight.
+        setInFlight(false)
         releaseAppSlot()
         leaveAppQueue()
         self.context = nil
@@ -315,6 +320,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
             case .throttled(let seconds): guardRefusal = .throttled(retryAfterSeconds: seconds)
             }
         }
+        // In flight from here (a head waiting for an app slot included) until its record is handed over.
+        setInFlight(true)
         var decision = environment.admission.decide(head: head, verdict: verdict, forwardUndeclared: forwardUndeclared)
         if let guardRefusal { decision = decision.overridden(by: guardRefusal) }
         if case .forward = decision, let admission = environment.appAdmission {
@@ -331,13 +338,14 @@ final class DownstreamHandler: ChannelDuplexHandler {
         requestVersion = head.version
         expectsContinue = head.version.minor >= 1 && Self.expectsContinue(head.headers)
         isHeadRequest = head.method == .HEAD
-        let record = ExchangeRecord(
+        var record = ExchangeRecord(
             client: client,
             method: head.method,
             target: head.uri,
             verdict: verdict,
             receivedAt: now
         )
+        record.guardVerdict = judged
         var keptInstance: Int?
         if let upstream, upstream.isActive, let instance = upstreamInstance, snapshot.pool.contains(instance.id) {
             keptInstance = instance.id
@@ -502,6 +510,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         tableDeadline = nil
         let framing = (try? RequestAdmission.framing(of: head).get()) ?? .none
         let record = ExchangeRecord(client: peer, method: head.method, target: head.uri, verdict: nil, receivedAt: now)
+        setInFlight(true)
         switch machine.requestHead(
             record,
             decision: .refuse(.appUnavailable, framing: framing),
@@ -623,12 +632,21 @@ final class DownstreamHandler: ChannelDuplexHandler {
         instance?.exchangeStarted(now: now)
     }
 
+    /// Tells the loop's observers when this connection's exchange starts or stops being in flight (once each way:
+    /// a record the machine never finishes, a closed connection or a tunnel must not leave it counted).
+    private func setInFlight(_ inFlight: Bool) {
+        guard exchangeInFlight != inFlight else { return }
+        exchangeInFlight = inFlight
+        loop.inFlightChanged(by: inFlight ? 1 : -1)
+    }
+
     /// Hands the record of the exchange that just ended to the loop's observers.
     /// Hands the finished exchange's record to the observers; `responseBytes` is the size of the body feisty wrote
     /// itself (an app's own error page is not the size of feisty's text).
     private func emitFinishedRecord(responseBytes: Int? = nil) {
         releaseAppSlot()
         guard var record = machine.takeFinishedRecord() else { return }
+        setInFlight(false)
         if let responseBytes { record.responseBytes = Int64(responseBytes) }
         if let instance = countedInstance {
             instance.exchangeEnded(answered: record.refusal == nil && record.status != 0)

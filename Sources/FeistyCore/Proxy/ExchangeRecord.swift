@@ -34,6 +34,8 @@ public struct ExchangeRecord: Sendable, Equatable {
     public var endedAt: NIODeadline?
     /// Whether the request was sent to the app a second time (its instance failed before answering).
     public var retried = false
+    /// What the guard said about the request head (`nil`: no guard, or the head was not judged).
+    public var guardVerdict: RequestVerdict?
 
     /// Creates the record of a request whose head was just judged.
     public init(
@@ -73,4 +75,12 @@ public struct ExchangeRecord: Sendable, Equatable {
 protocol ExchangeObserver: AnyObject {
     /// An exchange ended (called on the observer's event loop).
     func exchangeEnded(_ record: ExchangeRecord)
+    /// An exchange started (`+1`: its request head was judged) or stopped being in flight (`-1`: it ended, its
+    /// connection closed, or it became a tunnel). Called on the observer's event loop; must not allocate.
+    func inFlightChanged(by delta: Int)
+}
+
+extension ExchangeObserver {
+    /// Most observers only read finished exchanges.
+    func inFlightChanged(by delta: Int) {}
 }

@@ -77,6 +77,12 @@ public final class ProxyServer: Service, Sendable {
         ) { _ in [] }
     }
 
+    /// The client connections open now (for metrics and the status page).
+    public var openConnections: Int { children.withLock { $0.count } }
+
+    /// How full the app's slots and their queue are (`nil` without `--app-concurrency`).
+    public var admissionCounts: AdmissionCounts? { environment.appAdmission?.counts }
+
     /// The bound address once the server listens (the way to learn the port after listening on port 0).
     /// - Throws: The bind error when `run()` could not listen.
     public func listeningAddress() async throws -> SocketAddress {

@@ -157,4 +157,9 @@ final class LoopRouting: @unchecked Sendable {
     func exchangeEnded(_ record: ExchangeRecord) {
         for observer in observers { observer.exchangeEnded(record) }
     }
+
+    /// Tells every observer that an exchange started (`+1`) or stopped being in flight (`-1`).
+    func inFlightChanged(by delta: Int) {
+        for observer in observers { observer.inFlightChanged(by: delta) }
+    }
 }

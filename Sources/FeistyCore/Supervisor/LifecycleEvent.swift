@@ -55,12 +55,18 @@ public final class LifecycleEventLog: Sendable {
     /// How many events are kept.
     public static let capacity = 512
     private let events = Mutex<[LifecycleEvent]>([])
+    /// Told of every event as it is appended (metrics count them all, beyond the log's capacity).
+    private let onAppend: (@Sendable (LifecycleEvent) -> Void)?
 
     /// Creates an empty log.
-    public init() {}
+    /// - Parameter onAppend: Called with every event appended, in order (on the appending task; keep it short).
+    public init(onAppend: (@Sendable (LifecycleEvent) -> Void)? = nil) {
+        self.onAppend = onAppend
+    }
 
     /// Appends an event (the oldest goes when full).
     public func append(_ event: LifecycleEvent) {
+        onAppend?(event)
         events.withLock { events in
             if events.count == Self.capacity { events.removeFirst() }
             events.append(event)
