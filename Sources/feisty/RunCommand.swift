@@ -68,6 +68,13 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds the app may take to bind and answer before feisty gives up.")
     var startupTimeout: String = "30"
 
+    /// Hidden: for measuring what the metrics cost on the hot path (`bench/metrics_bench.sh`).
+    @Flag(help: .hidden)
+    var noMetrics = false
+
+    /// What `/metrics` and `/status` read (`nil` under `--no-metrics`).
+    private func makeMetrics() -> FeistyMetrics? { noMetrics ? nil : FeistyMetrics() }
+
     func run() async throws {
         let logger = Logger(label: "feisty")
         do {
@@ -121,6 +128,7 @@ struct RunCommand: AsyncParsableCommand {
             guardService: try await guardService(logger: logger),
             admin: try adminOptions.configuration(),
             app: app.app,
+            metrics: makeMetrics(),
             logger: logger
         )
     }
@@ -161,6 +169,7 @@ struct RunCommand: AsyncParsableCommand {
             policy: policy,
             proxy: configuration,
             guardService: try await guardService(logger: logger),
+            metrics: makeMetrics(),
             listen: publicAddress,
             admin: try adminOptions.configuration(),
             logger: logger

@@ -164,6 +164,7 @@ func withProxyTestBed(
     upstream: ((ProxyTestBed) throws -> SocketAddress)? = nil,
     errorPages: AppErrorPages? = nil,
     clientGuard: ClientGuard? = nil,
+    metrics: FeistyMetrics? = nil,
     _ body: (ProxyTestBed, ServiceGroup) async throws -> Void
 ) async throws {
     let app = Process()
@@ -201,7 +202,10 @@ func withProxyTestBed(
         instances: [UpstreamInstance(id: 0, address: try upstream?(bed) ?? ProxyTestBed.loopback(bed.appPort))],
         errorPages: errorPages?.prebuilt()
     )
-    let server = ProxyServer(configuration: configuration, routing: routing, clientGuard: clientGuard)
+    let server = ProxyServer(configuration: configuration, routing: routing, clientGuard: clientGuard) { loop in
+        metrics?.makeObservers(on: loop) ?? []
+    }
+    metrics?.attach(server: server)
     let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }

@@ -14,6 +14,7 @@ extension ProxyServer {
     ///   - guardService: Strikes, bans and limits (`nil`: the route gate only).
     ///   - admin: The admin listener (`nil`: `--admin off`).
     ///   - app: The app's name as given, for `/status`.
+    ///   - metrics: Counts the traffic for `/metrics` and `/status` (`nil`: nothing is counted).
     ///   - logger: Access log and lifecycle messages.
     /// - Throws: `RouteError` when the table cannot be compiled, `ProxyError` when the address cannot be bound,
     ///   `AdminError` when the admin address asked for cannot be bound.
@@ -24,6 +25,7 @@ extension ProxyServer {
         guardService: GuardService? = nil,
         admin: AdminConfiguration? = nil,
         app: String = "app",
+        metrics: FeistyMetrics? = nil,
         logger: Logger
     ) async throws {
         // First: a taken --admin address is one error, before the proxy exists.
@@ -35,7 +37,11 @@ extension ProxyServer {
             routing: routing,
             clientGuard: guardService?.clientGuard,
             logger: logger
-        )
+        ) { loop in
+            metrics?.makeObservers(on: loop) ?? []
+        }
+        metrics?.attach(server: server)
+        if let metrics, let guardService { metrics.attach(guardService: guardService) }
         // The guard stops last (graceful shutdown runs in reverse order): bans decided while draining are written.
         // No supervisor: no instances, no recycle or reload; ready once the proxy listens.
         let listener = PublicListener()
@@ -47,7 +53,7 @@ extension ProxyServer {
         )
         let control = AdminControl(guardService: guardService, supervisor: nil)
         let adminServer = adminListener.flatMap { listener in
-            admin?.makeServer(listener: listener, sources: sources, control: control)
+            admin?.showing(metrics).makeServer(listener: listener, sources: sources, control: control)
         }
         let listening = Task {
             if let address = try? await server.listeningAddress() { listener.listening(at: address.displayForm) }

@@ -25,6 +25,8 @@ public enum LaunchedAppRun {
     ///   - listen: The public address known before the app starts (`--listen`, or read from the source); `nil` to
     ///     use the address the running app reports.
     ///   - admin: The admin listener (`nil`: `--admin off`).
+    ///   - metrics: Counts the traffic and the lifecycle events for `/metrics` and `/status` (`nil`: nothing is
+    ///     counted).
     ///   - logger: feisty's log.
     /// - Throws: `SupervisorError` when the app cannot be served, `ProxyError` when the public address cannot be
     ///   bound, `AdminError` when the admin address asked for cannot be bound.
@@ -33,6 +35,7 @@ public enum LaunchedAppRun {
         policy: AppSupervisor.Policy = AppSupervisor.Policy(),
         proxy: ProxyConfiguration,
         guardService: GuardService? = nil,
+        metrics: FeistyMetrics? = nil,
         listen: ListenAddress?,
         admin: AdminConfiguration? = nil,
         logger: Logger
@@ -40,21 +43,24 @@ public enum LaunchedAppRun {
         // First: a taken --admin address is one error, before any server or app exists.
         let adminListener = try await admin?.bind(logger: logger)
         let routing = RoutingPublisher(matcher: nil)
-        let events = LifecycleEventLog()
+        let events = LifecycleEventLog(onAppend: metrics.map { $0.lifecycleEventRecorded })
         let listener = PublicListener()
         let latencies = policy.slowness == nil ? nil : LatencyCollection()
+        if let metrics, let guardService { metrics.attach(guardService: guardService) }
         let makeServer: @Sendable (ListenAddress) -> ProxyServer = { address in
             var configuration = proxy
             configuration.listenHost = address.host
             configuration.listenPort = address.port
-            return ProxyServer(
+            let server = ProxyServer(
                 configuration: configuration,
                 routing: routing,
                 clientGuard: guardService?.clientGuard,
                 logger: logger
             ) { loop in
-                latencies.map { [$0.makeObserver(on: loop)] } ?? []
+                (latencies.map { [$0.makeObserver(on: loop)] } ?? []) + (metrics?.makeObservers(on: loop) ?? [])
             }
+            metrics?.attach(server: server)
+            return server
         }
         // Either the proxy binds first and the supervisor waits for it, or it binds where the first instance asks.
         let front: any Service
@@ -102,7 +108,7 @@ public enum LaunchedAppRun {
         )
         let control = AdminControl(guardService: guardService, supervisor: supervisor)
         let adminServer = adminListener.flatMap { listener in
-            admin?.makeServer(listener: listener, sources: sources, control: control)
+            admin?.showing(metrics).makeServer(listener: listener, sources: sources, control: control)
         }
         // The admin listener stops last: it answers while the rest drains.
         let services: [any Service] =
