@@ -41,8 +41,9 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            // The probe's source; the binary carries it through the generated EmbeddedPython.swift.
-            exclude: ["Python/feisty_probe.py"],
+            // The probe's and the dashboard's sources; the binary carries them through the generated
+            // EmbeddedPython.swift and DashboardPage.swift.
+            exclude: ["Python/feisty_probe.py", "Admin/dashboard.html"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
