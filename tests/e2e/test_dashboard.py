@@ -207,7 +207,7 @@ SNAPSHOT_JS = """
         connection: pill.getAttribute('data-connection'), polls: +pill.getAttribute('data-polls'),
         stale: document.body.classList.contains('stale'),
         errors: Array.from(document.body.attributes).filter((a) => a.name.startsWith('data-error')).map((a) => a.name + ': ' + a.value),
-        uptime: value('#uptime'), app: text('#app-name'), listen: text('#listen'), pid: text('#feisty-pid'),
+        uptime: value('#uptime'), ready: text('#feisty-ready'), app: text('#app-name'), listen: text('#listen'), pid: text('#feisty-pid'),
         requestsText: text('#requests-total'), requests: value('#requests-total'),
         rate: value('#request-rate'), inFlight: text('#in-flight'), queue: text('#queue-depth'),
         p50: text('#latency-p50'), p99: text('#latency-p99'), p50Value: value('#latency-p50'),
@@ -280,6 +280,7 @@ def test_dashboard_renders_idle_busy_and_disconnected_status(browser, fixture_se
     assert idle["offenders"] == [] and idle["bans"] == [] and idle["verdicts"] == []
     assert idle["charts"] == {"rate-chart": idle["charts"]["rate-chart"], "latency-chart": 0, "guard-chart": 0}
     assert idle["app"] == "app.py" and idle["listen"] == "127.0.0.1:5000" and idle["pid"] == "4242"
+    assert idle["ready"] == "ready"
 
     # 2. Busy: every number shown is the one in the document the page last received.
     fixture.set_phase("busy")

@@ -125,6 +125,7 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
         <span>listen <b id="listen">—</b></span>
         <span>pid <b id="feisty-pid">—</b></span>
         <span>version <b id="version">—</b></span>
+        <span>app state <b id="feisty-ready" data-ready="unknown">—</b></span>
         <span>updated <b id="last-update">never</b></span>
     </div>
     <span id="connection" data-connection="connecting" data-polls="0" data-failures="0">connecting…</span>
@@ -595,6 +596,10 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
         setValue("listen", f.listen || "—");
         setValue("feisty-pid", isNum(f.pid) ? String(f.pid) : "—", f.pid);
         setValue("version", f.version || "—");
+        const ready = $("feisty-ready");
+        ready.setAttribute("data-ready", f.ready === true ? "true" : f.ready === false ? "false" : "unknown");
+        ready.textContent = f.ready === true ? "ready" : f.ready === false ? "not ready" : "—";
+        ready.style.color = f.ready === false ? "var(--bad)" : "";
         setValue("feisty-rss", fmtBytes(f.rss_bytes), f.rss_bytes);
         setValue("open-connections", fmtInt(f.open_connections), f.open_connections);
         setValue("uptime", fmtDuration(f.uptime_seconds), f.uptime_seconds);
