@@ -53,10 +53,10 @@ header .meta b { color: var(--fg); font-weight: 600; }
 #connection[data-connection="disconnected"] { background: var(--bad); }
 main { padding: 16px 20px 28px; display: grid; gap: 16px; }
 body.stale main { opacity: .55; }
-.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(124px, 1fr)); gap: 10px; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(128px, 1fr)); gap: 10px; }
 .tile { background: var(--panel); border: 1px solid var(--border); border-radius: 8px; padding: 10px 12px; }
 .tile .label {
-    color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .4px;
+    color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .3px;
     white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
 }
 .tile .value { font-size: 20px; font-weight: 650; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -126,6 +126,7 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
         <span>pid <b id="feisty-pid">—</b></span>
         <span>version <b id="version">—</b></span>
         <span>app state <b id="feisty-ready" data-ready="unknown">—</b></span>
+        <span>connections <b id="open-connections">—</b></span>
         <span>updated <b id="last-update">never</b></span>
     </div>
     <span id="connection" data-connection="connecting" data-polls="0" data-failures="0">connecting…</span>
@@ -134,15 +135,14 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
     <div class="tiles" id="tiles">
         <div class="tile"><div class="label">requests</div><div class="value" id="requests-total">—</div></div>
         <div class="tile"><div class="label">request rate</div><div class="value" id="request-rate">—</div></div>
-        <div class="tile"><div class="label">in flight / queue</div>
+        <div class="tile"><div class="label">in flight/queue</div>
             <div class="value"><span id="in-flight">—</span> / <span id="queue-depth">—</span></div></div>
         <div class="tile"><div class="label">p50 / p99 ms</div>
             <div class="value"><span id="latency-p50">—</span> / <span id="latency-p99">—</span></div></div>
-        <div class="tile"><div class="label">instances ready</div><div class="value" id="instances-ready">—</div></div>
+        <div class="tile"><div class="label">ready / all</div><div class="value" id="instances-ready">—</div></div>
         <div class="tile"><div class="label">strikes</div><div class="value" id="strikes-total">—</div></div>
         <div class="tile"><div class="label">bans in force</div><div class="value" id="bans-active">—</div></div>
         <div class="tile"><div class="label">feisty RSS</div><div class="value" id="feisty-rss">—</div></div>
-        <div class="tile"><div class="label">connections</div><div class="value" id="open-connections">—</div></div>
         <div class="tile"><div class="label">uptime</div><div class="value" id="uptime">—</div></div>
     </div>
 
