@@ -14,7 +14,7 @@ public struct AdminConfiguration: Sendable {
     /// `/metrics`.
     public var metrics: @Sendable () async -> String = { AdminSources.placeholderMetrics }
     /// `/`.
-    public var dashboard: @Sendable () -> String = { AdminSources.placeholderDashboard }
+    public var dashboard: @Sendable () -> String = { DashboardPage.html }
 
     /// Creates a configuration.
     public init(address: AdminAddress, explicit: Bool, token: String?) {

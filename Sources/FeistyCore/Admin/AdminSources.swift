@@ -23,7 +23,7 @@ public struct AdminSources: Sendable {
     /// `/`: the dashboard page.
     public var dashboard: @Sendable () -> String
 
-    /// Creates the sources; traffic, metrics and the dashboard default to placeholders.
+    /// Creates the sources; traffic and metrics default to placeholders.
     public init(
         app: String,
         startedAt: Date = Date(),
@@ -34,7 +34,7 @@ public struct AdminSources: Sendable {
         guardService: GuardService? = nil,
         traffic: @escaping @Sendable () async -> TrafficStatus? = { nil },
         metrics: @escaping @Sendable () async -> String = { AdminSources.placeholderMetrics },
-        dashboard: @escaping @Sendable () -> String = { AdminSources.placeholderDashboard }
+        dashboard: @escaping @Sendable () -> String = { DashboardPage.html }
     ) {
         self.app = app
         self.startedAt = startedAt
@@ -59,13 +59,6 @@ public struct AdminSources: Sendable {
         # HELP feisty_up Whether feisty runs.
         # TYPE feisty_up gauge
         feisty_up 1
-
-        """
-
-    /// `/` until the dashboard is wired.
-    public static let placeholderDashboard = """
-        <!doctype html><html><head><meta charset="utf-8"><title>feisty</title></head>
-        <body><h1>feisty</h1><p><a href="/status">/status</a> · <a href="/metrics">/metrics</a></p></body></html>
 
         """
 }
