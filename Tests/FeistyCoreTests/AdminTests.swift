@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import NIOCore
 import Synchronization
 import Testing
 
@@ -70,6 +72,32 @@ import Testing
         try "s3cret\n".write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
         #expect(try AdminConfiguration.parse(admin: nil, token: nil, tokenFile: file)?.token == "s3cret")
+    }
+
+    // MARK: binding
+
+    @Test func aTakenDefaultAddressIsAWarningAnExplicitOneAnError() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fa-\(UInt16.random(in: 0...9999)).sock"
+        ).path
+        let logger = Logger(label: "test")
+        let configuration = AdminConfiguration(address: .unix(path: path), explicit: true, token: nil)
+        let first = try #require(try await configuration.bind(logger: logger))
+        // Served (NIO traps on an accepted connection left unread): the probe of the second bind connects to it.
+        let sources = AdminSources(app: "a", listener: PublicListener(), routeTable: { nil })
+        let server = configuration.makeServer(listener: first, sources: sources, control: AdminControl())
+        let serving = Task { try await server.run() }
+        defer { unlink(path) }
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // The same address again: a live socket is not taken over.
+        let fallback = AdminConfiguration(address: .unix(path: path), explicit: false, token: nil)
+        #expect(try await fallback.bind(logger: logger) == nil)
+        let explicit = AdminConfiguration(address: .unix(path: path), explicit: true, token: nil)
+        await #expect(throws: AdminError.self) { try await explicit.bind(logger: logger) }
+        serving.cancel()
+        _ = await serving.result
+        #expect(!FileManager.default.fileExists(atPath: path))  // removed when the server stops
     }
 
     // MARK: access

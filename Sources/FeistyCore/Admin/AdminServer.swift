@@ -11,7 +11,8 @@ import NIOPosix
 import ServiceLifecycle
 
 /// A bound admin listener, not serving yet: bound before anything else starts (a taken address is one error and no
-/// app started), served once the rest of feisty is set up.
+/// app started), served once the rest of feisty is set up. It must be served (or closed through its channel's
+/// `executeThenClose`): NIO traps when an unused async channel is released.
 public struct AdminListener: Sendable {
     /// Where it listens.
     public let address: AdminAddress

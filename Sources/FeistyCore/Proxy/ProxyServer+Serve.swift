@@ -28,9 +28,9 @@ extension ProxyServer {
         metrics: FeistyMetrics? = nil,
         logger: Logger
     ) async throws {
-        // First: a taken --admin address is one error, before the proxy exists.
-        let adminListener = try await admin?.bind(logger: logger)
         let matcher = try RouteMatcher(table: table)
+        // Before the proxy exists: a taken --admin address is one error. Nothing throws between this and the group.
+        let adminListener = try await admin?.bind(logger: logger)
         let routing = RoutingPublisher(matcher: matcher, instances: [UpstreamInstance(id: 0, address: upstream)])
         let server = ProxyServer(
             configuration: configuration,
