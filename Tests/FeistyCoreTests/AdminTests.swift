@@ -348,6 +348,23 @@ import Testing
         #expect(book.offenders(limit: 1, at: .seconds(4)).map(\.client) == [a])
     }
 
+    @Test func statusListsTheNewestBansInForce() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("feisty-admin-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try BanStore(directory: directory)
+        let now = Date()
+        for (index, address) in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"].enumerated() {
+            let since = now.addingTimeInterval(Double(index) - 10)
+            // The last one has expired: not in force, not listed.
+            let until = index == 3 ? now.addingTimeInterval(-1) : nil
+            _ = try store.add(
+                Ban(key: try BanKey(parsing: address), since: since, until: until, reason: "r", source: .manual)
+            )
+        }
+        let listed = try store.recentRecords(at: now, limit: 2).map(\.ban.key.description)
+        #expect(listed == ["192.0.2.3", "192.0.2.2"])
+    }
+
     // MARK: recycle through the state machine
 
     @Test func requestedRecycleSwapsLikeAPreventiveOne() {

@@ -74,7 +74,9 @@ struct StatusReportBuilder {
         let clientGuard = service.clientGuard
         let counters = clientGuard.counters
         let store = service.store
-        let records = (try? await NIOThreadPool.singleton.runIfActive { try store.records(at: now) }) ?? []
+        let limit = Self.listLimit
+        let records =
+            (try? await NIOThreadPool.singleton.runIfActive { try store.recentRecords(at: now, limit: limit) }) ?? []
         let bans = clientGuard.bans
         let offenders = clientGuard.topOffenders(limit: Self.listLimit)
         return StatusReport.Guard(
@@ -83,7 +85,7 @@ struct StatusReportBuilder {
             bansTotal: counters.bans,
             refusedTotal: counters.refusedRequests,
             throttledTotal: counters.throttledRequests,
-            bans: records.sorted { $0.ban.since > $1.ban.since }.prefix(Self.listLimit).map { record in
+            bans: records.map { record in
                 StatusReport.Ban(
                     client: record.ban.key.description,
                     reason: record.ban.reason,

@@ -77,6 +77,31 @@ public final class BanStore: Sendable {
         }
     }
 
+    /// The `limit` most recent bans in force at `now` with their repeat counts, newest first (the admin API's
+    /// `/status`: SQLite keeps only the newest while it scans, however many bans there are).
+    public func recentRecords(at now: Date, limit: Int) throws(StoreError) -> [BanRecord] {
+        try perform {
+            try pool.read { db in
+                let rows = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT b.key, b.since, b.until, b.reason, b.evidence, b.source, coalesce(r.count, 0)
+                        FROM bans b LEFT JOIN repeat_counts r ON r.key = b.key
+                        WHERE b.until IS NULL OR b.until > ?
+                        ORDER BY b.since DESC LIMIT ?
+                        """,
+                    arguments: [now.timeIntervalSince1970, limit]
+                )
+                var records: [BanRecord] = []
+                while let row = try rows.next() {
+                    guard let ban = Self.ban(from: row) else { continue }
+                    records.append(BanRecord(ban: ban, repeatCount: row[6]))
+                }
+                return records
+            }
+        }
+    }
+
     /// Records a ban, replacing any ban on the same key, and returns it with its key's repeat count. The ban is
     /// committed to disk when this returns. An automatic ban counts one more repeat for its key.
     @discardableResult
