@@ -43,6 +43,31 @@ import Testing
         }
     }
 
+    @Test func aRequestWaitingForAnAppSlotIsQueuedAndItsWaitMeasured() async throws {
+        let metrics = FeistyMetrics()
+        try await withProxyTestBed(
+            {
+                $0.appConcurrency = 1
+                $0.queueTimeout = .seconds(20)
+            },
+            metrics: metrics
+        ) { bed, _ in
+            async let first = curl("\(bed.base)/slow/1")
+            _ = try await status(of: metrics) { $0.inFlight == 1 }
+            async let second = curl("\(bed.base)/slow/0")
+            let waiting = try await status(of: metrics) { $0.queueDepth == 1 }
+            #expect(waiting.queueDepth == 1)
+            #expect(waiting.inFlight == 2)  // the waiting head counts as in flight
+            #expect(await metrics.prometheusText().contains("feisty_queue_depth 1"))
+            #expect(try await first == "slow")
+            #expect(try await second == "slow")
+            _ = try await status(of: metrics) { $0.requests == 2 }
+            let text = await metrics.prometheusText()
+            #expect(text.contains("feisty_queue_wait_seconds_count 1"))
+            #expect(text.contains("feisty_queue_depth 0"))
+        }
+    }
+
     @Test func aSlowRequestIsInFlightUntilItEnds() async throws {
         let metrics = FeistyMetrics()
         try await withProxyTestBed(metrics: metrics) { bed, _ in

@@ -109,6 +109,18 @@ import Testing
         #expect(tally.upstream.total == 3)  // refusals never reached the app
     }
 
+    @Test func theWaitForAnAppSlotCountsInTheClientsLatency() {
+        var tally = TrafficTally()
+        var waited = record(.forward(rule: 0), latency: .milliseconds(2), upstream: .milliseconds(1))
+        waited.queueWait = .milliseconds(300)
+        tally.add(waited)
+        tally.add(record(.forward(rule: 0), latency: .milliseconds(2), upstream: .milliseconds(1)))
+        #expect(tally.queueWait.total == 1)
+        #expect(tally.queueWait.sums.reduce(0, +) == 300_000_000)
+        #expect(tally.latency.sums.reduce(0, +) == 304_000_000)
+        #expect(tally.upstream.sums.reduce(0, +) == 2_000_000)
+    }
+
     @Test func aClientThatLeftBeforeAnyAnswerHasNoLatency() {
         var tally = TrafficTally()
         var gone = record(.forward(rule: 0), upstream: nil)
@@ -270,6 +282,7 @@ import Testing
         #expect(sample(text, "feisty_requests_in_flight") == 2)
         #expect(sample(text, "feisty_request_duration_seconds_count") == 5)
         #expect(sample(text, "feisty_upstream_duration_seconds_count") == 3)
+        #expect(sample(text, "feisty_queue_wait_seconds_count") == 0)
         // Forwarded: head to response head 3 ms; refused: to the end, 4 ms. All under 5 ms, none under 2.5 ms.
         #expect(sample(text, #"feisty_request_duration_seconds_bucket{le="0.0025"}"#) == 0)
         #expect(sample(text, #"feisty_request_duration_seconds_bucket{le="0.005"}"#) == 5)

@@ -35,6 +35,7 @@ public final class FeistyMetrics: Sendable {
         var bytesSeen: (request: Int64, response: Int64) = (0, 0)
         var latencySeen = DurationBuckets()
         var upstreamSeen = DurationBuckets()
+        var queueWaitSeen = DurationBuckets()
         var guardSeen: (strikes: Int, bans: Int) = (0, 0)
         var restarts: [String: CoreMetrics.Counter] = [:]
         var swaps: [String: CoreMetrics.Counter] = [:]
@@ -50,6 +51,7 @@ public final class FeistyMetrics: Sendable {
         static let upstreamDuration = "feisty_upstream_duration_seconds"
         static let inFlight = "feisty_requests_in_flight"
         static let queueDepth = "feisty_queue_depth"
+        static let queueWait = "feisty_queue_wait_seconds"
         static let appInFlight = "feisty_app_requests_in_flight"
         static let requestBytes = "feisty_request_bytes_total"
         static let responseBytes = "feisty_response_bytes_total"
@@ -68,6 +70,7 @@ public final class FeistyMetrics: Sendable {
 
     private let requestDuration: CoreMetrics.Timer
     private let upstreamDuration: CoreMetrics.Timer
+    private let queueWait: CoreMetrics.Timer
     private let inFlight: CoreMetrics.Gauge
     private let queueDepth: CoreMetrics.Gauge
     private let appInFlight: CoreMetrics.Gauge
@@ -84,10 +87,13 @@ public final class FeistyMetrics: Sendable {
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
         let bounds = DurationBuckets.upperBounds.map { Duration.nanoseconds($0) }
-        factory.durationHistogramBuckets = [Name.requestDuration: bounds, Name.upstreamDuration: bounds]
+        factory.durationHistogramBuckets = [
+            Name.requestDuration: bounds, Name.upstreamDuration: bounds, Name.queueWait: bounds,
+        ]
         self.factory = factory
         requestDuration = CoreMetrics.Timer(label: Name.requestDuration, factory: factory)
         upstreamDuration = CoreMetrics.Timer(label: Name.upstreamDuration, factory: factory)
+        queueWait = CoreMetrics.Timer(label: Name.queueWait, factory: factory)
         inFlight = CoreMetrics.Gauge(label: Name.inFlight, factory: factory)
         queueDepth = CoreMetrics.Gauge(label: Name.queueDepth, factory: factory)
         appInFlight = CoreMetrics.Gauge(label: Name.appInFlight, factory: factory)
@@ -212,6 +218,10 @@ public final class FeistyMetrics: Sendable {
             if tally.upstream.total > state.upstreamSeen.total {
                 replay(tally.upstream.growth(since: state.upstreamSeen), into: upstreamDuration)
                 state.upstreamSeen = tally.upstream
+            }
+            if tally.queueWait.total > state.queueWaitSeen.total {
+                replay(tally.queueWait.growth(since: state.queueWaitSeen), into: queueWait)
+                state.queueWaitSeen = tally.queueWait
             }
         }
     }

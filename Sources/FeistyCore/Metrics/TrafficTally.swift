@@ -24,12 +24,14 @@ struct TrafficTally: Sendable {
     /// Request and response body bytes.
     var requestBytes: Int64 = 0
     var responseBytes: Int64 = 0
-    /// Client side: request head parsed to response head sent.
+    /// Client side: request head parsed to response head sent (the wait for an app slot included).
     var latency = DurationBuckets()
     var recentLatency = RecentLatency()
     /// The app: request forwarded to its response head.
     var upstream = DurationBuckets()
     var recentUpstream = RecentLatency()
+    /// The wait for an app slot, of the requests that waited.
+    var queueWait = DurationBuckets()
     /// Per rule index of the route table.
     var routes: [RouteTally] = []
 
@@ -45,10 +47,11 @@ struct TrafficTally: Sendable {
         let ended = record.endedAt ?? record.respondedAt ?? record.receivedAt
         // A client that left before any answer has no latency to report.
         if record.status != 0, let answered = record.respondedAt ?? record.endedAt {
-            let nanoseconds = (answered - record.receivedAt).nanoseconds
+            let nanoseconds = (answered - record.receivedAt).nanoseconds + (record.queueWait?.nanoseconds ?? 0)
             latency.record(nanoseconds: nanoseconds)
             recentLatency.record(nanoseconds: UInt64(max(0, nanoseconds)), at: ended)
         }
+        if let queueWait = record.queueWait { self.queueWait.record(nanoseconds: queueWait.nanoseconds) }
         let upstreamNanoseconds = record.upstreamLatency.map { UInt64(max(0, $0.nanoseconds)) }
         if let upstreamNanoseconds {
             upstream.record(nanoseconds: Int64(upstreamNanoseconds))
@@ -75,6 +78,7 @@ struct TrafficTally: Sendable {
         latency.merge(other.latency)
         recentLatency.merge(other.recentLatency, at: now)
         upstream.merge(other.upstream)
+        queueWait.merge(other.queueWait)
         recentUpstream.merge(other.recentUpstream, at: now)
         if other.routes.count > routes.count {
             routes.append(contentsOf: repeatElement(RouteTally(), count: other.routes.count - routes.count))

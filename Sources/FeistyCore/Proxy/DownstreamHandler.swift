@@ -49,6 +49,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var waitedVerdict: RequestVerdict?
     /// Whether an exchange of this connection counts as in flight for the loop's observers.
     private var exchangeInFlight = false
+    /// When the head now waiting for an app slot started waiting (for its record's `queueWait`).
+    private var queuedAt: NIODeadline?
     /// The client of the head waiting for an app slot, as the guard counts it among the waiting.
     private var waitingClient: IPAddress?
 
@@ -346,6 +348,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
             receivedAt: now
         )
         record.guardVerdict = judged
+        if let queuedAt {
+            record.queueWait = now - queuedAt
+            self.queuedAt = nil
+        }
         var keptInstance: Int?
         if let upstream, upstream.isActive, let instance = upstreamInstance, snapshot.pool.contains(instance.id) {
             keptInstance = instance.id
@@ -576,6 +582,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             }
             heldParts.prepend(.head(head))
             waitedVerdict = judged
+            queuedAt = now
             appSlot = .waiting(ticket, id: id, deadline: now + environment.timeouts.queue)
             if let client, let clientGuard = environment.clientGuard {
                 clientGuard.startedWaiting(client)

@@ -36,6 +36,8 @@ public struct ExchangeRecord: Sendable, Equatable {
     public var retried = false
     /// What the guard said about the request head (`nil`: no guard, or the head was not judged).
     public var guardVerdict: RequestVerdict?
+    /// How long the head waited for an app slot (`--app-concurrency`) before `receivedAt`; `nil`: it did not wait.
+    public var queueWait: TimeAmount?
 
     /// Creates the record of a request whose head was just judged.
     public init(
