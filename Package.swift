@@ -62,6 +62,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "feisty-bench-metrics",
+            dependencies: [
+                "FeistyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/feisty-bench-metrics",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "feisty-bench-bans",
             dependencies: ["FeistyCore"],
             path: "Sources/feisty-bench-bans",

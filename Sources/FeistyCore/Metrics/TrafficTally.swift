@@ -2,7 +2,7 @@ import NIOCore
 
 /// One event loop's traffic counts since feisty started (and its recent latencies); merged over the loops at scrape
 /// time. A plain value: the loop's observer mutates it in place, a scrape copies it on the loop.
-struct TrafficTally: Sendable {
+package struct TrafficTally: Sendable {
     /// A verdict and the status sent: one series of `feisty_requests_total`.
     struct Outcome: Hashable, Sendable {
         var verdict: TrafficVerdict
@@ -36,10 +36,13 @@ struct TrafficTally: Sendable {
     var routes: [RouteTally] = []
 
     /// Ended exchanges.
-    var requests: Int { outcomes.values.reduce(0, +) }
+    package var requests: Int { outcomes.values.reduce(0, +) }
+
+    /// An empty tally.
+    package init() {}
 
     /// Counts a finished exchange.
-    mutating func add(_ record: ExchangeRecord) {
+    package mutating func add(_ record: ExchangeRecord) {
         outcomes[Outcome(verdict: TrafficVerdict(record), status: record.status), default: 0] += 1
         if let refusal = record.refusal { refusals[refusal.logLabel, default: 0] += 1 }
         requestBytes &+= record.requestBytes
