@@ -328,8 +328,10 @@ def test_dashboard_renders_idle_busy_and_disconnected_status(browser, fixture_se
     assert busy["guard"] == "on" and not busy["guardOffShown"]
     assert busy["strikesValue"] == str(guard["strikes_total"]) and busy["bansActive"] == "2"
     assert busy["bansTotal"] == str(guard["bans_total"])
-    strikes_rate = dict(busy["guardLegend"])["strikes"]
-    assert float(strikes_rate) == pytest.approx((guard["strikes_total"] - before["guard"]["strikes_total"]) * 30.0)
+    # Strikes per minute over the last 30 s of feisty's time (from the oldest document in it with the guard on).
+    since = min(u for u, d in fixture.served.items() if d["guard"] and uptime - 30 <= u < uptime)
+    expected = (guard["strikes_total"] - fixture.served[since]["guard"]["strikes_total"]) / (uptime - since) * 60
+    assert float(dict(busy["guardLegend"])["strikes"]) == pytest.approx(expected)
     assert busy["offenders"] == [[o["client"], "true" if o["banned"] else "false", str(o["strikes"])]
                                  for o in guard["top_offenders"]]
     assert busy["bans"] == [["203.0.113.7", "06:00:03"], ["2001:db8:1::/64", "forever"]]

@@ -181,7 +181,7 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
         </section>
 
         <section class="panel" id="guard" data-section="guard" data-guard="unknown">
-            <h2>Strikes and bans per minute <span class="note" id="guard-totals"></span></h2>
+            <h2>Strikes and bans per minute (30 s mean) <span class="note" id="guard-totals"></span></h2>
             <p class="empty hidden" id="guard-off">the guard is off (--no-guard): no strikes, no bans</p>
             <canvas class="chart" id="guard-chart" data-points="0"></canvas>
             <div class="legend" id="guard-legend"></div>
@@ -231,6 +231,9 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
     const STATUS_URL = "status";
     const WINDOW_MS = 5 * 60 * 1000;
     const MIN_SPAN_MS = 10 * INTERVAL_MS;
+    // Strikes and bans are rare events: their rates are taken over this much of feisty's time, not between two polls,
+    // so that one ban does not draw a spike.
+    const GUARD_RATE_WINDOW_S = 30;
 
     // Stacking order: what the app answered first, then what feisty refused, then failures.
     const VERDICTS = [
@@ -409,13 +412,19 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
             instanceRates: {},
             latency: { p50: latency.p50, p99: latency.p99, up50: upstream.p50, up99: upstream.p99 },
             guard: null,
+            // feisty's clock (its uptime) and guard counters, for rates over a window of several polls.
+            clock: isNum(status.feisty && status.feisty.uptime_seconds) ? status.feisty.uptime_seconds : t / 1000,
+            guardTotals: status.guard ? {
+                strikes: status.guard.strikes_total, bans: status.guard.bans_total,
+                refused: status.guard.refused_total, throttled: status.guard.throttled_total,
+            } : null,
         };
         if (previous && sameProcess(previous.status, status)) {
             const seconds = elapsedSeconds(previous, status, t);
             const before = previous.status.traffic || {};
             const nowVerdicts = traffic.by_verdict || {};
             const oldVerdicts = before.by_verdict || {};
-            if (seconds > 0) {
+            if (seconds > 0 && status.traffic) {
                 sample.rates = {};
                 for (const key of Object.keys(nowVerdicts)) {
                     const r = rateOf(nowVerdicts[key], isNum(oldVerdicts[key]) ? oldVerdicts[key] : 0, seconds);
@@ -430,19 +439,20 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
                 for (const instance of status.instances || []) {
                     sample.instanceRates[instance.id] = rateOf(instance.requests, oldInstances.get(instance.id), seconds);
                 }
-                const g = status.guard, og = previous.status.guard;
-                if (g && og) {
-                    const perMinute = (a, b) => { const r = rateOf(a, b, seconds); return r === null ? null : r * 60; };
-                    sample.guard = {
-                        strikes: perMinute(g.strikes_total, og.strikes_total),
-                        bans: perMinute(g.bans_total, og.bans_total),
-                        refused: perMinute(g.refused_total, og.refused_total),
-                        throttled: perMinute(g.throttled_total, og.throttled_total),
-                    };
-                }
             }
         } else if (previous) {
             history.length = 0; // feisty restarted: the old counters mean nothing now
+        }
+        // Guard rates per minute since the oldest sample within the window that had the guard on.
+        const base = sample.guardTotals &&
+            history.find((s) => s.guardTotals && s.clock >= sample.clock - GUARD_RATE_WINDOW_S && s.clock < sample.clock);
+        if (base) {
+            const seconds = sample.clock - base.clock;
+            sample.guard = {};
+            for (const key of Object.keys(sample.guardTotals)) {
+                const r = rateOf(sample.guardTotals[key], base.guardTotals[key], seconds);
+                sample.guard[key] = r === null ? null : r * 60;
+            }
         }
         previous = { status, t };
         history.push(sample);
@@ -450,11 +460,14 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
     }
 
     // ---------- charts ----------
-    function niceCeiling(v) {
-        if (!(v > 0)) return 1;
-        const exp = Math.pow(10, Math.floor(Math.log10(v)));
-        const f = v / exp;
-        return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * exp;
+    // The y axis: a step of 1, 2 or 5 × 10^k giving at most 4 intervals, and the top at a whole number of steps.
+    function axisScale(max) {
+        if (!(max > 0)) return { step: 0.25, top: 1 };
+        const rough = max / 4;
+        const exp = Math.pow(10, Math.floor(Math.log10(rough)));
+        const f = rough / exp;
+        const step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * exp;
+        return { step, top: step * Math.max(1, Math.ceil(max / step - 1e-9)) };
     }
     function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
@@ -486,7 +499,8 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
             const top = options.stacked ? known.reduce((a, b) => a + b, 0) : Math.max(0, ...known);
             max = Math.max(max, top);
         });
-        const ceiling = niceCeiling(max);
+        const scale = axisScale(max);
+        const ceiling = scale.top;
         const y = (v) => pad.t + plotH - (v / ceiling) * plotH;
 
         // Grid and axes.
@@ -496,8 +510,9 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
         ctx.lineWidth = 1;
         ctx.textAlign = "right";
         ctx.textBaseline = "middle";
-        for (let i = 0; i <= 4; i++) {
-            const v = ceiling * i / 4, yy = Math.round(y(v)) + 0.5;
+        const ticks = Math.round(ceiling / scale.step);
+        for (let i = 0; i <= ticks; i++) {
+            const v = scale.step * i, yy = Math.round(y(v)) + 0.5;
             ctx.beginPath(); ctx.moveTo(pad.l, yy); ctx.lineTo(w - pad.r, yy); ctx.stroke();
             ctx.fillText(fmtAxis(v), pad.l - 6, yy);
         }
@@ -592,7 +607,10 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
     // ---------- sections ----------
     function renderHeader(status) {
         const f = status.feisty || {};
-        setValue("app-name", f.app || "—");
+        // The app's file name; the whole path (often long) on hover.
+        const app = typeof f.app === "string" ? f.app : "";
+        setValue("app-name", app ? app.replace(/\/+$/, "").split("/").pop() || app : "—");
+        $("app-name").title = app;
         setValue("listen", f.listen || "—");
         setValue("feisty-pid", isNum(f.pid) ? String(f.pid) : "—", f.pid);
         setValue("version", f.version || "—");
@@ -622,7 +640,7 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
         const keys = verdictKeys();
         const series = keys.map((key, i) => ({ key, name: key.replace(/_/g, " "), color: verdictColor(key, i) }));
         drawChart($("rate-chart"), history, series, (s, key) => s.rates ? (s.rates[key] || 0) : null,
-            { stacked: true });
+            { stacked: true, emptyText: status.traffic ? undefined : "traffic not measured" });
         const span = history.length > 1 ? (history[history.length - 1].t - history[0].t) / 1000 : 0;
         $("rate-window").textContent = span > 0 ? "last " + fmtDuration(span) : "";
         // The legend lists verdicts that happened at least once (totals), with the current rate.
