@@ -28,6 +28,6 @@ struct Feisty: AsyncParsableCommand {
             let names = ConsoleLogHandler.levelNames.joined(separator: ", ")
             Logger(label: "feisty").warning("\(logLevelVariable)=\(requested) is not a level (\(names)); using info")
         }
-        await main(nil)
+        await main(RunConfigFile.processArguments())
     }
 }

@@ -75,8 +75,23 @@ struct RunCommand: AsyncParsableCommand {
     /// What `/metrics` and `/status` read (`nil` under `--no-metrics`).
     private func makeMetrics() -> FeistyMetrics? { noMetrics ? nil : FeistyMetrics() }
 
+    @Option(
+        help: """
+            A TOML file of these settings: keys are the flags' long names (rate = 5, allow = ["10.0.0.0/8"], \
+            dry-run = true, app = "app.py"); flags given here win. SIGHUP reads it again.
+            """
+    )
+    var config: String?
+
+    @Flag(help: "Check the settings (--config's file and the flags) and exit: 0 valid, 1 not; starts nothing.")
+    var checkConfig = false
+
     func run() async throws {
         let logger = Logger(label: "feisty")
+        if checkConfig {
+            try checkConfiguration()
+            return
+        }
         do {
             if let upstream {
                 try await guardRunningServer(at: upstream, logger: logger)
