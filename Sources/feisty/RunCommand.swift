@@ -179,14 +179,18 @@ struct RunCommand: AsyncParsableCommand {
         // Bound before the app starts when the address is known: a taken port is one error and no app started.
         var publicAddress = listenAddress
         if publicAddress == nil { publicAddress = await requestedAddressFromSource(logger: logger) }
+        let guardService = try await guardService(logger: logger)
         try await LaunchedAppRun.serve(
             launch: launch,
             policy: policy,
             proxy: configuration,
-            guardService: try await guardService(logger: logger),
+            guardService: guardService,
             metrics: makeMetrics(),
             listen: publicAddress,
             admin: try adminOptions.configuration(),
+            configuration: try config.map {
+                try RunConfigFile.reloader(path: $0, clientGuard: guardService?.clientGuard, logger: logger)
+            },
             logger: logger
         )
     }

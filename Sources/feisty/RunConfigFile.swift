@@ -1,6 +1,7 @@
 import ArgumentParser
 import FeistyCore
 import Foundation
+import Logging
 
 /// `feisty run --config FILE`: the file's keys become arguments placed before the command line's, so
 /// ArgumentParser parses and validates both (flags win: see `ConfigArguments`).
@@ -152,6 +153,28 @@ extension RunConfigFile {
                 file: path
             )
             return ["run"] + (file?.arguments ?? []) + runCommandLine
+        }
+    }
+}
+
+extension RunConfigFile {
+    /// What SIGHUP does with the file at `path`: read it again with this process's command line and hand the
+    /// guard's new settings over (see `ConfigReloader`).
+    static func reloader(path: String, clientGuard: ClientGuard?, logger: Logger) throws -> ConfigReloader {
+        let commandLine = runCommandLine
+        let (file, _) = try load(path: path, commandLine: commandLine)
+        return ConfigReloader(file: path, running: file.argumentsByKey, clientGuard: clientGuard, logger: logger) {
+            do {
+                let (file, command) = try load(path: path, commandLine: commandLine)
+                return ConfigReloader.Loaded(
+                    argumentsByKey: file.argumentsByKey,
+                    guardConfiguration: try command.guardRun.configuration(policy: command.guardPolicy)
+                )
+            } catch let error as ConfigError {
+                throw error
+            } catch {
+                throw ConfigError(file: path, line: nil, message: RunCommand.message(for: error))
+            }
         }
     }
 }

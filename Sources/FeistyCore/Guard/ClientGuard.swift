@@ -8,9 +8,19 @@ import Synchronization
 ///
 /// Shared by every event loop. A declared route from a client in good standing costs one lock-free flag read and a
 /// short uncontended lock for the ban list; only undeclared requests take the strike book's lock.
+///
+/// A configuration reload changes the limits, lists and policy live (``apply(_:)``): what the hot path reads of
+/// them is either under a lock it takes anyway (the strike book's policy, the lists' snapshot) or in atomics only a
+/// reload writes (`--dry-run`, `--ban-response`, whether `--rate` is on, the rate and burst), so a reload adds no
+/// lock and no contended cache line to a request.
 public final class ClientGuard: Sendable {
-    /// The settings.
-    public let configuration: GuardConfiguration
+    /// The settings in force (a reload replaces the live ones; the others stay as started).
+    public var configuration: GuardConfiguration { settings.withLock { $0 } }
+    private let settings: Mutex<GuardConfiguration>
+    /// `--dry-run`, `--ban-response close` and whether `--rate` is on, as bits (`Modes`): one relaxed load.
+    private let modes: Atomic<UInt8>
+    /// `--ipv6-prefix` (a restart changes it: keys already counted would no longer match).
+    private let ipv6Prefix: Int
     private let book: Mutex<StrikeBook>
     private let published: Mutex<BanList>
     /// Whether any ban is in force (a plain flag read skips the lookup for the common case: no bans at all).
@@ -22,8 +32,8 @@ public final class ClientGuard: Sendable {
     /// New strikes since the service last took them (bounded: a flood keeps the newest).
     private let strikes = Mutex<[StrikeNote]>([])
     static let pendingStrikeLimit = 100_000
-    /// `--rate`/`--burst` (`nil`: no limit).
-    private let rateLimiter: ClientRateLimiter?
+    /// `--rate`/`--burst`; consulted only while `Modes.rateLimited` is set.
+    private let rateLimiter: ClientRateLimiter
     /// `--max-conns-per-client` (`nil`: no limit).
     private let connections: ConnectionCounter?
     /// `--allow`, `--deny`, `--priority` (`nil`: no lists).
@@ -38,15 +48,57 @@ public final class ClientGuard: Sendable {
 
     /// Creates the guard with the bans loaded from the store.
     public init(configuration: GuardConfiguration, bans: BanList = .empty, lists: ClientListsResolver? = nil) {
-        self.configuration = configuration
+        self.settings = Mutex(configuration)
+        self.modes = Atomic(Modes(configuration).rawValue)
+        self.ipv6Prefix = configuration.ipv6Prefix
         self.lists = lists
         self.book = Mutex(configuration.strikes)
         self.published = Mutex(bans)
         self.anyBans = Atomic(bans.count > 0)
-        self.rateLimiter = configuration.rate.map { ClientRateLimiter(rate: $0.perSecond, burst: $0.burst) }
+        let rate = configuration.rate ?? (perSecond: 1, burst: 1)
+        self.rateLimiter = ClientRateLimiter(rate: rate.perSecond, burst: rate.burst)
         self.connections = configuration.maxConnectionsPerClient.map { ConnectionCounter(max: $0) }
         // Unbounded: a ban or strike is a few dozen bytes, and the service drains them as fast as SQLite commits.
         (events, continuation) = AsyncStream.makeStream(of: GuardEvent.self)
+    }
+
+    /// The bits the hot path reads of the live settings.
+    private struct Modes: OptionSet {
+        let rawValue: UInt8
+        static let dryRun = Modes(rawValue: 1)
+        static let closeBanned = Modes(rawValue: 2)
+        static let rateLimited = Modes(rawValue: 4)
+
+        init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        init(_ configuration: GuardConfiguration) {
+            var modes: Modes = []
+            if configuration.dryRun { modes.insert(.dryRun) }
+            if configuration.banResponse == .close { modes.insert(.closeBanned) }
+            if configuration.rate != nil { modes.insert(.rateLimited) }
+            self = modes
+        }
+    }
+
+    private var mode: Modes { Modes(rawValue: modes.load(ordering: .relaxed)) }
+
+    /// Applies the live settings of `new` (a configuration reload): `--rate`/`--burst`, `--allow`/`--deny`/
+    /// `--priority`, the strike and ban policy (`--max-strikes`, `--find-time`, `--ban-time`, `--ban-time-max`,
+    /// `--strike-405`, `--canary-file`), `--dry-run` and `--ban-response`. The others (state directory,
+    /// `--ipv6-prefix`, `--ban-action`, `--max-conns-per-client`, `--dns-refresh`) keep their running values.
+    /// Strikes, bans and the clients' buckets' debts are kept; a client's bucket takes the new rate at its next
+    /// request (as a fresh one).
+    public func apply(_ new: GuardConfiguration) async {
+        settings.withLock { current in
+            current.strikes.adoptSettings(of: new.strikes)
+            current.rate = new.rate
+            current.lists = new.lists
+            current.banResponse = new.banResponse
+        }
+        book.withLock { $0.adoptSettings(of: new.strikes) }
+        if let rate = new.rate { rateLimiter.retune(rate: rate.perSecond, burst: rate.burst) }
+        modes.store(Modes(new).rawValue, ordering: .relaxed)
+        await lists?.replace(lists: new.lists)
     }
 
     /// The bans in force.
@@ -91,10 +143,11 @@ public final class ClientGuard: Sendable {
     /// A connection judged `.serve` and counted against `--max-conns-per-client` must be handed to
     /// `connectionClosed(peer:)` when it closes.
     func judge(connectionFrom peer: IPAddress?, peerTrusted: Bool) -> ConnectionVerdict {
-        guard let peer, !peerTrusted, !configuration.dryRun else { return .serve }
+        let mode = self.mode
+        guard let peer, !peerTrusted, !mode.contains(.dryRun) else { return .serve }
         let membership = lists?.membership(of: peer) ?? []
         if membership.contains(.allowed) { return .serve }
-        if configuration.banResponse == .close, membership.contains(.denied) || isBanned(peer) {
+        if mode.contains(.closeBanned), membership.contains(.denied) || isBanned(peer) {
             counters.refused()
             return .closeBanned
         }
@@ -105,7 +158,8 @@ public final class ClientGuard: Sendable {
     /// Whether a connection from `peer` (not a trusted proxy) is turned away before it is set up: banned or denied,
     /// under `--ban-response close`.
     func refusesAtAccept(_ peer: IPAddress) -> Bool {
-        guard !configuration.dryRun, configuration.banResponse == .close else { return false }
+        let mode = self.mode
+        guard !mode.contains(.dryRun), mode.contains(.closeBanned) else { return false }
         let membership = lists?.membership(of: peer) ?? []
         if membership.contains(.allowed) { return false }
         return membership.contains(.denied) || isBanned(peer)
@@ -113,7 +167,7 @@ public final class ClientGuard: Sendable {
 
     /// Whether connections from `peer` are counted (so `connectionClosed` must follow their close).
     func countsConnections(of peer: IPAddress?, peerTrusted: Bool) -> Bool {
-        guard connections != nil, let peer, !peerTrusted, !configuration.dryRun else { return false }
+        guard connections != nil, let peer, !peerTrusted, !mode.contains(.dryRun) else { return false }
         return !(lists?.membership(of: peer).contains(.allowed) ?? false)
     }
 
@@ -138,12 +192,13 @@ public final class ClientGuard: Sendable {
         let membership = lists?.membership(of: client) ?? []
         // Allowed clients are never struck, banned or throttled.
         if membership.contains(.allowed) { return .pass }
-        if !configuration.dryRun, membership.contains(.denied) || isBanned(client) {
+        let mode = self.mode
+        if !mode.contains(.dryRun), membership.contains(.denied) || isBanned(client) {
             counters.refused()
-            return .banned(closeSilently: configuration.banResponse == .close)
+            return .banned(closeSilently: mode.contains(.closeBanned))
         }
         let elapsed = Duration.nanoseconds((now - epoch).nanoseconds)
-        if let rateLimiter, !configuration.dryRun,
+        if mode.contains(.rateLimited), !mode.contains(.dryRun),
             let seconds = rateLimiter.check(key(client), at: elapsed).retryAfterSeconds
         {
             counters.throttled()
@@ -221,7 +276,7 @@ public final class ClientGuard: Sendable {
     }
 
     private func key(_ address: IPAddress) -> ClientKey {
-        ClientKey(address: address, ipv6Prefix: configuration.ipv6Prefix)
+        ClientKey(address: address, ipv6Prefix: ipv6Prefix)
     }
 
     private func isBanned(_ address: IPAddress) -> Bool {

@@ -18,24 +18,30 @@ import Synchronization
 ///
 /// ``run()`` must be called at most once (it owns the queue of noted clients).
 ///
-/// The proxy reads ``current`` (or calls ``membership(of:)``) on its event loops: a short lock to copy a reference.
+/// The proxy reads ``current`` (or calls ``membership(of:)``) on its event loops: a short lock to copy a reference
+/// (nothing but one atomic load while the lists are empty). ``replace(lists:)`` swaps the lists at run time (a
+/// configuration reload): the next snapshot serves the new ones, host names resolved as soon as they can be.
 public final class ClientListsResolver: Service, Sendable {
     /// The lists served.
-    public let lists: AddressLists
+    public var lists: AddressLists { state.withLock { $0.lists } }
     /// How often host names are resolved again, and how long a reverse check holds.
     public let dnsRefresh: Duration
 
     private let lookup: DNSLookup
     private let logger: Logger
     private let pendingLimit: Int
-    private let reversePatterns: [(ClientListMembership, [ReversePattern])]
+    private let reverseCacheLimit: Int
     private let published: Mutex<ClientListsSnapshot>
+    /// Whether the lists are empty: then no client is on any list, and the hot path skips the snapshot's lock.
+    private let empty: Atomic<Bool>
     private let state: Mutex<State>
     private let pending: Mutex<PendingClients>
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
     private struct State: Sendable {
+        var lists: AddressLists
+        var reversePatterns: [(ClientListMembership, [ReversePattern])]
         var hostAddresses: [String: [IPAddress]] = [:]
         var table: NetworkTable
         var reverse: ReverseCheckCache
@@ -65,18 +71,23 @@ public final class ClientListsResolver: Service, Sendable {
         reverseCacheLimit: Int = 100_000,
         pendingLimit: Int = 1024
     ) {
-        self.lists = lists
         self.dnsRefresh = dnsRefresh
         self.lookup = lookup
         self.logger = logger
         self.pendingLimit = max(1, pendingLimit)
-        self.reversePatterns = lists.reversePatterns
+        self.reverseCacheLimit = reverseCacheLimit
+        self.empty = Atomic(lists.isEmpty)
         let table = NetworkTable(lists: lists, hostAddresses: [:])
         self.published = Mutex(
             ClientListsSnapshot(table: table, reverseResults: [:], checksReverseNames: lists.hasReversePatterns)
         )
         self.state = Mutex(
-            State(table: table, reverse: ReverseCheckCache(limit: reverseCacheLimit, lifetime: dnsRefresh))
+            State(
+                lists: lists,
+                reversePatterns: lists.reversePatterns,
+                table: table,
+                reverse: ReverseCheckCache(limit: reverseCacheLimit, lifetime: dnsRefresh)
+            )
         )
         self.pending = Mutex(
             PendingClients(queued: Set(minimumCapacity: self.pendingLimit), order: [])
@@ -90,6 +101,7 @@ public final class ClientListsResolver: Service, Sendable {
     /// The lists `address` is on according to ``current`` (deny wins over allow), noting the client for a reverse
     /// check when it needs one: the one call the proxy's hot path needs.
     public func membership(of address: IPAddress) -> ClientListMembership {
+        if empty.load(ordering: .relaxed) { return [] }
         let snapshot = current
         if snapshot.needsReverseCheck(address) { noteClient(address) }
         return snapshot.membership(of: address)
@@ -101,7 +113,7 @@ public final class ClientListsResolver: Service, Sendable {
     /// is noted again on its next connection). Call it for addresses the snapshot says need a check
     /// (``ClientListsSnapshot/needsReverseCheck(_:)``); without reverse patterns it does nothing.
     public func noteClient(_ address: IPAddress) {
-        guard !reversePatterns.isEmpty else { return }
+        guard current.checksReverseNames else { return }
         let limit = pendingLimit
         let first = pending.withLock { pending -> Bool in
             guard pending.queued.count < limit else {
@@ -129,11 +141,10 @@ public final class ClientListsResolver: Service, Sendable {
     /// `dnsRefresh` and checks noted clients until graceful shutdown.
     public func run() async throws {
         if !state.withLock({ $0.resolvedInitially }) { await resolveInitial() }
-        let refreshes = !lists.hostNames.isEmpty || !reversePatterns.isEmpty
-        let checks = !reversePatterns.isEmpty
+        // Both loops run even for lists without names or patterns: a reload may bring some (they sleep or wait).
         await withTaskGroup(of: Void.self) { group in
-            if refreshes { group.addTask { await self.refreshLoop() } }
-            if checks { group.addTask { await self.checkLoop() } }
+            group.addTask { await self.refreshLoop() }
+            group.addTask { await self.checkLoop() }
             group.addTask { try? await gracefulShutdown() }
             await group.next()
             group.cancelAll()
@@ -161,7 +172,7 @@ public final class ClientListsResolver: Service, Sendable {
     /// Resolves every host name on the lookup pool and publishes the new addresses; a failure keeps a name's
     /// previous addresses.
     func refreshHostNames() async {
-        let names = lists.hostNames.sorted()
+        let names = state.withLock { $0.lists.hostNames }.sorted()
         guard !names.isEmpty else { return }
         let lookup = self.lookup
         var answers: [String: Result<[IPAddress], DNSLookupError>] = [:]
@@ -181,7 +192,7 @@ public final class ClientListsResolver: Service, Sendable {
                 case .failure(let error): failures.append((name, error, state.hostAddresses[name] ?? []))
                 }
             }
-            state.table = NetworkTable(lists: lists, hostAddresses: state.hostAddresses)
+            state.table = NetworkTable(lists: state.lists, hostAddresses: state.hostAddresses)
             publish(state)
         }
         for (name, error, kept) in failures.sorted(by: { $0.0 < $1.0 }) {
@@ -217,7 +228,7 @@ public final class ClientListsResolver: Service, Sendable {
         }
         guard !unchecked.isEmpty else { return }
         let lookup = self.lookup
-        let patterns = reversePatterns
+        let patterns = state.withLock { $0.reversePatterns }
         let width = 8
         var results: [(IPAddress, String?, ClientListMembership)] = []
         await withTaskGroup(of: (IPAddress, String?, ClientListMembership)?.self) { group in
@@ -282,8 +293,24 @@ public final class ClientListsResolver: Service, Sendable {
         let snapshot = ClientListsSnapshot(
             table: state.table,
             reverseResults: state.reverse.results,
-            checksReverseNames: !reversePatterns.isEmpty
+            checksReverseNames: !state.reversePatterns.isEmpty
         )
         published.withLock { $0 = snapshot }
+    }
+
+    /// Serves `lists` from now on (a configuration reload): addresses and CIDRs at once; host names keep the
+    /// addresses they had if they were on the old lists, new ones are resolved before this returns; reverse checks
+    /// start over (they were made against the old patterns).
+    public func replace(lists: AddressLists) async {
+        state.withLock { state in
+            state.lists = lists
+            state.reversePatterns = lists.reversePatterns
+            state.hostAddresses = state.hostAddresses.filter { lists.hostNames.contains($0.key) }
+            state.table = NetworkTable(lists: lists, hostAddresses: state.hostAddresses)
+            state.reverse = ReverseCheckCache(limit: reverseCacheLimit, lifetime: dnsRefresh)
+            publish(state)
+            empty.store(lists.isEmpty, ordering: .relaxed)
+        }
+        await refreshHostNames()
     }
 }

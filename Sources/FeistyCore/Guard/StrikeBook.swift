@@ -15,11 +15,11 @@
 /// it must not go backwards for one client.
 public struct StrikeBook: Sendable {
     /// Durations and thresholds.
-    public let policy: BanPolicy
+    public private(set) var policy: BanPolicy
     /// The canary patterns.
-    public let canaries: CanaryPaths
+    public private(set) var canaries: CanaryPaths
     /// Whether a 405 is a strike (`--strike-405`, on by default).
-    public let strike405: Bool
+    public private(set) var strike405: Bool
     /// How many clients are tracked at most.
     public let maxClients: Int
     /// How many distinct paths are kept per client at most.
@@ -71,6 +71,14 @@ public struct StrikeBook: Sendable {
     private var repeats: [ClientKey: RepeatCount] = [:]
     private var bans: [ClientKey: BanDecision] = [:]
 
+    /// Takes the policy, the canary paths and `--strike-405` of `settings` (a configuration reload), keeping the
+    /// strikes, repeat counts and bans recorded so far (they are judged by the new policy from now on).
+    public mutating func adoptSettings(of settings: StrikeBook) {
+        policy = settings.policy
+        canaries = settings.canaries
+        strike405 = settings.strike405
+    }
+
     /// Creates an empty book.
     public init(
         policy: BanPolicy = .standard,
@@ -94,7 +102,10 @@ public struct StrikeBook: Sendable {
     ///   - now: The request's time.
     /// - Returns: What to do with the request.
     public mutating func record(
-        client: ClientKey, target: String, verdict: RouteGateDecision, at now: Duration
+        client: ClientKey,
+        target: String,
+        verdict: RouteGateDecision,
+        at now: Duration
     ) -> StrikeAction {
         if let ban = bans[client] {
             if ban.holds(at: now) { return .refuse(ban) }

@@ -27,6 +27,8 @@ public enum LaunchedAppRun {
     ///   - admin: The admin listener (`nil`: `--admin off`).
     ///   - metrics: Counts the traffic and the lifecycle events for `/metrics` and `/status` (`nil`: nothing is
     ///     counted).
+    ///   - configuration: The `--config` file to read again on SIGHUP before the deploy (`nil`: none).
+    ///   - reloadHooks: Calls around each reload (systemd's notifications).
     ///   - logger: feisty's log.
     /// - Throws: `SupervisorError` when the app cannot be served, `ProxyError` when the public address cannot be
     ///   bound, `AdminError` when the admin address asked for cannot be bound.
@@ -38,10 +40,14 @@ public enum LaunchedAppRun {
         metrics: FeistyMetrics? = nil,
         listen: ListenAddress?,
         admin: AdminConfiguration? = nil,
+        configuration: ConfigReloader? = nil,
+        reloadHooks: ReloadCoordinator.Hooks = .none,
         logger: Logger
     ) async throws {
         // First: a taken --admin address is one error, before any server or app exists.
         let adminListener = try await admin?.bind(logger: logger)
+        // Trapped before any app starts: SIGHUP's default action would kill feisty.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let routing = RoutingPublisher(matcher: nil)
         let events = LifecycleEventLog(onAppend: metrics.map { $0.lifecycleEventRecorded })
         let listener = PublicListener()
@@ -97,6 +103,12 @@ public enum LaunchedAppRun {
             beforeFirstLaunch: beforeFirstLaunch,
             onFirstReady: onFirstReady
         )
+        let reloads = ReloadCoordinator(
+            configuration: configuration,
+            hooks: reloadHooks,
+            signals: hangups,
+            logger: logger
+        ) { supervisor.reload() }
         // The guard stops last (graceful shutdown runs in reverse order): bans decided while draining are written.
         let sources = AdminSources(
             app: launch.app,
@@ -106,13 +118,15 @@ public enum LaunchedAppRun {
             events: events,
             guardService: guardService
         )
-        let control = AdminControl(guardService: guardService, supervisor: supervisor)
+        var control = AdminControl(guardService: guardService, supervisor: supervisor)
+        // Control's reload is SIGHUP's: the configuration file too, and systemd told.
+        control.reload = { Task { await reloads.reload() } }
         let adminServer = adminListener.flatMap { listener in
             admin?.showing(metrics).makeServer(listener: listener, sources: sources, control: control)
         }
         // The admin listener stops last: it answers while the rest drains.
         let services: [any Service] =
-            (adminServer.map { [$0] } ?? []) + (guardService.map { [$0] } ?? []) + [supervisor, front]
+            (adminServer.map { [$0] } ?? []) + (guardService.map { [$0] } ?? []) + [supervisor, reloads, front]
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },

@@ -155,10 +155,7 @@ public final class AppSupervisor: Service, Sendable {
         let scratch = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { [input] in
-                // SIGHUP deploys; trapped before any app starts, so it never kills feisty.
-                for await _ in await UnixSignalsSequence(trapping: .sighup) { input.yield(.reload) }
-            }
+            // SIGHUP is trapped by the ReloadCoordinator, which calls reload() after the configuration's reload.
             try await beforeFirstLaunch()
             group.addTask { [input] in
                 while !Task.isCancelled {
