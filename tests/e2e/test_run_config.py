@@ -118,3 +118,100 @@ def test_check_config_checks_the_flags_too(tmp_path, app):
 def test_the_example_config_is_valid():
     result = check("--config", "examples/feisty.toml")
     assert result.returncode == 0, result.stderr
+
+
+class Hammer:
+    """A keep-alive client asking `/` in a loop from `source` until stopped; every answer that is not a 200 and
+    every connection error is kept."""
+
+    def __init__(self, port, source):
+        self.port, self.source = port, source
+        self.answers, self.failures = 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        client = KeepAlive("127.0.0.1", self.port, source=self.source)
+        while not self._stop.is_set():
+            try:
+                status, _ = client.get("/")
+                self.answers += 1
+                if status != 200:
+                    self.failures.append(status)
+            except Exception as error:  # noqa: BLE001 - any failure counts
+                self.failures.append(repr(error))
+                client = KeepAlive("127.0.0.1", self.port, source=self.source)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def reloaded_config(app, port, extra):
+    return textwrap.dedent(f"""
+        app = "{app}"
+        listen = "127.0.0.1:{port}"
+        allow = ["127.0.0.2"]
+    """).lstrip() + textwrap.dedent(extra)
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sighup_applies_the_changed_file_live_dropping_no_request(start_feisty, app, tmp_path):
+    port = free_port()
+    config = tmp_path / "feisty.toml"
+    config.write_text(reloaded_config(app, port, """
+        rate = 1000
+        burst = 1000
+    """))
+    feisty = start_feisty("--config", str(config), port=port, listen=False)
+    assert ask("127.0.0.1", port, "/", source="127.0.0.3").status == 200
+    assert statuses(port, 3, source="127.0.0.5") == [200] * 3
+    hammer = Hammer(port, "127.0.0.2")
+    try:
+        assert wait_until(lambda: hammer.answers > 20), hammer.failures
+        config.write_text(reloaded_config(app, port, """
+            rate = 1
+            burst = 1
+            deny = ["127.0.0.3"]
+            workers = 2
+        """))
+        feisty.proc.send_signal(signal.SIGHUP)
+        assert feisty.wait_for_line("config reload: " + str(config) + ": applied burst, deny, rate"), feisty.output
+        assert "needs a restart: workers" in feisty.output
+        # The deny list now holds 127.0.0.3: its connections are closed unanswered.
+        assert wait_until(lambda: ask("127.0.0.1", port, "/", source="127.0.0.3").turned_away)
+        # The new rate: a second request at once is throttled.
+        got = statuses(port, 3, source="127.0.0.6")
+        assert got[0] == 200 and 429 in got[1:], got
+        # The deploy of the same SIGHUP completes too, and the hammer saw no failure through all of it.
+        assert feisty.wait_for_line("deploy complete", timeout=30), feisty.output
+        answered = hammer.answers
+        assert wait_until(lambda: hammer.answers > answered + 20)
+    finally:
+        hammer.stop()
+    assert hammer.failures == [], hammer.failures
+    assert hammer.answers > 40
+
+
+def test_a_broken_file_on_sighup_changes_nothing_and_the_code_still_deploys(start_feisty, app, tmp_path):
+    port = free_port()
+    config = tmp_path / "feisty.toml"
+    config.write_text(reloaded_config(app, port, 'deny = ["127.0.0.3"]\n'))
+    feisty = start_feisty("--config", str(config), port=port, listen=False)
+    assert ask("127.0.0.1", port, "/", source="127.0.0.3").turned_away
+    # An empty deny list, but a typo on line 5: nothing of the file is applied.
+    config.write_text(reloaded_config(app, port, 'deny = []\nrat = 3\n'))
+    feisty.proc.send_signal(signal.SIGHUP)
+    assert feisty.wait_for_line(f'config reload: {config}:5: unknown key "rat" (did you mean "rate"?)'), feisty.output
+    assert feisty.wait_for_line("deploy complete", timeout=30), feisty.output
+    assert ask("127.0.0.1", port, "/", source="127.0.0.3").turned_away
+    assert ask("127.0.0.1", port, "/", source="127.0.0.4").status == 200
