@@ -28,6 +28,11 @@ struct Feisty: AsyncParsableCommand {
             let names = ConsoleLogHandler.levelNames.joined(separator: ", ")
             Logger(label: "feisty").warning("\(logLevelVariable)=\(requested) is not a level (\(names)); using info")
         }
-        await main(RunConfigFile.processArguments())
+        let arguments = RunConfigFile.processArguments()
+        // Chosen before the command runs (the handler reads it per line); the last --log-format wins, as in parsing.
+        if arguments.first == "run", let format = RunConfigFile.lastValue(of: "log-format", in: arguments) {
+            LogFormat.select(LogFormat(rawValue: format) ?? .text)
+        }
+        await main(arguments)
     }
 }

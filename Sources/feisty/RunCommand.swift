@@ -83,6 +83,9 @@ struct RunCommand: AsyncParsableCommand {
     )
     var config: String?
 
+    @Option(help: "How feisty writes its log: text (one plain line per message) or json (one JSON object per line).")
+    var logFormat: LogFormat = .text
+
     @Flag(help: "Check the settings (--config's file and the flags) and exit: 0 valid, 1 not; starts nothing.")
     var checkConfig = false
 
@@ -219,3 +222,4 @@ struct RunCommand: AsyncParsableCommand {
 
 extension AppLaunchConfiguration.Server: ExpressibleByArgument {}
 extension AppLaunchConfiguration.Transport: ExpressibleByArgument {}
+extension LogFormat: ExpressibleByArgument {}

@@ -178,3 +178,21 @@ extension RunConfigFile {
         }
     }
 }
+
+extension RunConfigFile {
+    /// The last value of `--NAME` in `arguments` (`--NAME VALUE` or `--NAME=VALUE`), before any `--`.
+    static func lastValue(of name: String, in arguments: [String]) -> String? {
+        var value: String?
+        var index = 0
+        while index < arguments.count, arguments[index] != "--" {
+            if arguments[index] == "--\(name)", index + 1 < arguments.count {
+                value = arguments[index + 1]
+                index += 1
+            } else if arguments[index].hasPrefix("--\(name)=") {
+                value = String(arguments[index].dropFirst(name.count + 3))
+            }
+            index += 1
+        }
+        return value
+    }
+}

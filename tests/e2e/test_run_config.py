@@ -215,3 +215,32 @@ def test_a_broken_file_on_sighup_changes_nothing_and_the_code_still_deploys(star
     assert feisty.wait_for_line("deploy complete", timeout=30), feisty.output
     assert ask("127.0.0.1", port, "/", source="127.0.0.3").turned_away
     assert ask("127.0.0.1", port, "/", source="127.0.0.4").status == 200
+
+
+def test_log_format_json_writes_every_line_as_one_json_object(start_feisty, app, tmp_path):
+    port = free_port()
+    config = write_config(tmp_path / "feisty.toml", f"""
+        app = "{app}"
+        listen = "127.0.0.1:{port}"
+        log-format = "json"
+    """)
+    feisty = start_feisty("--config", str(config), port=port, listen=False)
+    assert statuses(port, 2, source="127.0.0.2") == [200, 200]
+    assert ask("127.0.0.1", port, "/nope", source="127.0.0.2").status == 404
+    assert wait_until(lambda: feisty.output.count('"message": "access"') >= 3), feisty.output
+    feisty.stop()
+    records = [json.loads(line) for line in feisty.lines if line.strip()]  # every line parses
+    assert all({"time", "level", "message"} <= record.keys() for record in records)
+    assert any(record.get("source") == "app" for record in records)  # the app's own output, wrapped
+    access = [record for record in records if record["message"] == "access" and record["client"] == "127.0.0.2"]
+    assert [(r["method"], r["target"], r["status"], r["verdict"]) for r in access] == [
+        ("GET", "/", 200, "forward"), ("GET", "/", 200, "forward"), ("GET", "/nope", 404, "not_found")]
+    assert all(isinstance(r["bytes"], int) and isinstance(r["total_ms"], float) for r in access)
+    assert access[0]["instance"] == 1 and access[0]["upstream_ms"] >= 0
+    assert any(record["message"].startswith("serving ") for record in records)
+
+
+def test_log_format_text_is_the_default(start_feisty, app):
+    feisty = start_feisty(str(app))
+    assert feisty.wait_for_line("serving "), feisty.output
+    assert not feisty.lines[0].startswith("{")

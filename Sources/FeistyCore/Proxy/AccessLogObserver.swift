@@ -13,7 +13,36 @@ final class AccessLogObserver: ExchangeObserver {
     }
 
     func exchangeEnded(_ record: ExchangeRecord) {
-        logger.info("\(Self.line(record))")
+        if LogFormat.current == .json {
+            logger.info("access", metadata: Self.fields(record))
+        } else {
+            logger.info("\(Self.line(record))")
+        }
+    }
+
+    /// The exchange as structured fields (`--log-format json`): what the text line says, and its durations in
+    /// milliseconds (`upstream_ms`: from forwarding to the app's response head; `ttfb_ms`: from the request head to
+    /// the response head; `total_ms`: to the exchange's end); fields that do not apply are left out.
+    static func fields(_ record: ExchangeRecord) -> Logger.Metadata {
+        func milliseconds(_ amount: TimeAmount) -> Double { (Double(amount.nanoseconds) / 10_000).rounded() / 100 }
+        var fields: Logger.Metadata = [
+            "client": .string(record.client),
+            "method": .string(record.method.rawValue),
+            "target": .string(record.target),
+            "verdict": .string(label(record.verdict)),
+            "status": .stringConvertible(Int(record.status)),
+            "bytes": .stringConvertible(Int(record.responseBytes)),
+            "request_bytes": .stringConvertible(Int(record.requestBytes)),
+        ]
+        if let refusal = record.refusal { fields["refusal"] = .string(refusal.logLabel) }
+        if record.retried { fields["retried"] = .stringConvertible(true) }
+        if let instance = record.instance { fields["instance"] = .stringConvertible(instance) }
+        if let latency = record.upstreamLatency { fields["upstream_ms"] = .stringConvertible(milliseconds(latency)) }
+        if let first = record.timeToFirstByte { fields["ttfb_ms"] = .stringConvertible(milliseconds(first)) }
+        if let ended = record.endedAt {
+            fields["total_ms"] = .stringConvertible(milliseconds(ended - record.receivedAt))
+        }
+        return fields
     }
 
     /// The line for `record` (the verdict column also names feisty's own answer: `forward,upstream_timeout`).

@@ -61,7 +61,10 @@ public struct ConsoleLogHandler: LogHandler {
         if let error = event.error {
             merged["error"] = "\(error)"
         }
-        let line = Self.line(at: .now(), level: event.level, message: event.message.description, metadata: merged)
+        let line =
+            LogFormat.current == .json
+            ? Self.jsonLine(at: .now(), level: event.level, message: event.message.description, metadata: merged)
+            : Self.line(at: .now(), level: event.level, message: event.message.description, metadata: merged)
         ConsoleOutput.write(line + "\n", to: descriptor)
     }
 
@@ -95,6 +98,41 @@ public struct ConsoleLogHandler: LogHandler {
             line += formatted(value)
         }
         return line
+    }
+
+    /// One line of `--log-format json`, without its newline: an object with `time`, `level` and `message` first,
+    /// then the metadata as fields (a key that would shadow one of the three gets a `meta_` prefix); numbers stay
+    /// numbers.
+    static func jsonLine(
+        at time: ConsoleTimestamp,
+        level: Logger.Level,
+        message: String,
+        metadata: Logger.Metadata
+    ) -> String {
+        var members: [(String, JSONValue)] = [
+            ("time", .string(time.iso8601)), ("level", .string(level.rawValue)), ("message", .string(message)),
+        ]
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            let name = ["time", "level", "message"].contains(key) ? "meta_" + key : key
+            members.append((name, jsonValue(value)))
+        }
+        return JSONText.object(members)
+    }
+
+    /// A metadata value as JSON: integers and floating-point numbers as numbers, lists and dictionaries as such.
+    static func jsonValue(_ value: Logger.Metadata.Value) -> JSONValue {
+        switch value {
+        case .string(let string): return .string(string)
+        case .stringConvertible(let convertible):
+            if let number = convertible as? Int { return .int(number) }
+            if let number = convertible as? Int64 { return .int(Int(number)) }
+            if let number = convertible as? UInt { return .int(Int(clamping: number)) }
+            if let number = convertible as? Double, number.isFinite { return .double(number) }
+            if let flag = convertible as? Bool { return .bool(flag) }
+            return .string(convertible.description)
+        case .array(let values): return .array(values.map(jsonValue))
+        case .dictionary(let values): return .object(values.mapValues(jsonValue))
+        }
     }
 
     /// The word printed for `level`: none below `warning`, where the message speaks for itself.

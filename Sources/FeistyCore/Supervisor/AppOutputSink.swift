@@ -77,6 +77,21 @@ public struct StandardStreamsAppOutput: AppOutputSink {
 
     private static func write(_ lines: ArraySlice<String>, prefix: StaticString, to descriptor: Int32) {
         guard !lines.isEmpty else { return }
+        if LogFormat.current == .json {
+            // One object per line, like feisty's own: the app's line is the message, its stream a field.
+            let stream = prefix.description == outputPrefix.description ? "stdout" : "stderr"
+            let time = ConsoleTimestamp.now().iso8601
+            var text = ""
+            for line in lines {
+                text += JSONText.object([
+                    ("time", .string(time)), ("level", .string("info")), ("message", .string(line)),
+                    ("source", .string("app")), ("stream", .string(stream)),
+                ])
+                text += "\n"
+            }
+            ConsoleOutput.write(text, to: descriptor)
+            return
+        }
         let prefixBytes = UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(lines.reduce(0) { $0 + $1.utf8.count + prefixBytes.count + 1 })
