@@ -247,6 +247,15 @@ def test_a_live_unix_socket_is_not_taken_over(start_feisty, tmp_path):
     assert curl_unix(path, "GET", "/healthz")[0] == 200
 
 
+def test_a_stale_unix_socket_is_replaced(start_feisty, tmp_path):
+    path = tmp_path / "admin.sock"
+    with socket.socket(socket.AF_UNIX) as dead:  # bound and closed: the file stays, nobody listens
+        dead.bind(str(path))
+    assert path.exists()
+    _, _ = unix_admin(start_feisty, tmp_path)
+    assert curl_unix(str(path), "GET", "/healthz") == (200, "ok\n")
+
+
 # ---- feisty status --------------------------------------------------------------------------------------------------
 
 def run_status(*args):

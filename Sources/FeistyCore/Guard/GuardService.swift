@@ -181,23 +181,38 @@ public final class GuardService: Service, Sendable {
         }
     }
 
-    /// Adds a ban by hand (the admin API), as `feisty bans add` does, and applies it before returning.
+    /// Adds a ban by hand (the admin API), as `feisty bans add` does, and returns once the running guard applies it.
     /// - Throws: `StoreError` when the store cannot be written.
     public func add(_ ban: Ban) async throws {
         let store = self.store
-        _ = try await NIOThreadPool.singleton.runIfActive { try store.add(ban) }
+        let generation = try await NIOThreadPool.singleton.runIfActive { () throws -> Int64 in
+            _ = try store.add(ban)
+            return try store.generation()
+        }
         clientGuard.counters.banned()
-        await applyOutsideChanges()
+        await applied(generation)
     }
 
-    /// Lifts the ban on exactly `key` (the admin API), as `feisty bans remove` does, and applies it before
-    /// returning. - Returns: Whether there was such a ban.
+    /// Lifts the ban on exactly `key` (the admin API), as `feisty bans remove` does, and returns once the running
+    /// guard applies it.
+    /// - Returns: Whether there was such a ban.
     /// - Throws: `StoreError` when the store cannot be written.
     public func remove(_ key: BanKey) async throws -> Bool {
         let store = self.store
-        let removed = try await NIOThreadPool.singleton.runIfActive { try store.remove(key: key) }
-        await applyOutsideChanges()
+        let (removed, generation) = try await NIOThreadPool.singleton.runIfActive { () throws -> (Bool, Int64) in
+            (try store.remove(key: key), try store.generation())
+        }
+        await applied(generation)
         return removed
+    }
+
+    /// Waits until the poll applied the store's changes up to `generation` (the poll stays the one place that
+    /// publishes outside changes: two appliers racing could publish an older list after a newer one).
+    private func applied(_ generation: Int64) async {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while knownGeneration.withLock({ $0 }) < generation, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     /// Applies bans added or removed by someone else (`feisty bans`, another feisty on the same state directory).
