@@ -3,6 +3,11 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+#if canImport(CNIOLinux)
+    // NIO's C shim re-exports the socket structs; a release (whole-module) build resolves sockaddr_in's members to
+    // its copy, which MemberImportVisibility then wants imported by name.
+    import CNIOLinux
+#endif
 import NIOCore
 import NIOPosix
 import Synchronization

@@ -1,4 +1,9 @@
 import Glibc
+#if canImport(CNIOLinux)
+    // NIO's C shim re-exports the socket structs; a release (whole-module) build resolves sockaddr_in's members to
+    // its copy, which MemberImportVisibility then wants imported by name.
+    import CNIOLinux
+#endif
 import NIOCore
 
 extension IPAddress {

@@ -3,6 +3,11 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+#if canImport(CNIOLinux)
+    // NIO's C shim re-exports the socket structs; a release (whole-module) build resolves sockaddr_in's members to
+    // its copy, which MemberImportVisibility then wants imported by name.
+    import CNIOLinux
+#endif
 
 /// Picks free TCP ports on 127.0.0.1 for app instances.
 enum LoopbackPort {
