@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -217,6 +218,26 @@ import Testing
         #expect(tally.events[.start] == 3)
         #expect(tally.instancesByState == ["starting": 0, "ready": 1, "draining": 1, "stopping": 0])
     }
+
+    @Test func faultsAreTimedFromDetectionToTheNextReadyInstance() {
+        let start = Date(timeIntervalSince1970: 1_000)
+        var tally = LifecycleTally()
+        tally.add(LifecycleEvent(.ready, instance: 1, cause: "ready", at: start))
+        // A hang silent for 2 s, then a crash of the replacement before it is ready: both recover at its ready.
+        let hang = LifecycleEvent(.hang, instance: 1, cause: "silent", at: start + 10, detectedAfter: .seconds(2))
+        #expect(tally.add(hang) == [.init(measure: .detection, cause: .hang, duration: .seconds(2))])
+        #expect(tally.add(LifecycleEvent(.start, instance: 2, cause: "replaces 1", at: start + 10)) == [])
+        #expect(tally.add(LifecycleEvent(.crash, instance: 2, cause: "exit 1", at: start + 11)) == [])
+        #expect(tally.add(LifecycleEvent(.recycle, instance: 3, cause: "planned", at: start + 11)) == [])
+        #expect(
+            tally.add(LifecycleEvent(.ready, instance: 3, cause: "ready", at: start + 13.5)) == [
+                .init(measure: .recovery, cause: .hang, duration: .seconds(3.5)),
+                .init(measure: .recovery, cause: .crash, duration: .seconds(2.5)),
+            ]
+        )
+        // Recovered faults are not counted again.
+        #expect(tally.add(LifecycleEvent(.swap, instance: 3, cause: "3 replaces 2", at: start + 14)) == [])
+    }
 }
 
 /// `FeistyMetrics` end to end without sockets: observers on a real event loop, the rendered text.
@@ -271,7 +292,7 @@ import Testing
         try await feed(metrics, [record(.forward(rule: 1), status: 201)])
         metrics.lifecycleEventRecorded(LifecycleEvent(.start, instance: 1, cause: "first"))
         metrics.lifecycleEventRecorded(LifecycleEvent(.ready, instance: 1, cause: "ready"))
-        metrics.lifecycleEventRecorded(LifecycleEvent(.hang, instance: 1, cause: "silent"))
+        metrics.lifecycleEventRecorded(LifecycleEvent(.hang, instance: 1, cause: "silent", detectedAfter: .seconds(3)))
         let text = await metrics.prometheusText()
         #expect(sample(text, #"feisty_requests_total{verdict="forwarded",status="200"}"#) == 2)
         #expect(sample(text, #"feisty_requests_total{verdict="forwarded",status="201"}"#) == 1)
@@ -289,6 +310,9 @@ import Testing
         let sum = try #require(sample(text, "feisty_request_duration_seconds_sum"))
         #expect(abs(sum - 0.017) < 1e-9)
         #expect(sample(text, #"feisty_restarts_total{cause="hang"}"#) == 1)
+        #expect(sample(text, #"feisty_detection_seconds_bucket{cause="hang",le="2.5"}"#) == 0)
+        #expect(sample(text, #"feisty_detection_seconds_bucket{cause="hang",le="5.0"}"#) == 1)
+        #expect(sample(text, #"feisty_detection_seconds_sum{cause="hang"}"#) == 3)
         #expect(sample(text, #"feisty_lifecycle_events_total{kind="start"}"#) == 1)
         #expect(sample(text, #"feisty_instances{state="stopping"}"#) == 1)
         #expect(sample(text, #"feisty_instances{state="ready"}"#) == 0)

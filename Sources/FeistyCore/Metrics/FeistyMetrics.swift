@@ -42,6 +42,7 @@ public final class FeistyMetrics: Sendable {
         var events: [String: CoreMetrics.Counter] = [:]
         var lifecycleSeen = LifecycleTally()
         var instances: [String: CoreMetrics.Gauge] = [:]
+        var faultDurations: [LifecycleTally.Observation.Measure: [LifecycleEvent.Kind: CoreMetrics.Timer]] = [:]
     }
 
     /// Metric names, in one place.
@@ -64,6 +65,8 @@ public final class FeistyMetrics: Sendable {
         static let restarts = "feisty_restarts_total"
         static let swaps = "feisty_swaps_total"
         static let lifecycleEvents = "feisty_lifecycle_events_total"
+        static let detection = "feisty_detection_seconds"
+        static let recovery = "feisty_recovery_seconds"
         static let residentMemory = "feisty_process_resident_memory_bytes"
         static let openConnections = "feisty_open_connections"
     }
@@ -87,8 +90,11 @@ public final class FeistyMetrics: Sendable {
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
         let bounds = DurationBuckets.upperBounds.map { Duration.nanoseconds($0) }
+        // Faults are seen and healed in seconds (a hang timeout, a restart), not in request times.
+        let faultBounds: [Duration] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300].map { .seconds($0) }
         factory.durationHistogramBuckets = [
             Name.requestDuration: bounds, Name.upstreamDuration: bounds, Name.queueWait: bounds,
+            Name.detection: faultBounds, Name.recovery: faultBounds,
         ]
         self.factory = factory
         requestDuration = CoreMetrics.Timer(label: Name.requestDuration, factory: factory)
@@ -134,7 +140,20 @@ public final class FeistyMetrics: Sendable {
 
     /// Counts a lifecycle event (pass as the `onAppend` of the supervisor's ``LifecycleEventLog``).
     @Sendable public func lifecycleEventRecorded(_ event: LifecycleEvent) {
-        lifecycle.withLock { $0.add(event) }
+        let observed = lifecycle.withLock { $0.add(event) }
+        guard !observed.isEmpty else { return }
+        exposition.withLock { state in
+            for observation in observed {
+                let label = observation.measure == .detection ? Name.detection : Name.recovery
+                let cause = observation.cause.rawValue
+                let timer =
+                    state.faultDurations[observation.measure, default: [:]][observation.cause]
+                    ?? CoreMetrics.Timer(label: label, dimensions: [("cause", cause)], factory: factory)
+                state.faultDurations[observation.measure, default: [:]][observation.cause] = timer
+                let (seconds, attoseconds) = observation.duration.components
+                timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+            }
+        }
     }
 
     // MARK: reading

@@ -229,9 +229,9 @@ public final class AppSupervisor: Service, Sendable {
                     )
                     let verdict = detector.probeFinished(answered: answered, now: now)
                     run.tracked[id]?.hang = detector
-                    if case .hung = verdict {
+                    if case .hung(let silentFor) = verdict {
                         run.tracked[id]?.upstream?.markFailed(.hung)
-                        actions = run.machine.replace(id, cause: .hung(verdict.description))
+                        actions = run.machine.replace(id, cause: .hung(verdict.description), detectedAfter: silentFor)
                     }
                 case .tick:
                     actions = watch(&run, now: now, group: &group)
@@ -332,8 +332,12 @@ public final class AppSupervisor: Service, Sendable {
             if var watch = tracked.memory, let pid = tracked.processID, let bytes = memory[pid] {
                 let verdict = watch.sample(residentBytes: bytes, now: now)
                 run.tracked[id]?.memory = watch
-                if case .exceeded = verdict {
-                    actions += run.machine.replace(id, cause: .memory("\(verdict) (--max-rss)"))
+                if case .exceeded(_, _, let duration) = verdict {
+                    actions += run.machine.replace(
+                        id,
+                        cause: .memory("\(verdict) (--max-rss)"),
+                        detectedAfter: duration
+                    )
                     continue
                 }
             }

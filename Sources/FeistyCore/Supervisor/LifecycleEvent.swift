@@ -29,16 +29,20 @@ public struct LifecycleEvent: Sendable, Hashable {
     public var cause: String
     /// When (wall clock, for people).
     public var at: Date
+    /// How long the fault had lasted when feisty acted on it: a hang's silence, the time above the memory limit
+    /// (`nil`: seen as it happened, as a crash's exit is, or not a fault).
+    public var detectedAfter: Duration?
 
     /// Creates an event.
-    public init(_ kind: Kind, instance: Int?, cause: String, at: Date = Date()) {
+    public init(_ kind: Kind, instance: Int?, cause: String, at: Date = Date(), detectedAfter: Duration? = nil) {
         self.kind = kind
         self.instance = instance
         self.cause = cause
         self.at = at
+        self.detectedAfter = detectedAfter
     }
 
-    /// Equal when kind, instance and cause are (the time is not compared, so decisions are testable).
+    /// Equal when kind, instance and cause are (times and durations are not compared, so decisions are testable).
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.kind == rhs.kind && lhs.instance == rhs.instance && lhs.cause == rhs.cause
     }

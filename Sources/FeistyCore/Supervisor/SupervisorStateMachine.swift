@@ -244,14 +244,16 @@ struct SupervisorStateMachine: Sendable {
         }
     }
 
-    /// A ready instance is to be replaced (hung, too much memory, recycling, slow).
-    mutating func replace(_ id: Int, cause: ReplacementCause) -> [Action] {
+    /// A ready instance is to be replaced (hung, too much memory, recycling, slow); `detectedAfter` is how long the
+    /// fault had lasted when it was seen (for the detection metric).
+    mutating func replace(_ id: Int, cause: ReplacementCause, detectedAfter: Duration? = nil) -> [Action] {
         guard let slot = slots[id], slot.phase == .ready, !stopping else { return [] }
         let pending = slots.values.first { $0.replaces == id }?.id
+        let event = LifecycleEvent(cause.kind, instance: id, cause: cause.evidence, detectedAfter: detectedAfter)
         if case .hung = cause {
             // Its requests are stuck: nothing to drain. Unpublished, then killed; its requests get 504 as its
             // connections close.
-            var actions: [Action] = [.record(LifecycleEvent(cause.kind, instance: id, cause: cause.evidence))]
+            var actions: [Action] = [.record(event)]
             slots[id]?.phase = .stopping
             var successor: [Action] = []
             if let pending {
@@ -270,7 +272,7 @@ struct SupervisorStateMachine: Sendable {
             return actions + [.kill(id)] + successor
         }
         guard pending == nil else { return [] }
-        var actions: [Action] = [.record(LifecycleEvent(cause.kind, instance: id, cause: cause.evidence))]
+        var actions: [Action] = [.record(event)]
         if slot.role == .serving, let standby = readyStandby {
             slots[standby]?.role = .serving
             slots[id]?.phase = .draining
