@@ -561,18 +561,11 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
                         for (let j = indices.length - 1; j >= 0; j--) ctx.lineTo(x(samples[indices[j]].t), y(lower[j]));
                         ctx.closePath();
                     }
-                    ctx.globalAlpha = 0.78;
+                    // Fill only: an outline would paint a band that is empty most of the time over its neighbour.
+                    ctx.globalAlpha = 0.85;
                     ctx.fillStyle = ser.color;
                     ctx.fill();
                     ctx.globalAlpha = 1;
-                    ctx.strokeStyle = ser.color;
-                    ctx.lineWidth = 1;
-                    ctx.beginPath();
-                    indices.forEach((i, j) => {
-                        const xx = x(samples[i].t);
-                        if (j === 0) ctx.moveTo(xx, y(upper[j])); else ctx.lineTo(xx, y(upper[j]));
-                    });
-                    ctx.stroke();
                     for (let j = 0; j < lower.length; j++) lower[j] = upper[j];
                 });
             }
