@@ -69,4 +69,19 @@ import Testing
         }
         #expect(caught, "no pattern catches \(sample)")
     }
+
+    /// The admin listener answers `GET /` (and `/index.html`) with this page, as HTML, by default.
+    @Test(arguments: ["/", "/index.html"])
+    func adminListenerServesThePage(target: String) async {
+        let sources = AdminSources(app: "app.py", listener: PublicListener(), routeTable: { nil })
+        let responder = AdminResponder(
+            sources: sources,
+            control: AdminControl(),
+            access: AdminAccess(listenerIsUnixSocket: false, token: nil)
+        )
+        let response = await responder.respond(to: AdminRequest(method: "GET", target: target))
+        #expect(response.status == 200)
+        #expect(response.contentType == "text/html; charset=utf-8")
+        #expect(response.body == Array(DashboardPage.html.utf8))
+    }
 }
