@@ -8,8 +8,9 @@ something real to show: rates by verdict, latency, instances, the crash and the 
 offenders and the routes with their counts. While traffic flows the test reads only the DOM (polled with a deadline);
 once it stopped, the page and /status must agree on every counter. About 12 s.
 
-`DASHBOARD_README_SCREENSHOT=PATH` lets the traffic run a minute longer (`DASHBOARD_README_SECONDS`) and saves the
-full page there: docs/dashboard.png, in the README, comes from this.
+`DASHBOARD_README_SCREENSHOT=PATH` makes a picture worth showing and saves the full page there (docs/dashboard.png,
+in the README, comes from this): the traffic runs a minute longer (`DASHBOARD_README_SECONDS`), scanners arrive
+slower, and the crash comes half-way.
 """
 import os
 import textwrap
@@ -59,6 +60,9 @@ APP = textwrap.dedent("""
 
 # A visitor with two stale links: two strikes, below --max-strikes, so an offender that is never banned.
 CURIOUS, CURIOUS_PATHS = "127.0.0.20", ["/about-us", "/contact.html"]
+# The README's screenshot (see the module's doc): a minute of history, scanners spread over it, the crash mid-way.
+SCREENSHOT = os.environ.get("DASHBOARD_README_SCREENSHOT")
+SCREENSHOT_SECONDS = float(os.environ.get("DASHBOARD_README_SECONDS", "60"))
 SCAN_PATHS = ["/backup.zip", "/old-site/", "/config.bak", "/phpinfo.php", "/wp-login.php", "/.env"]
 
 
@@ -66,8 +70,9 @@ class Traffic:
     """Requests in the background until stopped: a steady good client, a scanner every few seconds (each banned
     in turn) and one client with two strikes."""
 
-    def __init__(self, port):
+    def __init__(self, port, scanner_pause=1.0):
         self.port = port
+        self.scanner_pause = scanner_pause
         self.stop = threading.Event()
         self.sent = 0
         self.threads = [threading.Thread(target=self._good, daemon=True),
@@ -111,7 +116,7 @@ class Traffic:
                 ask("127.0.0.1", self.port, path, source=f"127.0.0.{source}", timeout=3)
                 self.stop.wait(0.15)
             source = source + 1 if source < 9 else 2
-            self.stop.wait(1.0)
+            self.stop.wait(self.scanner_pause)
 
 
 def wait_status(admin, predicate, timeout=30.0, what="the status"):
@@ -200,13 +205,15 @@ def test_dashboard_shows_a_running_feisty(browser, start_feisty, tmp_path):
     assert page.text == (REPO / "Sources" / "FeistyCore" / "Admin" / "dashboard.html").read_text()
     # The browser watches from before the first request: what it shows is what it measured between its polls.
     browser.navigate(admin + "/?interval=500")
-    with Traffic(feisty.port) as traffic:
+    with Traffic(feisty.port, scanner_pause=SCREENSHOT_SECONDS / 10 if SCREENSHOT else 1.0) as traffic:
         # Requests flowing, counted by verdict, and the scanners banned: all read from the DOM, no /status here.
         live = wait_shown(browser, lambda s: (s["rate"] or 0) > 0 and (s["rates"].get("forwarded") or 0) > 0
                           and "refused_undeclared" in s["rates"] and (s["bansActive"] or 0) >= 2
                           and "127.0.0.2" in s["bans"] and len(s["pids"]) == 2
                           and all(state == "ready" for state, _ in s["pids"].values()),
                           timeout=30, what="a request rate by verdict, two bans and two ready instances")
+        if SCREENSHOT:
+            time.sleep(SCREENSHOT_SECONDS / 2)
         # An instance crashes (the app's os._exit); the supervisor starts another in its place.
         try:
             # POST: feisty sends a GET whose instance died to another one (idempotent), which would crash it too.
@@ -224,10 +231,9 @@ def test_dashboard_shows_a_running_feisty(browser, start_feisty, tmp_path):
         browser.wait_for("+document.getElementById('guard-chart').getAttribute('data-points') >= 8", timeout=30,
                          what="eight samples")
         assert traffic.sent > 0
-        if os.environ.get("DASHBOARD_README_SCREENSHOT"):
-            # A picture worth showing: a minute of history, the crash well inside it.
-            time.sleep(float(os.environ.get("DASHBOARD_README_SECONDS", "60")))
-            with open(os.environ["DASHBOARD_README_SCREENSHOT"], "wb") as handle:
+        if SCREENSHOT:
+            time.sleep(SCREENSHOT_SECONDS / 2)
+            with open(SCREENSHOT, "wb") as handle:
                 handle.write(browser.screenshot(full_page=True))
         live_strikes = canvas_pixels(browser, "guard-chart", (0xF9, 0x73, 0x16))
         live_rate = canvas_pixels(browser, "rate-chart", (0x3B, 0x82, 0xF6))
@@ -299,5 +305,5 @@ def test_dashboard_shows_a_running_feisty(browser, start_feisty, tmp_path):
     assert stats["colors"] > 40 and stats["foreground"] > 0.04, stats
     assert browser.js_errors == [], browser.js_errors
     assert browser.network_errors == [], browser.network_errors  # every poll of a running feisty answered
-    if not os.environ.get("DASHBOARD_README_SCREENSHOT"):
+    if not SCREENSHOT:
         assert time.monotonic() - started < 60, "the live dashboard test is meant to take well under a minute"
