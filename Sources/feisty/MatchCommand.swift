@@ -59,11 +59,23 @@ struct MatchCommand: AsyncParsableCommand {
             FileHandleOutput.error("feisty: \(error)")
             throw ExitCode.failure
         }
+        // Rules whose custom converters define their own to_python/to_url are judged by the app's interpreter.
+        let python =
+            table.rules.contains(where: \.runsPythonConverters)
+            ? PythonMatchServer.Launch(python: app.python, app: app.app) : nil
         if batch {
-            BatchMatch(matcher: matcher, defaultHost: host, defaultWebSocket: websocket, json: json).run()
+            await BatchMatch(
+                matcher: matcher,
+                defaultHost: host,
+                defaultWebSocket: websocket,
+                json: json,
+                python: python
+            ).run()
         } else if let method, let target {
-            let verdict = matcher.match(method: method, target: target, host: host, websocket: websocket)
-            FileHandleOutput.out(json ? VerdictReport.json(verdict) : VerdictReport.text(verdict))
+            FileHandleOutput.out(
+                await SingleMatch(matcher: matcher, json: json, python: python)
+                    .answer(method: method, target: target, host: host, websocket: websocket)
+            )
         }
     }
 }

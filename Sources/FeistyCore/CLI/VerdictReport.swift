@@ -5,31 +5,71 @@ public enum VerdictReport {
     /// `{"outcome": "match", "status": 200, "endpoint": "getyear", "args": {"year": 2024}}` and its siblings.
     /// - Parameter id: Echoed first when present (batch mode).
     public static func json(_ verdict: RouteVerdict, id: JSONValue? = nil) -> String {
-        var members: [(String, JSONValue)] = []
-        if let id { members.append(("id", id)) }
-        members.append(("outcome", .string(outcome(verdict))))
-        members.append(("status", .int(verdict.status)))
+        var out: [UInt8] = []
+        writeJSON(verdict, id: id, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `json(verdict, id:)`, appended to `out` as UTF-8.
+    static func writeJSON(_ verdict: RouteVerdict, id: JSONValue?, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        if let id {
+            JSONText.append("\"id\": ", to: &out)
+            JSONText.write(id, into: &out)
+            JSONText.append(", ", to: &out)
+        }
+        JSONText.append("\"outcome\": ", to: &out)
+        JSONText.writeString(outcome(verdict), into: &out)
+        JSONText.append(", \"status\": ", to: &out)
+        JSONText.writeInt(verdict.status, into: &out)
         switch verdict {
         case .match(let endpoint, _, let arguments):
-            members.append(("endpoint", .string(endpoint)))
-            var args = "{"
+            JSONText.append(", \"endpoint\": ", to: &out)
+            JSONText.writeString(endpoint, into: &out)
+            // Arguments keep the rule's variable order (not sorted like other objects).
+            JSONText.append(", \"args\": {", to: &out)
             for (index, argument) in arguments.enumerated() {
-                if index > 0 { args += ", " }
-                JSONText.writeString(argument.name, into: &args)
-                args += ": "
-                JSONText.write(argument.value, into: &args)
+                if index > 0 { JSONText.append(", ", to: &out) }
+                JSONText.writeString(argument.name, into: &out)
+                JSONText.append(": ", to: &out)
+                JSONText.write(argument.value, into: &out)
             }
-            args += "}"
-            // Arguments keep the rule's variable order, so they are spliced in rather than sorted.
-            return String(JSONText.object(members).dropLast()) + ", \"args\": " + args + "}"
+            out.append(UInt8(ascii: "}"))
         case .redirect(let location):
-            members.append(("location", .string(location)))
+            JSONText.append(", \"location\": ", to: &out)
+            JSONText.writeString(location, into: &out)
         case .notFound, .websocketMismatch, .badHost:
             break
         case .methodNotAllowed(let allowed):
-            members.append(("allowed", .array(allowed.map(JSONValue.string))))
+            JSONText.append(", \"allowed\": [", to: &out)
+            for (index, method) in allowed.enumerated() {
+                if index > 0 { JSONText.append(", ", to: &out) }
+                JSONText.writeString(method, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
         }
-        return JSONText.object(members)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// `{"id": 7, "outcome": "error", "status": 500, "error": "ValueError: ..."}`: matching raised in the app's own
+    /// code (a converter's `to_python`), so the app answers 500.
+    static func writeAppError(_ message: String, id: JSONValue?, into out: inout [UInt8]) {
+        var members: [(String, JSONValue)] = []
+        if let id { members.append(("id", id)) }
+        members += [("outcome", .string("error")), ("status", .int(500)), ("error", .string(message))]
+        JSONText.writeObject(members, into: &out)
+    }
+
+    /// `appError` as JSON (single requests).
+    public static func appErrorJSON(_ message: String) -> String {
+        var out: [UInt8] = []
+        writeAppError(message, id: nil, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `500 error ValueError: ...`.
+    public static func appErrorText(_ message: String) -> String {
+        "500 error " + message
     }
 
     /// A line for people: `200 match getyear year=2024`.

@@ -55,6 +55,25 @@ Protocol
     ``{"rendered": false, "reason": "..."}`` when there is nothing to render (a catch-all rule, no rule refusing a
     method) or the rendering raised. ``outcome`` is ``error``, ``redirect`` (3xx) or ``success`` (2xx).
 
+``match-server APP``
+    Loads the app like ``routes``, prints ``{"ready": true}`` on the original stdout, then answers one request per
+    stdin line with one verdict line, until EOF: for ``feisty match`` on rules whose custom converters have their own
+    ``to_python``/``to_url`` (``"overrides"`` in the table), which only the app's interpreter can run. A request
+    ``{"method": "GET", "target": "/raw/target?q", "host": "localhost", "websocket": false}`` is judged exactly as
+    the Werkzeug dev server would route it (its request parsing, Flask's ``create_url_adapter``,
+    ``MapAdapter.match``)::
+
+        {"outcome": "match", "endpoint": "e", "args": [["name", VALUE], ...]}
+        {"outcome": "redirect", "location": "http://..."}  {"outcome": "not_found"}  {"outcome": "bad_host"}
+        {"outcome": "method_not_allowed", "allowed": ["GET", ...]}  {"outcome": "websocket_mismatch"}
+        {"outcome": "error", "message": "ValueError('...')"}  (the app would answer 500)
+        {"outcome": "unparsed"}  (the dev server rejects the request line itself)
+
+    VALUE is tagged so that every Python value comes back exactly: ``["null"]``, ``["bool", true]``,
+    ``["int", "123"]`` (any size), ``["float", "1.5"]`` (``repr``), ``["str", "x"]``, ``["list", [VALUE, ...]]``,
+    ``["dict", [["key", VALUE], ...]]``; a UUID is its ``str`` and any other object its ``repr`` (as ``str``).
+    A failure to load the app is the usual error line instead of ``{"ready": true}``.
+
 Failure (all commands)
     Exit status 1 and one line of JSON ``{"error": {"kind": KIND, "message": "one line"}}``: on the original
     stdout for ``routes``, on stderr for ``launch``. KIND is one of ``not_found`` (missing file, folder or
@@ -113,20 +132,33 @@ def _json_safe(value):
     return str(value)
 
 
+def _converter_overrides(conv) -> list:
+    """The conversion methods (``to_python``, ``to_url``) a custom converter's class does not inherit from
+    ``BaseConverter``: only the app's interpreter can run them (``match-server``)."""
+    from werkzeug.routing import BaseConverter
+
+    if _converter_kind(conv) != "custom":
+        return []
+    cls = type(conv)
+    return [name for name in ("to_python", "to_url") if getattr(cls, name, None) is not getattr(BaseConverter, name)]
+
+
 def describe_rule(rule) -> dict:
     """One werkzeug Rule as the RouteRule JSON object of the RouteTable contract."""
     converters = []
     for variable, conv in rule._converters.items():
-        converters.append(
-            {
-                "variable": variable,
-                "converter": _converter_name(rule, variable),
-                "kind": _converter_kind(conv),
-                "regex": conv.regex,
-                "weight": conv.weight,
-                "part_isolating": bool(conv.part_isolating),
-            }
-        )
+        described = {
+            "variable": variable,
+            "converter": _converter_name(rule, variable),
+            "kind": _converter_kind(conv),
+            "regex": conv.regex,
+            "weight": conv.weight,
+            "part_isolating": bool(conv.part_isolating),
+        }
+        overrides = _converter_overrides(conv)
+        if overrides:
+            described["overrides"] = overrides
+        converters.append(described)
     return {
         "rule": rule.rule,
         "methods": sorted(rule.methods) if rule.methods is not None else None,
@@ -3212,6 +3244,133 @@ def cmd_launch(options) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# match-server: Werkzeug's own verdict for requests reaching custom converters with their own to_python/to_url
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def tagged_value(value):
+    """A converted URL argument as the tagged JSON of the match-server protocol (exact ints and floats)."""
+    import uuid
+
+    if value is None:
+        return ["null"]
+    if isinstance(value, bool):
+        return ["bool", value]
+    if isinstance(value, int):
+        return ["int", str(int(value))]
+    if isinstance(value, float):
+        return ["float", repr(float(value))]
+    if isinstance(value, str):
+        return ["str", str(value)]
+    if isinstance(value, (list, tuple)):
+        return ["list", [tagged_value(item) for item in value]]
+    if isinstance(value, dict):
+        return ["dict", [[_json_key(key), tagged_value(item)] for key, item in value.items()]]
+    if isinstance(value, uuid.UUID):
+        return ["str", str(value)]
+    return ["str", repr(value)]
+
+
+def _json_key(key) -> str:
+    """The key ``json.dumps`` writes for a dict key."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key)
+    return repr(key)
+
+
+def dev_server_environ(method: str, target: str, host: str, websocket: bool):
+    """The WSGI environ the Werkzeug dev server builds for this request line (the target's UTF-8 bytes, as a
+    client sends them), Host and, for a WebSocket handshake, ``Connection: Upgrade`` and ``Upgrade: websocket``;
+    None when the server rejects the request line itself."""
+    import io
+    from types import SimpleNamespace
+
+    from werkzeug.serving import WSGIRequestHandler
+
+    handler = WSGIRequestHandler.__new__(WSGIRequestHandler)
+    handler.raw_requestline = method.encode("utf-8") + b" " + target.encode("utf-8") + b" HTTP/1.1\r\n"
+    fields = "Connection: Upgrade\r\nUpgrade: websocket\r\n" if websocket else ""
+    handler.rfile = io.BytesIO(f"Host: {host}\r\n{fields}\r\n".encode("utf-8"))
+    handler.wfile = io.BytesIO()
+    handler.client_address = ("127.0.0.1", 40000)
+    handler.server = SimpleNamespace(
+        ssl_context=None, multithread=False, multiprocess=False, server_address=("127.0.0.1", 5000))
+    handler.connection = None
+    handler.requestline = ""
+    handler.request_version = "HTTP/1.1"
+    handler.command = None
+    handler.close_connection = True
+    handler.log_error = lambda *a, **k: None
+    handler.log_request = lambda *a, **k: None
+    handler.send_error = lambda *a, **k: None
+    try:
+        if not handler.parse_request():
+            return None
+        return handler.make_environ()
+    except Exception:  # noqa: BLE001 - whatever the server would refuse
+        return None
+
+
+def werkzeug_verdict(app, request: dict) -> dict:
+    """What ``MapAdapter.match`` decides for one match-server request (see the protocol above)."""
+    import warnings
+
+    from werkzeug.exceptions import BadHost, HTTPException, MethodNotAllowed, NotFound
+    from werkzeug.routing import RequestRedirect, WebsocketMismatch
+
+    environ = dev_server_environ(
+        str(request["method"]), str(request["target"]), str(request.get("host") or "localhost"),
+        bool(request.get("websocket")))
+    if environ is None:
+        return {"outcome": "unparsed"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            adapter = app.create_url_adapter(app.request_class(environ))
+        except BadHost:
+            return {"outcome": "bad_host"}
+        try:
+            rule, args = adapter.match(return_rule=True)
+        except RequestRedirect as redirect:
+            return {"outcome": "redirect", "location": redirect.new_url}
+        except MethodNotAllowed as refused:
+            return {"outcome": "method_not_allowed", "allowed": sorted(refused.valid_methods or [])}
+        except WebsocketMismatch:
+            return {"outcome": "websocket_mismatch"}
+        except NotFound:
+            return {"outcome": "not_found"}
+        except BadHost:
+            return {"outcome": "bad_host"}
+        except HTTPException as error:
+            return {"outcome": "error", "message": repr(error)[:500]}
+        except Exception as error:  # noqa: BLE001 - a converter raising: the app answers 500
+            return {"outcome": "error", "message": _describe_exception(error)[:500]}
+    return {"outcome": "match", "endpoint": str(rule.endpoint),
+            "args": [[str(name), tagged_value(value)] for name, value in args.items()]}
+
+
+def cmd_match_server(options, result_fd: int) -> int:
+    """``match-server APP``: one verdict line per request line, until EOF on stdin."""
+    app = load_app(resolve_spec(options.app))
+    out = os.fdopen(result_fd, "w", encoding="utf-8")
+    out.write(json.dumps({"ready": True}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            answer = werkzeug_verdict(app, json.loads(line))
+        except Exception as error:  # noqa: BLE001 - never a dead server: the line gets an error verdict
+            answer = {"outcome": "error", "message": "feisty probe: " + _describe_exception(error)}
+        _flush()
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -3238,6 +3397,8 @@ def _parser():
     launch.add_argument("--allow-debugger", action="store_true")
     launch.add_argument("--http11", action="store_true")
     launch.add_argument("--report", required=True)
+    server = commands.add_parser("match-server", add_help=False)
+    server.add_argument("app")
     return parser
 
 
@@ -3265,6 +3426,8 @@ def main(argv) -> int:
             status = cmd_launch(options)
             _flush()
             return status
+        if options.command == "match-server":
+            return cmd_match_server(options, result_fd)
         document, status = cmd_routes(options), 0
     except ProbeError as error:
         document, status = error.as_json(), 1

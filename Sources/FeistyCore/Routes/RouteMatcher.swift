@@ -5,8 +5,9 @@
 /// `Map.bind_to_environ` decides them from `Connection` and `Upgrade`: rules only match requests of their
 /// own kind, and a path whose only rules are of the other kind is Werkzeug's `WebsocketMismatch` (400).
 ///
-/// Known limits: a custom converter's `to_python`/`to_url` cannot run here (its regex decides the match
-/// and the matched string is the argument); a converter
+/// Known limits: a custom converter's own `to_python`/`to_url` cannot run here: `match` takes its regex's match
+/// and the matched string as the argument, `matchNatively` names the rule so the caller can ask the app's
+/// interpreter, and the gate forwards such requests (the app decides); a converter
 /// matching `/` in a host rule is rejected when compiling; the request scheme is always `http` (`ws` for a
 /// WebSocket handshake), as behind the dev server without TLS.
 public struct RouteMatcher: Sendable {
@@ -29,6 +30,8 @@ public struct RouteMatcher: Sendable {
         let serverNameBinds: Bool?
         /// Ints a walk's capture stack needs (two per converter group, plus slack).
         let captureSlots: Int
+        /// Per rule: its verdict needs the app's interpreter (`PythonConverterRules`).
+        let pythonRules: [Bool]
 
         init(
             table: RouteTable,
@@ -48,6 +51,7 @@ public struct RouteMatcher: Sendable {
             self.domainIsFixed = !binding.hostMatching && !binding.subdomainMatching
             self.serverNameBinds = binding.serverName.map { HostBinding.idnaValid($0) }
             self.captureSlots = 2 * machine.maxCaptures + 2
+            self.pythonRules = PythonConverterRules.flags(table)
         }
     }
 
@@ -109,9 +113,35 @@ public struct RouteMatcher: Sendable {
         host: String = "localhost",
         websocket: Bool = false
     ) -> RouteVerdict {
+        guard case .verdict(let verdict) = judge(method, target, host, websocket, deferringPython: false) else {
+            preconditionFailure("a verdict is always given when not deferring")
+        }
+        return verdict
+    }
+
+    /// `match`, except for a request that reaches a rule whose verdict needs the app's interpreter (a custom
+    /// converter with its own `to_python`/`to_url`, `PythonConverterRules`): that rule is named instead.
+    public func matchNatively(
+        method: String,
+        target: String,
+        host: String = "localhost",
+        websocket: Bool = false
+    ) -> NativeVerdict {
+        judge(method, target, host, websocket, deferringPython: true)
+    }
+
+    private func judge(
+        _ method: String,
+        _ target: String,
+        _ host: String,
+        _ websocket: Bool,
+        deferringPython: Bool
+    ) -> NativeVerdict {
         target.utf8.span.withUnsafeBufferPointer { utf8 in
             let request = RequestTarget(utf8)
-            guard let bound = compiled.binding.bind(host: request.hostOverride ?? host) else { return .badHost }
+            guard let bound = compiled.binding.bind(host: request.hostOverride ?? host) else {
+                return .verdict(.badHost)
+            }
             let methodBit = compiled.methods.bit(method)
             let query = Self.query(request, utf8)
             return withPath(request, utf8) { path in
@@ -132,7 +162,8 @@ public struct RouteMatcher: Sendable {
                             method: method,
                             bound: bound,
                             query: query,
-                            websocket: websocket
+                            websocket: websocket,
+                            deferringPython: deferringPython
                         )
                     }
                 }
@@ -172,33 +203,43 @@ public struct RouteMatcher: Sendable {
         method: String,
         bound: HostBinding.Bound,
         query: String,
-        websocket: Bool
-    ) -> RouteVerdict {
+        websocket: Bool,
+        deferringPython: Bool
+    ) -> NativeVerdict {
         let newPath: [UInt8]
         // `bind_to_environ` turns `http` into `ws` for a handshake, and `make_redirect_url` uses that scheme.
         let scheme = websocket ? "ws" : "http"
         switch outcome {
         case .noMatch(let have, _) where have != 0:
-            return .methodNotAllowed(allowed: compiled.methods.allowed(have))
+            return .verdict(.methodNotAllowed(allowed: compiled.methods.allowed(have)))
         case .noMatch(_, let websocketMismatch):
-            return websocketMismatch ? .websocketMismatch : .notFound
+            return .verdict(websocketMismatch ? .websocketMismatch : .notFound)
         case .redirectWithSlash:
             newPath = Array(path) + [UInt8(ascii: "/")]
         case .redirectMerged(let slash):
             newPath = Compiled.mergeSlashes(path) + (slash ? [UInt8(ascii: "/")] : [])
         case .rule(let index):
+            if deferringPython, compiled.pythonRules[index] { return .needsPython(ruleIndex: index) }
             let rule = rules[index]
             let arguments = RouteValues.arguments(rule, captures: captures, domain: domain, path: path)
             let redirects = RouteRedirects(matcher: self, bound: bound, query: query, scheme: scheme)
             let methodName = Self.upper(method)
             if let location = redirects.redirect(for: rule, arguments: arguments, method: methodName, path: path) {
-                return .redirect(location: location)
+                return .verdict(.redirect(location: location))
             }
-            return .match(endpoint: rule.source.endpoint, ruleIndex: index, arguments: arguments)
+            return .verdict(.match(endpoint: rule.source.endpoint, ruleIndex: index, arguments: arguments))
         }
         let quoted = RouteURLBuilding.quote(String(decoding: newPath, as: UTF8.self))
-        return .redirect(
-            location: RouteRedirects.makeRedirectURL(quoted, query: query, bound: bound, table: table, scheme: scheme)
+        return .verdict(
+            .redirect(
+                location: RouteRedirects.makeRedirectURL(
+                    quoted,
+                    query: query,
+                    bound: bound,
+                    table: table,
+                    scheme: scheme
+                )
+            )
         )
     }
 

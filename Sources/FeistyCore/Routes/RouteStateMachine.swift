@@ -169,7 +169,9 @@ final class RouteStateMachine: @unchecked Sendable {
                 strictSlashes: rule.source.strictSlashes,
                 websocket: rule.source.websocket,
                 mergeSlashes: rule.source.mergeSlashes,
-                needsValidation: rule.converters.values.contains { converter in
+                // A rule with Python converters is judged by the app's interpreter (`matchNatively`) or
+                // forwarded (the gate): its native converters must not reject before the Python ones run.
+                needsValidation: !rule.source.runsPythonConverters && rule.converters.values.contains { converter in
                     switch converter.behaviour {
                     case .int(let fixedDigits, let minimum, let maximum, _):
                         fixedDigits != 0 || minimum != nil || maximum != nil

@@ -237,19 +237,53 @@ public struct ConverterSpec: Sendable, Hashable, Codable {
     public var weight: Int
     /// `False` for converters whose regex can match `/` (such as `path`).
     public var partIsolating: Bool
+    /// The conversion methods a custom converter's class defines itself (`to_python`, `to_url`): Python code that
+    /// only the app's interpreter can run (`feisty match` asks it; the proxy gate forwards such requests).
+    public var overrides: [String]
 
     /// Creates a converter description.
-    public init(variable: String, converter: String, kind: String, regex: String, weight: Int, partIsolating: Bool) {
+    public init(
+        variable: String,
+        converter: String,
+        kind: String,
+        regex: String,
+        weight: Int,
+        partIsolating: Bool,
+        overrides: [String] = []
+    ) {
         self.variable = variable
         self.converter = converter
         self.kind = kind
         self.regex = regex
         self.weight = weight
         self.partIsolating = partIsolating
+        self.overrides = overrides
     }
 
     enum CodingKeys: String, CodingKey {
-        case variable, converter, kind, regex, weight
+        case variable, converter, kind, regex, weight, overrides
         case partIsolating = "part_isolating"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        variable = try c.decode(String.self, forKey: .variable)
+        converter = try c.decode(String.self, forKey: .converter)
+        kind = try c.decode(String.self, forKey: .kind)
+        regex = try c.decode(String.self, forKey: .regex)
+        weight = try c.decode(Int.self, forKey: .weight)
+        partIsolating = try c.decode(Bool.self, forKey: .partIsolating)
+        overrides = try c.decodeIfPresent([String].self, forKey: .overrides) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(variable, forKey: .variable)
+        try c.encode(converter, forKey: .converter)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(regex, forKey: .regex)
+        try c.encode(weight, forKey: .weight)
+        try c.encode(partIsolating, forKey: .partIsolating)
+        if !overrides.isEmpty { try c.encode(overrides, forKey: .overrides) }
     }
 }
