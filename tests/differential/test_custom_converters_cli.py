@@ -264,3 +264,72 @@ def test_static_tables_and_plain_apps_never_start_the_interpreter(feisty, app_un
     assert result.returncode == 0, result.stderr
     verdict = json.loads(result.stdout)
     assert verdict["outcome"] in ("match", "not_found")  # what the static reading makes of it, never Python's
+
+
+SPY_APP = r'''
+import os
+
+from flask import Flask
+from werkzeug.routing import BaseConverter, MapAdapter
+
+LOG = os.environ["FEISTY_TEST_SPY_LOG"]
+with open(LOG, "a") as log:
+    log.write(f"load {os.getpid()}\n")
+_match = MapAdapter.match
+
+
+def spied_match(self, *args, **kwargs):
+    with open(LOG, "a") as log:
+        log.write(f"match {os.getpid()} {self.path_info}\n")
+    return _match(self, *args, **kwargs)
+
+
+MapAdapter.match = spied_match
+
+
+class HexConverter(BaseConverter):
+    regex = r"[0-9a-f]+"
+
+    def to_python(self, value):
+        return int(value, 16)
+
+
+class WordConverter(BaseConverter):  # regex only
+    regex = r"[a-z]+"
+
+
+app = Flask(__name__)
+app.url_map.converters.update(hex=HexConverter, word=WordConverter)
+app.add_url_rule("/w/<word:w>", "word", lambda w: "ok")
+app.add_url_rule("/plain", "plain", lambda: "ok")
+app.add_url_rule("/u/<int:x>", "number", lambda x: "ok")
+'''
+
+
+@pytest.mark.parametrize("with_hex_rule", [True, False])
+def test_one_interpreter_for_the_batch_asked_only_about_converter_rules(feisty, tmp_path, with_hex_rule):
+    """The app's interpreter starts once per batch (none without such rules) and judges only the lines that reach
+    a rule with a converter's own `to_python`: the app's spied `MapAdapter.match` logs every question it gets."""
+    source = SPY_APP + ('app.add_url_rule("/hex/<hex:n>", "hex", lambda n: "ok")\n' if with_hex_rule else "")
+    app_file = tmp_path / "spy_app.py"
+    app_file.write_text(source)
+    log = tmp_path / "spy.log"
+    targets = ["/hex/ff", "/w/abc", "/plain", "/u/3", "/hex/zz", "/hex/1", "/nope", "/hex/ff", "/static/x.css"]
+    lines = "".join(json.dumps({"id": i, "method": "GET", "path": t}) + "\n" for i, t in enumerate(targets))
+    result = subprocess.run([feisty, "match", str(app_file), "--batch", "--json"], cwd=REPO, capture_output=True,
+                            text=True, timeout=120, input=lines, env={**os.environ, "FEISTY_TEST_SPY_LOG": str(log)})
+    assert result.returncode == 0, result.stderr
+    verdicts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [v["outcome"] for v in verdicts] == (
+        ["match", "match", "match", "match", "not_found", "match", "not_found", "match", "match"] if with_hex_rule
+        else ["not_found", "match", "match", "match", "not_found", "not_found", "not_found", "not_found", "match"])
+    events = [line.split(" ", 2) for line in log.read_text().splitlines()]
+    loads = [pid for kind, pid, *_ in events if kind == "load"]
+    asked = [(pid, rest[0]) for kind, pid, *rest in events if kind == "match"]
+    if not with_hex_rule:
+        assert len(loads) == 1 and asked == []  # the route extraction only
+        return
+    assert len(loads) == 2  # the route extraction, then one interpreter for the whole batch
+    assert [path for _, path in asked] == ["/hex/ff", "/hex/1", "/hex/ff"]  # `/hex/zz` fails the regex natively
+    assert {pid for pid, _ in asked} == {loads[1]}
+    assert verdicts[0]["args"] == {"n": 255} and verdicts[5]["args"] == {"n": 1}
