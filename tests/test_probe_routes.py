@@ -34,11 +34,27 @@ def test_static_extraction_equals_runtime(app, cwd):
     assert runtime.json["source"] == "runtime" and static.json["source"] == "static"
     assert static.json["unresolved"] == [], static.json["unresolved"]
     assert runtime.json["rules"], "an example app without rules"
-    # Same rules, in the same (registration) order, down to converters, methods and endpoints.
-    assert static.json["rules"] == runtime.json["rules"]
+    # Same rules, in the same (registration) order, down to converters, methods and endpoints; except a custom
+    # converter's "overrides" (its class's own to_python/to_url), which only the runtime reports: --static never
+    # runs the app, so `feisty match --static` has no interpreter to run them in.
+    runtime_rules = json.loads(json.dumps(runtime.json["rules"]))
+    for rule in runtime_rules:
+        for converter in rule["converters"]:
+            converter.pop("overrides", None)
+    assert static.json["rules"] == runtime_rules
     for key in ("port", "host", "host_matching", "subdomain_matching", "server_name", "default_subdomain",
                 "redirect_defaults"):
         assert static.json[key] == runtime.json[key], key
+
+
+def test_runtime_reports_which_custom_converters_run_their_own_python():
+    """ "overrides": the conversion methods a custom converter's class defines itself (`feisty match` asks the app's
+    interpreter about rules with any); a regex-only class (`regex`, `slugpath`) and built-ins have none."""
+    table = run_probe("routes", "examples/converters/app.py").json
+    overrides = {c["converter"]: c.get("overrides") for r in table["rules"] for c in r["converters"]}
+    assert overrides["list"] == ["to_python", "to_url"]
+    assert overrides["regex"] is None and overrides["slugpath"] is None
+    assert all(v is None for name, v in overrides.items() if name not in ("list",))
 
 
 def test_seed_runtime_table():
