@@ -256,6 +256,19 @@ def test_a_single_request_is_judged_by_the_app_too(feisty, app_under_test):
     assert text.stdout.startswith("500 error ") and "not a valid strict value" in text.stdout
 
 
+@pytest.mark.parametrize("method,target", [
+    ("GET", "/list/a,b,c"), ("GET", "/even/3"), ("PUT", "/even/3"), ("GET", "/v/3"), ("GET", "/old/1f?q=2"),
+    ("GET", "/oldlist/a,b"), ("GET", "/pages/"), ("GET", "/mix/3/4"), ("GET", "/w/abc"),
+])
+def test_a_single_request_agrees_with_werkzeug(feisty, app_under_test, method, target):
+    """One `feisty match APP METHOD TARGET --json` per case (its own interpreter each time), against Werkzeug."""
+    app_file, flask_app = app_under_test
+    result = subprocess.run([feisty, "match", str(app_file), method, target, "--json"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == werkzeug_says(flask_app, method, target)
+
+
 def test_static_tables_and_plain_apps_never_start_the_interpreter(feisty, app_under_test, tmp_path):
     """--static has no `overrides`: the regex decides, the text is the argument (the documented limit)."""
     app_file, _ = app_under_test
