@@ -79,10 +79,24 @@ let package = Package(
             path: "Sources/feisty-bench-bans",
             swiftSettings: swiftSettings
         ),
+        // The route fuzzer's generators, invariants and Werkzeug comparison (bench/fuzz_routes.sh, and the
+        // differential test).
+        .target(
+            name: "FeistyFuzzing",
+            dependencies: ["FeistyCore"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "feisty-fuzz",
+            dependencies: ["FeistyCore", "FeistyFuzzing"],
+            path: "Sources/feisty-fuzz",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FeistyCoreTests",
             dependencies: [
                 "FeistyCore",
+                "FeistyFuzzing",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
