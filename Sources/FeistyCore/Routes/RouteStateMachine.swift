@@ -182,14 +182,14 @@ final class RouteStateMachine: @unchecked Sendable {
             )
         }
         self.tables = Tables(
-            nodes: Self.copy(nodeList),
-            edges: Self.copy(edgeList),
-            slots: Self.copy(slotList),
-            keys: Self.copy(keyBytes),
-            dynamics: Self.copy(dynamicList),
-            ruleLists: Self.copy(ruleList),
-            flags: Self.copy(flagList),
-            partInfo: Self.copy(
+            nodes: Self.copyBase(nodeList),
+            edges: Self.copyBase(edgeList),
+            slots: Self.copyBase(slotList),
+            keys: Self.copyBase(keyBytes),
+            dynamics: Self.copyBase(dynamicList),
+            ruleLists: Self.copyBase(ruleList),
+            flags: Self.copyBase(flagList),
+            partInfo: Self.copyBase(
                 parts.map { part in
                     PartInfo(
                         isFinal: part.isFinal,
@@ -199,7 +199,7 @@ final class RouteStateMachine: @unchecked Sendable {
                     )
                 }
             ),
-            patterns: Self.copy(parts.map { Unmanaged.passUnretained($0.pattern!) })
+            patterns: Self.copyBase(parts.map { Unmanaged.passUnretained($0.pattern!) })
         )
         self.parts = parts
         self.defaultDomain = UnsafeMutableBufferPointer(
@@ -217,5 +217,9 @@ final class RouteStateMachine: @unchecked Sendable {
         let buffer = UnsafeMutableBufferPointer<Element>.allocate(capacity: max(array.count, 1))
         _ = buffer.initialize(from: array)
         return buffer
+    }
+
+    private static func copyBase<Element>(_ array: [Element]) -> UnsafeMutablePointer<Element> {
+        copy(array).baseAddress!
     }
 }

@@ -40,15 +40,14 @@ struct RouteWalk {
     /// `pos == -1`: the current part is the domain; `0...n`: the path segment starting there;
     /// `n + 1`: no parts left.
     private mutating func walk(_ nodeIndex: Int32, _ pos: Int, _ depth: Int) -> Int32 {
-        let machine = tables  // a local copy of plain pointers
-        let node = machine.nodes[Int(nodeIndex)]
+        let node = tables.nodes[Int(nodeIndex)]
         let count = path.count
         if pos == count + 1 {
             var index = Int(node.rulesStart)
             let stop = index + Int(node.rulesCount)
             while index < stop {
-                let rule = machine.ruleLists[index]
-                let flags = machine.flags[Int(rule)]
+                let rule = tables.ruleLists[index]
+                let flags = tables.flags[Int(rule)]
                 if !methodAllowed(flags) {
                     haveMatchFor |= flags.methods
                 } else if flags.websocket != websocket {
@@ -59,12 +58,12 @@ struct RouteWalk {
                 index += 1
             }
             if node.emptyStatic >= 0 {
-                let child = machine.nodes[Int(node.emptyStatic)]
+                let child = tables.nodes[Int(node.emptyStatic)]
                 var index = Int(child.rulesStart)
                 let stop = index + Int(child.rulesCount)
                 while index < stop {
-                    let rule = machine.ruleLists[index]
-                    let flags = machine.flags[Int(rule)]
+                    let rule = tables.ruleLists[index]
+                    let flags = tables.flags[Int(rule)]
                     if flags.websocket == websocket, methodAllowed(flags) {
                         return flags.strictSlashes ? RouteStateMachine.slashRequired : rule
                     }
@@ -96,7 +95,7 @@ struct RouteWalk {
         }
 
         if node.staticCount > 0 {
-            let child = machine.staticChild(node, buffer, start, end)
+            let child = tables.staticChild(node, buffer, start, end)
             if child >= 0 {
                 let result = walk(child, next, depth)
                 if result != RouteStateMachine.noMatch { return result }
@@ -106,10 +105,10 @@ struct RouteWalk {
         var edgeIndex = Int(node.dynamicStart)
         let edgeStop = edgeIndex + Int(node.dynamicCount)
         while edgeIndex < edgeStop {
-            let edge = machine.dynamics[edgeIndex]
+            let edge = tables.dynamics[edgeIndex]
             edgeIndex += 1
             let partIndex = Int(edge.part)
-            let part = machine.partInfo[partIndex]
+            let part = tables.partInfo[partIndex]
             var targetEnd = end
             var remaining = next
             if part.isFinal {
@@ -120,7 +119,7 @@ struct RouteWalk {
             let captureBase = captures + 2 * depth
             let matched: Bool?
             if part.program.usesICU {
-                matched = machine.patterns[partIndex]._withUnsafeGuaranteedRef {
+                matched = tables.patterns[partIndex]._withUnsafeGuaranteedRef {
                     $0.match(buffer, from: start, to: targetEnd, captures: captureBase, offsetTag: tag)
                 }
             } else {
@@ -142,8 +141,8 @@ struct RouteWalk {
             var index = Int(node.rulesStart)
             let stop = index + Int(node.rulesCount)
             while index < stop {
-                let rule = machine.ruleLists[index]
-                let flags = machine.flags[Int(rule)]
+                let rule = tables.ruleLists[index]
+                let flags = tables.flags[Int(rule)]
                 index += 1
                 if flags.strictSlashes { continue }
                 if !methodAllowed(flags) {
