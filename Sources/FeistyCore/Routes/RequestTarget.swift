@@ -23,6 +23,14 @@ struct RequestTarget {
         guard count > 0, utf8[0] == UInt8(ascii: "/") else { return nil }
         var index = 0
         var stop = count
+        // Eight bytes at a time while none of them needs a second look (SWAR: a byte below `&`, or
+        // exactly `?` or DEL); the byte loop below finds which one it is.
+        let base = UnsafeRawPointer(utf8.baseAddress!)
+        while index + 8 <= count {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if Self.hasByteNeedingALook(word) { break }
+            index += 8
+        }
         while index < count {
             let byte = utf8[index]
             // One range test for the usual path bytes: everything that needs a second look (controls,
@@ -47,6 +55,19 @@ struct RequestTarget {
             query = (stop + 1)..<end
         }
         return (start..<stop, query)
+    }
+
+    /// Whether any byte of `word` is below `&` (controls, space, `#`, `%`...), `?` or DEL: the classic
+    /// "has a byte less than n" and "has a zero byte" bit tricks, exact about whether there is one.
+    @inline(__always)
+    static func hasByteNeedingALook(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let below = (word &- ones &* 0x26) & ~word & highs
+        let question = word ^ (ones &* 0x3F)
+        let delete = word ^ (ones &* 0x7F)
+        let zero = ((question &- ones) & ~question | (delete &- ones) & ~delete) & highs
+        return below | zero != 0
     }
 
     /// Parses `utf8` (the target's bytes). Never fails: every target has some path, possibly empty.
