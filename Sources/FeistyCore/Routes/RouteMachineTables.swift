@@ -43,21 +43,35 @@ extension RouteStateMachine {
             patterns.deallocate()
         }
 
+        /// FNV-1a's starting value.
+        static var hashSeed: UInt32 { 2_166_136_261 }
+
+        /// One FNV-1a step.
+        @inline(__always)
+        static func hashStep(_ hash: UInt32, _ byte: UInt8) -> UInt32 { (hash ^ UInt32(byte)) &* 16_777_619 }
+
         /// FNV-1a over `bytes[start..<end]`.
         @inline(__always)
         static func hash(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt32 {
-            var hash: UInt32 = 2_166_136_261
+            var hash = hashSeed
             var index = start
             while index < end {
-                hash = (hash ^ UInt32(bytes[index])) &* 16_777_619
+                hash = hashStep(hash, bytes[index])
                 index += 1
             }
             return hash
         }
 
-        /// The static child of `node` for `bytes[start..<end]`, or -1.
+        /// The static child of `node` for `bytes[start..<end]`, or -1; `hash` is the segment's `hash` when
+        /// `node` is wide (more than `linearLimit` static edges), unused otherwise.
         @inline(__always)
-        func staticChild(_ node: Node, _ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int32 {
+        func staticChild(
+            _ node: Node,
+            _ bytes: UnsafeBufferPointer<UInt8>,
+            _ start: Int,
+            _ end: Int,
+            hash: UInt32
+        ) -> Int32 {
             let count = end - start
             if node.staticCount <= RouteStateMachine.linearLimit {
                 var index = Int(node.staticStart)
@@ -69,7 +83,6 @@ extension RouteStateMachine {
                 }
                 return -1
             }
-            let hash = Self.hash(bytes, start, end)
             let mask = Int(node.slotMask)
             var slot = Int(hash) & mask
             while true {

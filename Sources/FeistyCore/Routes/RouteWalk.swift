@@ -78,24 +78,37 @@ struct RouteWalk {
         let end: Int
         let next: Int
         let tag: Int
+        // A wide state looks the segment up by hash: computed while scanning for its end, in the same pass.
+        let hashed = node.staticCount > RouteStateMachine.linearLimit
+        var hash = RouteStateMachine.Tables.hashSeed
         if pos < 0 {
             buffer = domain
             start = 0
             end = domain.count
             next = 0
             tag = RouteStateMachine.domainTag
+            if hashed { hash = RouteStateMachine.Tables.hash(domain, 0, end) }
         } else {
             buffer = path
             start = pos
             var cursor = pos
-            while cursor < count, path[cursor] != UInt8(ascii: "/") { cursor += 1 }
+            if hashed {
+                while cursor < count {
+                    let byte = path[cursor]
+                    if byte == UInt8(ascii: "/") { break }
+                    hash = RouteStateMachine.Tables.hashStep(hash, byte)
+                    cursor += 1
+                }
+            } else {
+                while cursor < count, path[cursor] != UInt8(ascii: "/") { cursor += 1 }
+            }
             end = cursor
             next = cursor < count ? cursor + 1 : count + 1
             tag = 0
         }
 
         if node.staticCount > 0 {
-            let child = tables.staticChild(node, buffer, start, end)
+            let child = tables.staticChild(node, buffer, start, end, hash: hash)
             if child >= 0 {
                 let result = walk(child, next, depth)
                 if result != RouteStateMachine.noMatch { return result }
