@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Route matcher benchmark: Werkzeug's MapAdapter.match vs feisty's RouteMatcher on the same targets.
 # Usage: bench/matcher_bench.sh [SECONDS]   (one core: both sides run under `taskset -c 0` when available)
+# ROUNDS=N alternates Werkzeug and Swift N times (default 1) and prints each round's ratios and their median, so
+# that load from other work hits both sides of a ratio alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN="${1:-3}"
+ROUNDS="${ROUNDS:-1}"
 WORK="$(mktemp -d /tmp/matcher-bench.XXXXXX)"
 [ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
 PIN=()
@@ -12,7 +15,7 @@ if command -v taskset >/dev/null; then PIN=(taskset -c 0); fi
 swift build -c release --product feisty-bench-matcher >/dev/null
 BIN="$(swift build -c release --show-bin-path)/feisty-bench-matcher"
 
-"${PIN[@]}" python3 - "$WORK" "$SECONDS_PER_RUN" <<'PY' | tee "$WORK/python.txt"
+cat >"$WORK/werkzeug.py" <<'PY'
 import importlib.util, json, random, sys, time, warnings
 from pathlib import Path
 from flask import Flask
@@ -87,18 +90,33 @@ for name, app in (("seed", seed_app()), ("rules200", big_app())):
     rate = passes * len(requests) / (time.perf_counter() - start)
     print(f"RESULT {name} werkzeug {int(rate)} matches/s ({len(app.url_map._rules)} rules)")
 PY
-for name in seed rules200; do
-    "${PIN[@]}" "$BIN" "$WORK/$name.json" "$SECONDS_PER_RUN"
-done | tee "$WORK/swift.txt"
-
-# Ratios: the Swift gate and match rates over Werkzeug's, per app.
-awk '
-    $1 == "RESULT" && $3 == "werkzeug" { werkzeug[$2] = $4 }
-    $1 == "RESULT" && $3 ~ /^swift-/ { swift[$2 " " $3] = $4 }
-    END {
-        for (key in swift) {
-            split(key, parts, " ")
-            printf "RATIO %s %s/werkzeug %.1fx\n", parts[1], parts[2], swift[key] / werkzeug[parts[1]]
+# The workloads are seeded: every round writes the same ones.
+for round in $(seq 1 "$ROUNDS"); do
+    "${PIN[@]}" python3 "$WORK/werkzeug.py" "$WORK" "$SECONDS_PER_RUN" | tee "$WORK/python-$round.txt"
+    for name in seed rules200; do
+        "${PIN[@]}" "$BIN" "$WORK/$name.json" "$SECONDS_PER_RUN"
+    done | tee "$WORK/swift-$round.txt"
+    # Ratios: the Swift gate and match rates over Werkzeug's, per app, in this round.
+    awk '
+        $1 == "RESULT" && $3 == "werkzeug" { werkzeug[$2] = $4 }
+        $1 == "RESULT" && $3 ~ /^swift-/ { swift[$2 " " $3] = $4 }
+        END {
+            for (key in swift) {
+                split(key, parts, " ")
+                printf "RATIO %s %s/werkzeug %.1fx\n", parts[1], parts[2], swift[key] / werkzeug[parts[1]]
+            }
         }
-    }
-' "$WORK/python.txt" "$WORK/swift.txt" | sort
+    ' "$WORK/python-$round.txt" "$WORK/swift-$round.txt" | sort | tee -a "$WORK/ratios.txt"
+done
+if [ "$ROUNDS" -gt 1 ]; then
+    # The median of each ratio over the rounds.
+    sort -k2,3 -k4n "$WORK/ratios.txt" | awk '
+        { key = $2 " " $3; values[key] = values[key] " " $4 + 0; count[key]++ }
+        END {
+            for (key in values) {
+                n = split(substr(values[key], 2), sorted, " ")
+                printf "MEDIAN %s %.1fx over %d rounds (%s)\n", key, sorted[int((n + 1) / 2)], n, substr(values[key], 2)
+            }
+        }
+    ' | sort
+fi
