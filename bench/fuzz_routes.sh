@@ -17,8 +17,11 @@ WORK="$(mktemp -d /tmp/fuzz-routes.XXXXXX)"
 [ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
 ORACLE=tests/differential/werkzeug_oracle.py
 
-swift build -c release --product feisty-fuzz >/dev/null
-FUZZ="$(swift build -c release --show-bin-path)/feisty-fuzz"
+# FUZZ=path skips the SwiftPM build and runs that feisty-fuzz binary instead.
+if [ -z "${FUZZ:-}" ]; then
+    swift build -c release --product feisty-fuzz >/dev/null
+    FUZZ="$(swift build -c release --show-bin-path)/feisty-fuzz"
+fi
 export FUZZ ORACLE WORK
 
 # (a) One oracle run gives the tables (no requests); each job fuzzes them with its own seed.

@@ -12,8 +12,11 @@ WORK="$(mktemp -d /tmp/matcher-bench.XXXXXX)"
 PIN=()
 if command -v taskset >/dev/null; then PIN=(taskset -c 0); fi
 
-swift build -c release --product feisty-bench-matcher >/dev/null
-BIN="$(swift build -c release --show-bin-path)/feisty-bench-matcher"
+# BIN=path skips the SwiftPM build and runs that feisty-bench-matcher binary instead.
+if [ -z "${BIN:-}" ]; then
+    swift build -c release --product feisty-bench-matcher >/dev/null
+    BIN="$(swift build -c release --show-bin-path)/feisty-bench-matcher"
+fi
 
 cat >"$WORK/werkzeug.py" <<'PY'
 import importlib.util, json, random, sys, time, warnings
