@@ -18,7 +18,7 @@ if [ -z "${BIN:-}" ]; then
     BIN="$(swift build -c release --show-bin-path)/feisty-bench-matcher"
 fi
 
-cat >"$WORK/werkzeug.py" <<'PY'
+cat >"$WORK/werkzeug_side.py" <<'PY'
 import importlib.util, json, random, sys, time, warnings
 from pathlib import Path
 from flask import Flask
@@ -95,7 +95,7 @@ for name, app in (("seed", seed_app()), ("rules200", big_app())):
 PY
 # The workloads are seeded: every round writes the same ones.
 for round in $(seq 1 "$ROUNDS"); do
-    "${PIN[@]}" python3 "$WORK/werkzeug.py" "$WORK" "$SECONDS_PER_RUN" | tee "$WORK/python-$round.txt"
+    "${PIN[@]}" python3 "$WORK/werkzeug_side.py" "$WORK" "$SECONDS_PER_RUN" | tee "$WORK/python-$round.txt"
     for name in seed rules200; do
         "${PIN[@]}" "$BIN" "$WORK/$name.json" "$SECONDS_PER_RUN"
     done | tee "$WORK/swift-$round.txt"
