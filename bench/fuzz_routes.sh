@@ -40,12 +40,17 @@ CHUNK=50000
 CHUNKS=$(( (DIFF_CASES + CHUNK - 1) / CHUNK ))
 for chunk in $(seq 1 "$CHUNKS"); do
     flag=""; [ $(( chunk % 4 )) -eq 0 ] && flag="--websocket"
-    echo "$(( FIRST_SEED + chunk )) $flag"
+    # No trailing blank: `xargs -L` would join the next line to this one.
+    echo "$(( FIRST_SEED + chunk ))${flag:+ $flag}"
 done | xargs -P "$JOBS" -L 1 sh -c '
     out="$WORK/oracle-$0.json"
-    python3 "$ORACLE" --seed "$0" --rulesets 100 --requests 500 $1 >"$out"
-    timeout 600 "$FUZZ" diff "$out" | sed "s/^RESULT diff /RESULT diff seed $0 $1 /" || echo "FAIL diff seed $0 $1 exit $?"
-    rm -f "$out"' | tee "$WORK/diff.txt"
+    if ! python3 "$ORACLE" --seed "$0" --rulesets 100 --requests 500 $1 >"$out"; then
+        echo "FAIL oracle seed $0 $1"
+        exit 0
+    fi
+    timeout 600 "$FUZZ" diff "$out" >"$out.txt" || echo "FAIL diff seed $0 $1 exit $?"
+    sed "s/^RESULT diff /RESULT diff seed $0 $1 /" "$out.txt"
+    rm -f "$out" "$out.txt"' | tee "$WORK/diff.txt"
 
 awk '
     $1 == "RESULT" && $2 == "invariants" { cases += $8; failures += $10 }
