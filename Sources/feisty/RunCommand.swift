@@ -45,6 +45,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Admin API") var adminOptions: AdminOptions
 
+    @OptionGroup(title: "Privileges") var privileges: PrivilegeOptions
+
     @Option(help: "The WSGI server for module:name and factory apps (werkzeug, gunicorn, waitress).")
     var server: AppLaunchConfiguration.Server?
 
