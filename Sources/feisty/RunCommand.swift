@@ -97,11 +97,13 @@ struct RunCommand: AsyncParsableCommand {
             try checkConfiguration()
             return
         }
+        // Read (and removed from the environment the app inherits) before anything is spawned.
+        let notifier = SystemdNotifier.fromEnvironment()
         do {
             if let upstream {
-                try await guardRunningServer(at: upstream, logger: logger)
+                try await guardRunningServer(at: upstream, logger: logger, notifier: notifier)
             } else {
-                try await launchApp(logger: logger)
+                try await launchApp(logger: logger, notifier: notifier)
             }
         } catch let error as ProxyError {
             FileHandleOutput.error("feisty: \(error)")
@@ -134,7 +136,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// `--upstream`: routes come from extracting APP; the public address defaults to what its `app.run` asks for.
-    private func guardRunningServer(at upstream: String, logger: Logger) async throws {
+    private func guardRunningServer(at upstream: String, logger: Logger, notifier: SystemdNotifier?) async throws {
         let table = try await app.routeTable()
         var configuration = try proxy.configuration(listen: listen)
         if listen == nil {
@@ -149,12 +151,13 @@ struct RunCommand: AsyncParsableCommand {
             admin: try adminOptions.configuration(),
             app: app.app,
             metrics: makeMetrics(),
-            logger: logger
+            logger: logger,
+            notifier: notifier
         )
     }
 
     /// Launch mode: feisty starts the app itself and serves the address the app asks for (or `--listen`).
-    private func launchApp(logger: Logger) async throws {
+    private func launchApp(logger: Logger, notifier: SystemdNotifier?) async throws {
         var configuration = try proxy.configuration(listen: listen)
         let policy = try resilience.policy()
         // Without --app-concurrency, what the server can serve at once: its threads in every instance.
@@ -196,7 +199,9 @@ struct RunCommand: AsyncParsableCommand {
             configuration: try config.map {
                 try RunConfigFile.reloader(path: $0, clientGuard: guardService?.clientGuard, logger: logger)
             },
-            logger: logger
+            reloadHooks: notifier?.reloadHooks ?? .none,
+            logger: logger,
+            notifier: notifier
         )
     }
 

@@ -16,6 +16,7 @@ extension ProxyServer {
     ///   - app: The app's name as given, for `/status`.
     ///   - metrics: Counts the traffic for `/metrics` and `/status` (`nil`: nothing is counted).
     ///   - logger: Access log and lifecycle messages.
+    ///   - notifier: systemd's notification socket (`READY=1` once the proxy listens), if any.
     /// - Throws: `RouteError` when the table cannot be compiled, `ProxyError` when the address cannot be bound,
     ///   `AdminError` when the admin address asked for cannot be bound.
     public static func serve(
@@ -26,7 +27,8 @@ extension ProxyServer {
         admin: AdminConfiguration? = nil,
         app: String = "app",
         metrics: FeistyMetrics? = nil,
-        logger: Logger
+        logger: Logger,
+        notifier: SystemdNotifier? = nil
     ) async throws {
         let matcher = try RouteMatcher(table: table)
         // Before the proxy exists: a taken --admin address is one error. Nothing throws between this and the group.
@@ -59,7 +61,9 @@ extension ProxyServer {
             if let address = try? await server.listeningAddress() { listener.listening(at: address.displayForm) }
         }
         defer { listening.cancel() }
-        let services: [any Service] = (adminServer.map { [$0] } ?? []) + (guardService.map { [$0] } ?? []) + [server]
+        let services: [any Service] =
+            (adminServer.map { [$0] } ?? []) + SystemdWatchdogService.services(for: notifier)
+            + (guardService.map { [$0] } ?? []) + [server]
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
@@ -74,6 +78,16 @@ extension ProxyServer {
             }
         }
         defer { hangups.cancel() }
+        let announcement = Task {
+            guard let notifier, let address = try? await server.listeningAddress() else { return }
+            let app = upstream.ipAddress == nil ? "the app" : "the app at \(upstream.displayForm)"
+            notifier.served(app: app, address: address.displayForm)
+            for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                notifier.stopping()
+                break
+            }
+        }
+        defer { announcement.cancel() }
         try await group.run()
     }
 

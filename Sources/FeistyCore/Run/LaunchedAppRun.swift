@@ -30,6 +30,7 @@ public enum LaunchedAppRun {
     ///   - configuration: The `--config` file to read again on SIGHUP before the deploy (`nil`: none).
     ///   - reloadHooks: Calls around each reload (systemd's notifications).
     ///   - logger: feisty's log.
+    ///   - notifier: systemd's notification socket, when feisty runs as a `Type=notify` service.
     /// - Throws: `SupervisorError` when the app cannot be served, `ProxyError` when the public address cannot be
     ///   bound, `AdminError` when the admin address asked for cannot be bound.
     public static func serve(
@@ -42,7 +43,8 @@ public enum LaunchedAppRun {
         admin: AdminConfiguration? = nil,
         configuration: ConfigReloader? = nil,
         reloadHooks: ReloadCoordinator.Hooks = .none,
-        logger: Logger
+        logger: Logger,
+        notifier: SystemdNotifier? = nil
     ) async throws {
         // First: a taken --admin address is one error, before any server or app exists.
         let adminListener = try await admin?.bind(logger: logger)
@@ -76,13 +78,16 @@ public enum LaunchedAppRun {
             let server = makeServer(listen)
             front = server
             beforeFirstLaunch = { listener.listening(at: try await server.listeningAddress().displayForm) }
-            onFirstReady = { _ in announce(launch.app, at: listen.description, logger: logger) }
+            onFirstReady = { _ in
+                announce(launch.app, at: listen.description, logger: logger, notifier: notifier)
+            }
         } else {
             let (instances, continuation) = AsyncStream.makeStream(of: AppInstance.self)
             front = DeferredProxyService(
                 firstInstance: instances,
                 app: launch.app,
                 logger: logger,
+                notifier: notifier,
                 onListening: { listener.listening(at: $0.displayForm) }
             ) { instance in
                 makeServer(instance.requestedAddress ?? fallbackAddress)
@@ -101,7 +106,8 @@ public enum LaunchedAppRun {
             events: events,
             logger: logger,
             beforeFirstLaunch: beforeFirstLaunch,
-            onFirstReady: onFirstReady
+            onFirstReady: onFirstReady,
+            notifier: notifier
         )
         let reloads = ReloadCoordinator(
             configuration: configuration,
@@ -124,9 +130,11 @@ public enum LaunchedAppRun {
         let adminServer = adminListener.flatMap { listener in
             admin?.showing(metrics).makeServer(listener: listener, sources: sources, control: control)
         }
-        // The admin listener stops last: it answers while the rest drains.
+        // The admin listener stops last: it answers while the rest drains; the watchdog goes on until the guard is
+        // done.
         let services: [any Service] =
-            (adminServer.map { [$0] } ?? []) + (guardService.map { [$0] } ?? []) + [supervisor, reloads, front]
+            (adminServer.map { [$0] } ?? []) + SystemdWatchdogService.services(for: notifier)
+            + (guardService.map { [$0] } ?? []) + [supervisor, reloads, front]
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
@@ -139,6 +147,7 @@ public enum LaunchedAppRun {
             var received = 0
             for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
                 received += 1
+                if received == 1 { notifier?.stopping() }
                 guard received >= 2 else { continue }
                 logger.warning("second stop signal: cutting in-flight requests and killing the app")
                 supervisor.killAll()
@@ -149,9 +158,10 @@ public enum LaunchedAppRun {
         try await group.run()
     }
 
-    /// The one line a user needs: where the service is, once it serves.
-    static func announce(_ app: String, at address: String, logger: Logger) {
+    /// The one line a user needs: where the service is, once it serves (systemd hears `READY=1` then).
+    static func announce(_ app: String, at address: String, logger: Logger, notifier: SystemdNotifier?) {
         logger.notice("serving \(app) on http://\(address)/")
+        notifier?.served(app: app, address: address)
     }
 }
 
@@ -161,6 +171,7 @@ final class DeferredProxyService: Service, Sendable {
     private let firstInstance: AsyncStream<AppInstance>
     private let app: String
     private let logger: Logger
+    private let notifier: SystemdNotifier?
     private let makeServer: @Sendable (AppInstance) -> ProxyServer
     private let onListening: @Sendable (SocketAddress) -> Void
 
@@ -168,12 +179,14 @@ final class DeferredProxyService: Service, Sendable {
         firstInstance: AsyncStream<AppInstance>,
         app: String,
         logger: Logger,
+        notifier: SystemdNotifier?,
         onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
         makeServer: @escaping @Sendable (AppInstance) -> ProxyServer
     ) {
         self.firstInstance = firstInstance
         self.app = app
         self.logger = logger
+        self.notifier = notifier
         self.makeServer = makeServer
         self.onListening = onListening
     }
@@ -182,10 +195,10 @@ final class DeferredProxyService: Service, Sendable {
         guard let instance = await firstInstance.cancelOnGracefulShutdown().first(where: { _ in true }) else { return }
         let server = makeServer(instance)
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { [logger, app, onListening] in
+            group.addTask { [logger, app, notifier, onListening] in
                 if let address = try? await server.listeningAddress() {
                     onListening(address)
-                    LaunchedAppRun.announce(app, at: address.displayForm, logger: logger)
+                    LaunchedAppRun.announce(app, at: address.displayForm, logger: logger, notifier: notifier)
                 }
             }
             try await server.run()

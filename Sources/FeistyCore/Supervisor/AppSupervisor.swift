@@ -76,6 +76,7 @@ public final class AppSupervisor: Service, Sendable {
     private let output: any AppOutputSink
     private let beforeFirstLaunch: @Sendable () async throws -> Void
     private let onFirstReady: @Sendable (AppInstance) -> Void
+    private let notifier: SystemdNotifier?
     private let inputs: AsyncStream<Input>
     private let input: AsyncStream<Input>.Continuation
     private let processGroups = Mutex<Set<Int32>>([])
@@ -92,6 +93,8 @@ public final class AppSupervisor: Service, Sendable {
     ///   - output: Where the app's stdout/stderr lines go; prefixed passthrough to feisty's own streams by default.
     ///   - beforeFirstLaunch: Awaited before the first instance starts (the proxy binds its public address first).
     ///   - onFirstReady: Called once, with the first instance that became ready.
+    ///   - notifier: Told of failures and the serving instances (systemd's `STATUS=`); a reload's `RELOADING=1` is
+    ///     the `ReloadCoordinator`'s.
     public init(
         configuration: AppLaunchConfiguration,
         policy: Policy = Policy(),
@@ -101,7 +104,8 @@ public final class AppSupervisor: Service, Sendable {
         logger: Logger,
         output: any AppOutputSink = StandardStreamsAppOutput(),
         beforeFirstLaunch: @escaping @Sendable () async throws -> Void = {},
-        onFirstReady: @escaping @Sendable (AppInstance) -> Void = { _ in }
+        onFirstReady: @escaping @Sendable (AppInstance) -> Void = { _ in },
+        notifier: SystemdNotifier? = nil
     ) {
         self.configuration = configuration
         self.policy = policy
@@ -112,6 +116,7 @@ public final class AppSupervisor: Service, Sendable {
         self.output = output
         self.beforeFirstLaunch = beforeFirstLaunch
         self.onFirstReady = onFirstReady
+        self.notifier = notifier
         (inputs, input) = AsyncStream.makeStream(of: Input.self)
     }
 
@@ -437,6 +442,7 @@ public final class AppSupervisor: Service, Sendable {
 
     private func record(_ event: LifecycleEvent) {
         events.append(event)
+        notifier?.recorded(event)
         var metadata: Logger.Metadata = ["event": "\(event.kind.rawValue)"]
         if let instance = event.instance { metadata["instance"] = "\(instance)" }
         let text = "\(event.kind.rawValue)\(event.instance.map { " instance \($0)" } ?? ""): \(event.cause)"
@@ -453,6 +459,7 @@ public final class AppSupervisor: Service, Sendable {
         let spareIDs = Self.readyStandbys(run.machine)
         let spares = spareIDs.compactMap { run.tracked[$0]?.upstream }
         run.published = (ids, spareIDs)
+        notifier?.published(instances: instances.count)
         guard let newest = ids.last.flatMap({ run.tracked[$0]?.instance }) else {
             run.lastPublication = routing.publish(instances: instances, spares: spares)
             return
