@@ -112,7 +112,8 @@ public final class ProxyServer: Service, Sendable {
                         try sync.addHandler(quiescing.makeServerChannelHandler(channel: channel))
                     }
                 }
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // TCP_NODELAY at IPPROTO_TCP: `.socketOption(.tcp_nodelay)` meant SOL_SOCKET option 1, SO_DEBUG.
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 // `--response-buffer`: what a slow client's answer may hold in memory before it spills to a file.
                 .childChannelOption(
