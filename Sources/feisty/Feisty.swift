@@ -19,7 +19,20 @@ struct Feisty: AsyncParsableCommand {
     static let logLevelVariable = "FEISTY_LOG_LEVEL"
 
     /// Installs feisty's console log, then parses and runs the command exactly as `AsyncParsableCommand.main()` does.
-    static func main() async {
+    ///
+    /// Not `async` itself: an async `main` parks the main thread in libdispatch's `dispatch_main`, halfway through
+    /// `pthread_exit`, where glibc's `setuid` no longer reaches it, so `feisty run --user` would leave that thread
+    /// root. Here the main thread only waits, as an ordinary thread, for the command to finish.
+    static func main() {
+        let finished = DispatchSemaphore(value: 0)
+        Task.detached {
+            await run()
+            finished.signal()
+        }
+        finished.wait()
+    }
+
+    private static func run() async {
         // Before any command runs: a Logger made earlier would keep swift-log's default handler for good.
         let requested = ProcessInfo.processInfo.environment[logLevelVariable].flatMap { $0.isEmpty ? nil : $0 }
         let level = requested.flatMap(ConsoleLogHandler.level(named:)) ?? .info

@@ -10,6 +10,8 @@ extension RunCommand {
         _ = try guardRun.configuration(policy: guardPolicy)
         _ = try ProxyValueParsing.seconds(startupTimeout)
         if let upstream { _ = try ProxyServer.resolve(upstream) }
+        // A --user or --group the system does not know (whether feisty may use them is decided at start).
+        if let user = privileges.user { _ = try UserAccount.lookUp(user, group: privileges.group) }
     }
 
     /// `--check-config`: exit status 0 and one line when the settings are valid, else the error and status 1.

@@ -123,6 +123,9 @@ struct RunCommand: AsyncParsableCommand {
         } catch let error as AdminError {
             FileHandleOutput.error("feisty: \(error)")
             throw ExitCode.failure
+        } catch let error as PrivilegeError {
+            FileHandleOutput.error("feisty: \(error)")
+            throw ExitCode.failure
         }
     }
 
@@ -137,6 +140,7 @@ struct RunCommand: AsyncParsableCommand {
 
     /// `--upstream`: routes come from extracting APP; the public address defaults to what its `app.run` asks for.
     private func guardRunningServer(at upstream: String, logger: Logger, notifier: SystemdNotifier?) async throws {
+        _ = try privilegePlan(publicAddressKnown: true)
         let table = try await app.routeTable()
         var configuration = try proxy.configuration(listen: listen)
         if listen == nil {
@@ -187,7 +191,14 @@ struct RunCommand: AsyncParsableCommand {
         // Bound before the app starts when the address is known: a taken port is one error and no app started.
         var publicAddress = listenAddress
         if publicAddress == nil { publicAddress = await requestedAddressFromSource(logger: logger) }
+        let plan = try privilegePlan(publicAddressKnown: publicAddress != nil)
+        let account = try plan.account
         let guardService = try await guardService(logger: logger)
+        if let account, guardService != nil {
+            // Opened (created) as root above; written as the account from the drop on.
+            try PrivilegeDrop.handOver(guardRun.state.stateDirectory ?? StateDirectory.defaultPath(), to: account)
+        }
+        let admin = try adminOptions.configuration()
         try await LaunchedAppRun.serve(
             launch: launch,
             policy: policy,
@@ -195,13 +206,35 @@ struct RunCommand: AsyncParsableCommand {
             guardService: guardService,
             metrics: makeMetrics(),
             listen: publicAddress,
-            admin: try adminOptions.configuration(),
+            admin: admin,
             configuration: try config.map {
                 try RunConfigFile.reloader(path: $0, clientGuard: guardService?.clientGuard, logger: logger)
             },
             reloadHooks: notifier?.reloadHooks ?? .none,
             logger: logger,
-            notifier: notifier
+            notifier: notifier,
+            dropPrivileges: {
+                guard let account else { return }
+                // The admin socket (mode 0600) is for feisty's user, which USER is from now on (root still can).
+                if case .unix(let path) = admin?.address { try PrivilegeDrop.handOver(path, to: account) }
+                try PrivilegeDrop.become(account)
+                logger.notice("feisty and the app run as \(account.name) (uid \(account.userID)) from now on")
+            }
+        )
+    }
+
+    /// `--user`, `--group`, `--allow-root-app` against the user feisty runs as.
+    private func privilegePlan(publicAddressKnown: Bool) throws(PrivilegeError) -> PrivilegePlan {
+        try PrivilegePlan.decide(
+            .init(
+                effectiveUserID: geteuid(),
+                user: privileges.user,
+                group: privileges.group,
+                allowRootApp: privileges.allowRootApp,
+                upstream: upstream != nil,
+                nftables: guardRun.banAction == .nftables,
+                publicAddressKnown: publicAddressKnown
+            )
         )
     }
 

@@ -31,6 +31,8 @@ public enum LaunchedAppRun {
     ///   - reloadHooks: Calls around each reload (systemd's notifications).
     ///   - logger: feisty's log.
     ///   - notifier: systemd's notification socket, when feisty runs as a `Type=notify` service.
+    ///   - dropPrivileges: Called once the public address is bound and before the first instance starts: where
+    ///     `--user` gives root up. Whatever else needs root to bind (the admin listener) must be bound before it.
     /// - Throws: `SupervisorError` when the app cannot be served, `ProxyError` when the public address cannot be
     ///   bound, `AdminError` when the admin address asked for cannot be bound.
     public static func serve(
@@ -44,7 +46,8 @@ public enum LaunchedAppRun {
         configuration: ConfigReloader? = nil,
         reloadHooks: ReloadCoordinator.Hooks = .none,
         logger: Logger,
-        notifier: SystemdNotifier? = nil
+        notifier: SystemdNotifier? = nil,
+        dropPrivileges: @escaping @Sendable () throws -> Void = {}
     ) async throws {
         // First: a taken --admin address is one error, before any server or app exists.
         let adminListener = try await admin?.bind(logger: logger)
@@ -77,7 +80,10 @@ public enum LaunchedAppRun {
         if let listen {
             let server = makeServer(listen)
             front = server
-            beforeFirstLaunch = { listener.listening(at: try await server.listeningAddress().displayForm) }
+            beforeFirstLaunch = {
+                listener.listening(at: try await server.listeningAddress().displayForm)
+                try dropPrivileges()
+            }
             onFirstReady = { _ in
                 announce(launch.app, at: listen.description, logger: logger, notifier: notifier)
             }
@@ -92,7 +98,8 @@ public enum LaunchedAppRun {
             ) { instance in
                 makeServer(instance.requestedAddress ?? fallbackAddress)
             }
-            beforeFirstLaunch = {}
+            // Bound only once the app reported its address: `--user` refuses this case (the port may need root).
+            beforeFirstLaunch = { try dropPrivileges() }
             onFirstReady = { instance in
                 continuation.yield(instance)
                 continuation.finish()

@@ -157,11 +157,12 @@ public final class AppSupervisor: Service, Sendable {
     }
 
     private func supervise() async throws {
-        let scratch = try makeScratchDirectory()
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
         try await withThrowingDiscardingTaskGroup { group in
             // SIGHUP is trapped by the ReloadCoordinator, which calls reload() after the configuration's reload.
             try await beforeFirstLaunch()
+            // Made after `beforeFirstLaunch`: feisty may have become another user there (`--user`), who owns it.
+            let scratch = try makeScratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
             group.addTask { [input] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Self.tickInterval)

@@ -1,0 +1,102 @@
+/// Who the app and feisty run as, decided from the flags and feisty's own user before anything starts.
+///
+/// Started as root, feisty never runs the app as root by accident: `--user USER` binds the public port and opens
+/// the state directory as root, then drops to USER (feisty and the app alike); `--allow-root-app` keeps root on
+/// purpose. With `--user` the public address must be known before the app starts (`--listen`, or an `app.run` the
+/// source states plainly), because the port is bound before root is given up; `--ban-action nftables` needs root
+/// for the whole run, so it is refused with `--user` (as a systemd unit, `feisty systemd` grants `CAP_NET_ADMIN`).
+public enum PrivilegePlan: Sendable, Hashable {
+    /// Run as feisty was started (not root).
+    case unchanged
+    /// Root on purpose (`--allow-root-app`).
+    case root
+    /// Bind, then become this user (and group, else the user's primary group).
+    case drop(user: String, group: String?)
+
+    /// The flags and the run, as the decision needs them.
+    public struct Request: Sendable, Hashable {
+        /// feisty's effective user ID.
+        public var effectiveUserID: UInt32
+        /// `--user`.
+        public var user: String?
+        /// `--group`.
+        public var group: String?
+        /// `--allow-root-app`.
+        public var allowRootApp: Bool
+        /// `--upstream` (no app is launched).
+        public var upstream: Bool
+        /// `--ban-action nftables`.
+        public var nftables: Bool
+        /// Whether the public address is known before the app starts.
+        public var publicAddressKnown: Bool
+
+        /// Creates a request.
+        public init(
+            effectiveUserID: UInt32,
+            user: String?,
+            group: String? = nil,
+            allowRootApp: Bool = false,
+            upstream: Bool = false,
+            nftables: Bool = false,
+            publicAddressKnown: Bool = true
+        ) {
+            self.effectiveUserID = effectiveUserID
+            self.user = user
+            self.group = group
+            self.allowRootApp = allowRootApp
+            self.upstream = upstream
+            self.nftables = nftables
+            self.publicAddressKnown = publicAddressKnown
+        }
+    }
+
+    /// Decides, or explains the refusal.
+    public static func decide(_ request: Request) throws(PrivilegeError) -> PrivilegePlan {
+        let isRoot = request.effectiveUserID == 0
+        guard let user = request.user else {
+            if isRoot && !request.upstream && !request.allowRootApp {
+                throw PrivilegeError(
+                    "feisty runs as root and would run the app as root: pass --user USER (feisty binds the port, "
+                        + "then runs the app as USER and drops its own root) or --allow-root-app to run it as root"
+                )
+            }
+            return isRoot && !request.upstream ? .root : .unchanged
+        }
+        guard isRoot else {
+            throw PrivilegeError(
+                "--user \(user) needs feisty started as root (it runs as uid \(request.effectiveUserID)); "
+                    + "start it as root, or leave --user out to run everything as the current user"
+            )
+        }
+        if request.upstream {
+            throw PrivilegeError(
+                "--user runs the app feisty launches as USER; with --upstream there is none: start feisty as the "
+                    + "user itself (systemd: User= with AmbientCapabilities=CAP_NET_BIND_SERVICE for a port below 1024)"
+            )
+        }
+        if request.nftables {
+            throw PrivilegeError(
+                "--ban-action nftables needs root for the whole run and --user \(user) gives root up: leave one "
+                    + "out (as a systemd service, `feisty systemd` grants CAP_NET_ADMIN instead)"
+            )
+        }
+        if !request.publicAddressKnown {
+            throw PrivilegeError(
+                "with --user feisty binds the public port before giving up root, so it must know it before the "
+                    + "app starts: pass --listen HOST:PORT (the app's app.run(...) does not state it plainly)"
+            )
+        }
+        return .drop(user: user, group: request.group)
+    }
+}
+
+extension PrivilegePlan {
+    /// The account to become (`nil`: none), looked up now so a bad `--user` or `--group` fails before anything
+    /// starts.
+    public var account: UserAccount? {
+        get throws(PrivilegeError) {
+            guard case .drop(let user, let group) = self else { return nil }
+            return try UserAccount.lookUp(user, group: group)
+        }
+    }
+}

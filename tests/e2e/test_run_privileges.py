@@ -1,0 +1,186 @@
+"""`feisty run --user`: started as root, feisty binds a privileged port, then it and the app run as the user."""
+import importlib.util
+import os
+import pathlib
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+import requests
+
+from .conftest import RunningFeisty, feisty_binary
+
+APP = '''
+import os
+from flask import Flask
+
+app = Flask(__name__)
+
+@app.route("/")
+def index():
+    return "hello"
+
+@app.route("/ids")
+def ids():
+    return f"{os.getuid()} {os.getgid()} {os.environ.get('HOME')} {os.getpid()}"
+
+@app.route("/crash", methods=["POST"])
+def crash():
+    os._exit(3)
+'''
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (feisty starts as root and drops to --user)")
+
+
+def free_privileged_port(below: int = 1001) -> int:
+    for port in range(below - 1, 900, -1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    pytest.fail("no free port between 901 and 1000")
+
+
+@pytest.fixture
+def app_for_nobody():
+    """The app and Flask where `nobody` can read them (pytest's tmp_path is root's alone), run by the system's
+    python3 (root's pyenv is in /root)."""
+    shared = pathlib.Path(tempfile.mkdtemp(prefix="feisty-privileges-"))
+    packages = shared / "packages"
+    packages.mkdir(parents=True)
+    for name in ("flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "blinker"):
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue
+        origin = pathlib.Path(spec.origin)
+        if origin.name == "__init__.py":
+            shutil.copytree(origin.parent, packages / name)
+        else:
+            shutil.copy(origin, packages / origin.name)
+        # Their metadata too: the launcher asks importlib.metadata for versions.
+        site = origin.parent.parent if origin.name == "__init__.py" else origin.parent
+        for metadata in site.glob("*.dist-info"):
+            if metadata.name.lower().startswith(name + "-"):
+                shutil.copytree(metadata, packages / metadata.name)
+    (shared / "ids.py").write_text(APP)
+    for path in [*shared.rglob("*"), shared]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None or subprocess.run([python, "-c", "import sys; assert sys.version_info >= (3, 9)"]).returncode:
+        pytest.skip("no system python3 (3.9+) readable by nobody in /usr/bin")
+    yield shared, python
+    shutil.rmtree(shared, ignore_errors=True)
+
+
+def proc_status(pid: int, field: str, task=None):
+    path = f"/proc/{pid}/task/{task}/status" if task else f"/proc/{pid}/status"
+    for line in pathlib.Path(path).read_text().splitlines():
+        if line.startswith(field + ":"):
+            return [int(value, 16) if field.startswith("Cap") else int(value) for value in line.split()[1:]]
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def all_threads(pid: int, field: str):
+    """`field` of every thread of `pid` (glibc's setuid must have reached each one)."""
+    return {task.name: proc_status(pid, field, task=task.name) for task in pathlib.Path(f"/proc/{pid}/task").iterdir()}
+
+
+def test_the_app_and_feisty_run_as_the_user_after_binding_privileged_ports(app_for_nobody):
+    shared, python = app_for_nobody
+    nobody = pwd.getpwnam("nobody")
+    port = free_privileged_port()
+    admin_port = free_privileged_port(below=port)
+    state = shared / "state"
+    feisty = RunningFeisty(
+        ["--user", "nobody", "--python", python, "--listen", f"127.0.0.1:{port}", "--state-dir", str(state),
+         "--admin", f"127.0.0.1:{admin_port}", str(shared / "ids.py")],
+        port,
+        cwd=shared,
+        env={"PYTHONPATH": str(shared / "packages")},
+    )
+    try:
+        feisty.wait_ready("/", timeout=30)
+        uid, gid, home, app_pid = requests.get(feisty.base + "/ids", timeout=5).text.split(" ")
+        assert (int(uid), int(gid)) == (nobody.pw_uid, nobody.pw_gid), feisty.output
+        assert home == nobody.pw_dir
+        # What the kernel says of the app's process, not only what it reports.
+        assert proc_status(int(app_pid), "Uid") == [nobody.pw_uid] * 4
+        # feisty itself gave root up, every thread: real, effective, saved and filesystem IDs alike.
+        assert set(map(tuple, all_threads(feisty.proc.pid, "Uid").values())) == {(nobody.pw_uid,) * 4}
+        assert set(map(tuple, all_threads(feisty.proc.pid, "Gid").values())) == {(nobody.pw_gid,) * 4}
+        groups = proc_status(feisty.proc.pid, "Groups")
+        assert 0 not in groups and set(groups) <= {nobody.pw_gid, *os.getgrouplist("nobody", nobody.pw_gid)}
+        assert proc_status(feisty.proc.pid, "CapEff") == [0]
+        assert "feisty and the app run as nobody" in feisty.output
+        # The admin listener was bound below 1024 before the drop, and answers after it.
+        assert requests.get(f"http://127.0.0.1:{admin_port}/healthz", timeout=5).status_code == 200
+        # The state directory, made by root, is the user's now (bans are still written).
+        assert state.stat().st_uid == nobody.pw_uid
+        assert all(path.stat().st_uid == nobody.pw_uid for path in state.iterdir())
+
+        # A crash after the drop: feisty (no longer root) starts a replacement, again as nobody.
+        assert requests.post(feisty.base + "/crash", timeout=10).status_code == 502
+        deadline = time.monotonic() + 30
+        replacement = None
+        while time.monotonic() < deadline:
+            try:
+                answer = requests.get(feisty.base + "/ids", timeout=2)
+                if answer.status_code == 200 and answer.text.split(" ")[3] != app_pid:
+                    replacement = answer.text.split(" ")
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        assert replacement is not None, feisty.output
+        assert int(replacement[0]) == nobody.pw_uid
+        assert proc_status(int(replacement[3]), "Uid") == [nobody.pw_uid] * 4
+        assert "event=crash instance=1" in feisty.output
+    finally:
+        code = feisty.stop()
+    assert code == 0, feisty.output
+
+
+def run_refused(*args, cwd):
+    # A state directory of the test's own: a refusal that came too late would chown it, never /var/lib/feisty.
+    completed = subprocess.run([feisty_binary(), "run", *args, "--state-dir", str(cwd / "state"), "--admin", "off"],
+                               capture_output=True, text=True, timeout=60, cwd=cwd, stdin=subprocess.DEVNULL)
+    assert completed.returncode in (1, 64), completed  # 64: a flag error (ArgumentParser)
+    return completed.stderr
+
+
+def test_root_without_user_is_refused_naming_both_flags(tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    error = run_refused(str(app), "--listen", f"127.0.0.1:{free_privileged_port()}", cwd=tmp_path)
+    assert "--user USER" in error and "--allow-root-app" in error, error
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--user", "no-such-user-here"], "no such user"),
+        (["--user", "nobody", "--group", "no-such-group-here"], "no such group"),
+        (["--user", "nobody", "--ban-action", "nftables"], "--ban-action nftables"),
+        (["--user", "nobody", "--allow-root-app"], "exclude each other"),
+    ],
+)
+def test_impossible_combinations_are_refused(tmp_path, extra, needle):
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    error = run_refused(str(app), "--listen", "127.0.0.1:5999", *extra, cwd=tmp_path)
+    assert needle in error, error
+
+
+def test_user_needs_a_known_public_address(tmp_path):
+    """The port is bound before root is given up, so it must be known before the app starts."""
+    app = tmp_path / "app.py"
+    app.write_text(APP + '\ndef pick_port():\n    return 5000\n\nif __name__ == "__main__":\n'
+                   '    app.run(port=pick_port())\n')
+    error = run_refused(str(app), "--user", "nobody", cwd=tmp_path)
+    assert "--listen" in error, error
