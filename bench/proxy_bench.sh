@@ -25,6 +25,8 @@ for tool in wrk nginx curl python3; do
 done
 PART=${PART:-all}
 FEISTY_FLAGS=${FEISTY_FLAGS:-}
+# As root, feisty runs the app as root only when told to (--allow-root-app).
+ROOT_APP=$([ "$(id -u)" = 0 ] && echo --allow-root-app || true)
 
 echo "== building feisty (release)"
 # The shipping build: Swift's standard library and Foundation linked statically (FEISTY_STATIC=0: shared
@@ -53,5 +55,6 @@ if [ "$PART" = all ] || [ "$PART" = launch ]; then
     # the CPU per request counted for feisty includes that Python process.
     echo "== feisty run app.py vs python3 app.py (DIRECT=1, UPSTREAM=flask) $FEISTY_FLAGS"
     PROXY_NAME=feisty-run UPSTREAM=flask DIRECT=1 \
-        PROXY_CMD="$FEISTY run $APP --listen 127.0.0.1:{port} --no-access-log $FEISTY_FLAGS" "$HARNESS/proxy_bench.sh"
+        PROXY_CMD="$FEISTY run $APP --listen 127.0.0.1:{port} --no-access-log $ROOT_APP $FEISTY_FLAGS" \
+        "$HARNESS/proxy_bench.sh"
 fi

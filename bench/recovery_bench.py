@@ -175,6 +175,8 @@ class Feisty(Server):
         self.log_path = workdir / f"feisty-{self.port}.log"
         known = run_help(binary)
         extra = ["--health-path", "/health"] if "--health-path" in known else []
+        # As root, a feisty that knows --allow-root-app refuses to run the app as root without it.
+        extra += ["--allow-root-app"] if "--allow-root-app" in known and os.geteuid() == 0 else []
         for flag in flags:
             if flag.startswith("--") and flag not in known:
                 raise Unavailable(f"this feisty has no {flag}")

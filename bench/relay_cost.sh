@@ -9,7 +9,9 @@ seconds=${1:-5}
 conns=${2:-50}
 swift build -c release --product feisty --static-swift-stdlib --scratch-path .build-static 2>&1 | tail -1
 port=18432
-.build-static/release/feisty run ../shared/bench/app/app.py --listen 127.0.0.1:$port --no-access-log \
+# As root, feisty runs the app as root only when told to (--allow-root-app).
+ROOT_APP=$([ "$(id -u)" = 0 ] && echo --allow-root-app || true)
+.build-static/release/feisty run ../shared/bench/app/app.py --listen 127.0.0.1:$port --no-access-log $ROOT_APP \
     ${FEISTY_FLAGS:-} >/tmp/feisty-relay-cost.log 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT

@@ -9,7 +9,10 @@ size_mib=${1:-1024}
 bytes=$((size_mib * 1024 * 1024))
 swift build -c release --product feisty >/dev/null
 port=18431
-.build/release/feisty run examples/rich/app.py --listen 127.0.0.1:$port --no-access-log --max-body 0 ${FEISTY_FLAGS:-} \
+# As root, feisty runs the app as root only when told to (--allow-root-app).
+ROOT_APP=$([ "$(id -u)" = 0 ] && echo --allow-root-app || true)
+.build/release/feisty run examples/rich/app.py --listen 127.0.0.1:$port --no-access-log --max-body 0 $ROOT_APP \
+    ${FEISTY_FLAGS:-} \
     >/tmp/feisty-stream.log 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT

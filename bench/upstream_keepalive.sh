@@ -11,6 +11,8 @@ command -v wrk >/dev/null || { echo "needs wrk (apt-get install -y wrk)" >&2; ex
 swift build -c release --product feisty >/dev/null
 bin=$PWD/.build/release/feisty
 port=18321
+# As root, feisty runs the app as root only when told to (--allow-root-app).
+ROOT_APP=$([ "$(id -u)" = 0 ] && echo --allow-root-app || true)
 tree_cpu() { # utime+stime ticks of PID and its descendants
     local total=0 p
     for p in $(pstree -pT "$1" 2>/dev/null | grep -o '([0-9]*)' | tr -d '()'); do
@@ -20,7 +22,7 @@ tree_cpu() { # utime+stime ticks of PID and its descendants
 }
 measure() { # measure LABEL EXTRA_FLAGS...
     local label=$1; shift
-    "$bin" run "$APP" --listen 127.0.0.1:$port --no-access-log "$@" >/tmp/feisty-keepalive.log 2>&1 &
+    "$bin" run "$APP" --listen 127.0.0.1:$port --no-access-log $ROOT_APP "$@" >/tmp/feisty-keepalive.log 2>&1 &
     local pid=$!
     for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port$PB_PATH" && break; sleep 0.1; done
     wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port$PB_PATH" >/dev/null
