@@ -152,7 +152,7 @@ public struct SystemdUnit: Sendable, Hashable {
         return """
             # Written by `feisty systemd`. Install as /etc/systemd/system/NAME.service, then
             # `systemctl daemon-reload && systemctl enable --now NAME`;
-            # `systemctl reload NAME` deploys the code on disk.
+            # `systemctl reload NAME` reads --config again and deploys the code on disk.
             [Unit]
             Description=feisty: \(Self.escaped(app))
             Wants=network-online.target
