@@ -2,6 +2,7 @@
 import os
 import signal
 import socket
+import subprocess
 import time
 import uuid
 
@@ -110,3 +111,24 @@ def test_no_notify_socket_means_no_watchdog_needed(start_feisty, tmp_path):
     assert notify.next(timeout=1.0) is None  # no WATCHDOG=1 for someone else's watchdog
     os.kill(feisty.proc.pid, signal.SIGTERM)
     assert "STOPPING" in notify.wait_for("STOPPING", skip=("WATCHDOG",), timeout=10)
+
+
+def test_the_admin_reload_is_announced_like_sighup(start_feisty, tmp_path):
+    """The admin's reload goes through the same ReloadCoordinator as SIGHUP: systemd hears RELOADING=1, READY=1."""
+    app = tmp_path / "notified.py"
+    app.write_text(APP)
+    path = str(tmp_path / "notify.sock")
+    notify = NotifySocket(path)
+    admin = str(tmp_path / "admin.sock")
+    feisty = start_feisty(str(app), "--admin", f"unix:{admin}", env={"NOTIFY_SOCKET": path})
+    assert "READY" in notify.wait_for("READY", skip=())
+    done = subprocess.run(["curl", "-s", "-m", "10", "--unix-socket", admin, "-X", "POST",
+                           "http://feisty/control/reload"], capture_output=True, text=True, timeout=20)
+    assert '"ok"' in done.stdout, done
+    reloading = notify.wait_for("RELOADING", skip=())
+    assert reloading["STATUS"] == "reloading the configuration, deploying the code on disk"
+    assert "READY" in notify.wait_for("READY", skip=())
+    # The deploy itself goes on after READY=1; its swap shows as STATUS= lines, and the app keeps answering.
+    assert requests.get(feisty.base + "/", timeout=5).text == "hello"
+    os.kill(feisty.proc.pid, signal.SIGTERM)
+    assert "STOPPING" in notify.wait_for("STOPPING", timeout=10)
