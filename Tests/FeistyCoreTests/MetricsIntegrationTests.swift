@@ -52,7 +52,8 @@ import Testing
             },
             metrics: metrics
         ) { bed, _ in
-            async let first = curl("\(bed.base)/slow/1")
+            // Three seconds: the suite runs in parallel on few cores, and the polls below must see it in flight.
+            async let first = curl("\(bed.base)/slow/3")
             _ = try await status(of: metrics) { $0.inFlight == 1 }
             async let second = curl("\(bed.base)/slow/0")
             let waiting = try await status(of: metrics) { $0.queueDepth == 1 }
