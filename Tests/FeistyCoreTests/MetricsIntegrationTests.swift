@@ -56,7 +56,8 @@ import Testing
             async let first = curl("\(bed.base)/slow/3")
             _ = try await status(of: metrics) { $0.inFlight == 1 }
             async let second = curl("\(bed.base)/slow/0")
-            let waiting = try await status(of: metrics) { $0.queueDepth == 1 }
+            // Queue depth is read from the admission queue, in flight from the loops' tallies: wait for both.
+            let waiting = try await status(of: metrics) { $0.queueDepth == 1 && $0.inFlight == 2 }
             #expect(waiting.queueDepth == 1)
             #expect(waiting.inFlight == 2)  // the waiting head counts as in flight
             #expect(await metrics.prometheusText().contains("feisty_queue_depth 1"))
