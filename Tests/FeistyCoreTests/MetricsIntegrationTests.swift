@@ -52,15 +52,22 @@ import Testing
             },
             metrics: metrics
         ) { bed, _ in
-            // Three seconds: the suite runs in parallel on few cores, and the polls below must see it in flight.
-            async let first = curl("\(bed.base)/slow/3")
+            // Six seconds: the suite runs in parallel on few cores, and the polls below must see it in flight.
+            async let first = curl("\(bed.base)/slow/6")
             _ = try await status(of: metrics) { $0.inFlight == 1 }
             async let second = curl("\(bed.base)/slow/0")
             // Queue depth is read from the admission queue, in flight from the loops' tallies: wait for both.
             let waiting = try await status(of: metrics) { $0.queueDepth == 1 && $0.inFlight == 2 }
             #expect(waiting.queueDepth == 1)
             #expect(waiting.inFlight == 2)  // the waiting head counts as in flight
-            #expect(await metrics.prometheusText().contains("feisty_queue_depth 1"))
+            // Scraped while the second request still waits (rendered from the same sources a moment later).
+            var scraped = await metrics.prometheusText()
+            let deadline = ContinuousClock.now + .seconds(3)
+            while !scraped.contains("feisty_queue_depth 1"), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                scraped = await metrics.prometheusText()
+            }
+            #expect(scraped.contains("feisty_queue_depth 1"))
             #expect(try await first == "slow")
             #expect(try await second == "slow")
             _ = try await status(of: metrics) { $0.requests == 2 }
