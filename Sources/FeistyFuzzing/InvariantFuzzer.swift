@@ -40,7 +40,7 @@ public enum InvariantFuzzer {
             let start = clock.now
             let problem = RouteInvariants.violation(matcher, request)
             let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.timeInterval
             if seconds > report.slowest.seconds {
                 report.slowest = (seconds, "table \(number % prepared.count) \(request)")
             }

@@ -175,7 +175,7 @@ struct BanBenchmark {
     }
 
     static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration.timeInterval
     }
 
     static func lookup(count: Int, lookups: Int) {

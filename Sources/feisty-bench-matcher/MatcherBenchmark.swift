@@ -71,7 +71,7 @@ struct MatcherBenchmark {
             passes += 1
             elapsed = clock.now - start
         }
-        let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let total = elapsed.timeInterval
         return Double(passes * count) / total
     }
 }

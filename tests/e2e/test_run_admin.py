@@ -228,6 +228,25 @@ def test_reload_swaps_every_instance(start_feisty, tmp_path):
 
 # ---- the listener itself --------------------------------------------------------------------------------------------
 
+def test_a_hang_shows_its_detection_and_recovery(start_feisty):
+    """A hung request: /status's hang event says how long it was silent, /metrics times detection and recovery."""
+    feisty, base = tcp_admin(start_feisty, "--hang-timeout", "2")
+    # The instance hangs in this request; feisty answers 504 once it declares the instance hung.
+    assert requests.get(f"http://127.0.0.1:{feisty.port}/hang", timeout=30).status_code == 504
+
+    def recovered():
+        text = requests.get(base + "/metrics", timeout=TIMEOUT).text
+        return 'feisty_recovery_seconds_count{cause="hang"} 1' in text and text
+
+    text = wait_until(recovered, timeout=30, what="the hang's recovery in /metrics")
+    assert 'feisty_detection_seconds_count{cause="hang"} 1' in text
+    status = requests.get(base + "/status", timeout=TIMEOUT).json()
+    hang = next(event for event in status["events"] if event["kind"] == "hang")
+    assert hang["detected_after_seconds"] >= 2
+    assert all(event["detected_after_seconds"] is None for event in status["events"] if event["kind"] != "hang")
+    assert ready_instances(status)
+
+
 def test_an_explicit_admin_address_that_is_taken_is_an_error(start_feisty):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -67,6 +67,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var kind: String
         @Nullable public var instance: Int?
         public var cause: String
+        /// How long the fault lasted before feisty acted (a hang's silence, the time above `--max-rss`).
+        @Nullable public var detectedAfterSeconds: Double?
     }
 
     /// The guard's state.

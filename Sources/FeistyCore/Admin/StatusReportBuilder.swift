@@ -29,7 +29,13 @@ struct StatusReportBuilder {
             traffic: traffic.map(StatusReport.Traffic.init),
             instances: pool.map { instances($0, now: now) } ?? [],
             events: (sources.events?.recent ?? []).suffix(100).map {
-                .init(at: $0.at, kind: $0.kind.rawValue, instance: $0.instance, cause: $0.cause)
+                .init(
+                    at: $0.at,
+                    kind: $0.kind.rawValue,
+                    instance: $0.instance,
+                    cause: $0.cause,
+                    detectedAfterSeconds: $0.detectedAfter?.timeInterval
+                )
             },
             guard: guardReport,
             routes: Self.routes(sources.routeTable(), traffic: traffic)

@@ -41,7 +41,7 @@ public final class GuardService: Service, Sendable {
         self.clientGuard = ClientGuard(configuration: configuration, bans: BanList(snapshot.bans), lists: lists)
         self.nftables = configuration.nftables && !configuration.dryRun ? NftablesBanAction() : nil
         // Strikes survive a restart too: the ones still in the window (and not spent on a ban) count again.
-        let findTime = Self.seconds(configuration.strikes.policy.findTime)
+        let findTime = configuration.strikes.policy.findTime.timeInterval
         let strikes = try store.strikesInForce(since: Date().addingTimeInterval(-findTime))
         clientGuard.restore(strikes)
         let mode = configuration.dryRun ? " (dry run: nothing is refused)" : ""
@@ -154,7 +154,7 @@ public final class GuardService: Service, Sendable {
             let (record, generation) = try await NIOThreadPool.singleton.runIfActive {
                 () throws -> (BanRecord, Int64?) in
                 let count = try store.repeatCount(key: key) + 1
-                let until = policy.banLength(count: count).map { date.addingTimeInterval(Self.seconds($0)) }
+                let until = policy.banLength(count: count).map { date.addingTimeInterval($0.timeInterval) }
                 let ban = Ban(
                     key: key,
                     since: date,
@@ -243,7 +243,7 @@ public final class GuardService: Service, Sendable {
 
     private func housekeeping() async {
         let store = self.store
-        let findTime = Self.seconds(clientGuard.configuration.strikes.policy.findTime)
+        let findTime = clientGuard.configuration.strikes.policy.findTime.timeInterval
         _ = try? await NIOThreadPool.singleton.runIfActive {
             let now = Date()
             try store.pruneExpired(before: now)
@@ -260,11 +260,6 @@ public final class GuardService: Service, Sendable {
         } catch {
             logger.warning("could not record \(strikes.count) strikes: \(error)")
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
 

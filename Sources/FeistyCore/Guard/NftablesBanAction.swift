@@ -83,8 +83,7 @@ public actor NftablesBanAction {
             try await remove(key)
             return
         }
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-        try await add([(key, now.addingTimeInterval(seconds))], now: now)
+        try await add([(key, now.addingTimeInterval(duration.timeInterval))], now: now)
     }
 
     /// Removes `key` from its set; nothing happens when it is not there.
