@@ -7,16 +7,6 @@ import Foundation
 /// Requests reaching a rule whose custom converters run their own Python (`RouteMatcher.matchNatively`) are
 /// judged by the app's interpreter (`PythonMatchServer`), started on the first such line and kept to the end.
 public struct BatchMatch {
-    /// One input line, for the general decoder.
-    struct Request: Decodable {
-        var id: JSONValue?
-        var method: String
-        var path: String
-        var host: String?
-        /// Whether the request is a WebSocket handshake.
-        var websocket: Bool?
-    }
-
     let matcher: RouteMatcher
     let defaultHost: String
     /// `--websocket`: the kind of the lines that do not say.
@@ -81,26 +71,22 @@ public struct BatchMatch {
                 deferringPython: deferringPython
             )
         }
-        return judge(
-            id: request.id ?? .null,
-            method: request.method,
-            target: request.path,
-            host: request.host ?? defaultHost,
-            websocket: request.websocket ?? defaultWebSocket,
-            into: &out,
-            deferringPython: deferringPython
-        )
+        return judge(request, into: &out, deferringPython: deferringPython)
     }
 
     private func answerDecoding(line: String, into out: inout [UInt8], deferringPython: Bool) -> PythonRequest? {
-        let request: Request
+        let request: BatchRequestLine
         do {
-            request = try JSONDecoder().decode(Request.self, from: Data(line.utf8))
+            request = try JSONDecoder().decode(BatchRequestLine.self, from: Data(line.utf8))
         } catch {
             out.append(contentsOf: Self.malformedLine)
             return nil
         }
-        return judge(
+        return judge(request, into: &out, deferringPython: deferringPython)
+    }
+
+    private func judge(_ request: BatchRequestLine, into out: inout [UInt8], deferringPython: Bool) -> PythonRequest? {
+        judge(
             id: request.id ?? .null,
             method: request.method,
             target: request.path,

@@ -4,11 +4,13 @@
 /// with values of the expected types: `id` an int of at most 18 digits, a string, `true`/`false` or `null`;
 /// strings without `\u` escapes. Anything else (`nil`) goes to `JSONDecoder`, whose answer defines the
 /// output, so both paths print the same bytes for every line they both accept (BatchMatchTests compares them).
-struct BatchRequestLine {
+/// The general decoder reads the same type (`Decodable`).
+struct BatchRequestLine: Decodable {
     var id: JSONValue?
     var method: String
     var path: String
     var host: String?
+    /// Whether the request is a WebSocket handshake.
     var websocket: Bool?
 
     /// The request in `line`, or `nil` when the line needs the general decoder.

@@ -37,7 +37,11 @@ public final class GuardService: Service, Sendable {
         self.logger = logger
         self.knownGeneration = Mutex(snapshot.generation)
         // Even empty lists get a resolver (an atomic load per connection while they are empty): a reload may fill them.
-        let lists = ClientListsResolver(lists: configuration.lists, dnsRefresh: configuration.dnsRefresh, logger: logger)
+        let lists = ClientListsResolver(
+            lists: configuration.lists,
+            dnsRefresh: configuration.dnsRefresh,
+            logger: logger
+        )
         self.clientGuard = ClientGuard(configuration: configuration, bans: BanList(snapshot.bans), lists: lists)
         self.nftables = configuration.nftables && !configuration.dryRun ? NftablesBanAction() : nil
         // Strikes survive a restart too: the ones still in the window (and not spent on a ban) count again.

@@ -56,42 +56,30 @@ public final class BanStore: Sendable {
 
     /// The bans in force at `now` with their keys' repeat counts, sorted by key: what `feisty bans list` shows.
     public func records(at now: Date) throws(StoreError) -> [BanRecord] {
-        try perform {
-            try pool.read { db in
-                let rows = try Row.fetchCursor(
-                    db,
-                    sql: """
-                        SELECT b.key, b.since, b.until, b.reason, b.evidence, b.source, coalesce(r.count, 0)
-                        FROM bans b LEFT JOIN repeat_counts r ON r.key = b.key
-                        WHERE b.until IS NULL OR b.until > ?
-                        """,
-                    arguments: [now.timeIntervalSince1970]
-                )
-                var records: [BanRecord] = []
-                while let row = try rows.next() {
-                    guard let ban = Self.ban(from: row) else { continue }
-                    records.append(BanRecord(ban: ban, repeatCount: row[6]))
-                }
-                return records.sorted { $0.ban.key < $1.ban.key }
-            }
-        }
+        try recordsInForce(at: now, limit: nil).sorted { $0.ban.key < $1.ban.key }
     }
 
     /// The `limit` most recent bans in force at `now` with their repeat counts, newest first (the admin API's
     /// `/status`: SQLite keeps only the newest while it scans, however many bans there are).
     public func recentRecords(at now: Date, limit: Int) throws(StoreError) -> [BanRecord] {
+        try recordsInForce(at: now, limit: limit)
+    }
+
+    /// The bans in force at `now` with their repeat counts; with a `limit`, only that many of the newest, newest first.
+    private func recordsInForce(at now: Date, limit: Int?) throws(StoreError) -> [BanRecord] {
         try perform {
             try pool.read { db in
-                let rows = try Row.fetchCursor(
-                    db,
-                    sql: """
-                        SELECT b.key, b.since, b.until, b.reason, b.evidence, b.source, coalesce(r.count, 0)
-                        FROM bans b LEFT JOIN repeat_counts r ON r.key = b.key
-                        WHERE b.until IS NULL OR b.until > ?
-                        ORDER BY b.since DESC LIMIT ?
-                        """,
-                    arguments: [now.timeIntervalSince1970, limit]
-                )
+                var sql = """
+                    SELECT b.key, b.since, b.until, b.reason, b.evidence, b.source, coalesce(r.count, 0)
+                    FROM bans b LEFT JOIN repeat_counts r ON r.key = b.key
+                    WHERE b.until IS NULL OR b.until > ?
+                    """
+                var arguments: StatementArguments = [now.timeIntervalSince1970]
+                if let limit {
+                    sql += " ORDER BY b.since DESC LIMIT ?"
+                    arguments += [limit]
+                }
+                let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
                 var records: [BanRecord] = []
                 while let row = try rows.next() {
                     guard let ban = Self.ban(from: row) else { continue }
