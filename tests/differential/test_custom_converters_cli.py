@@ -138,14 +138,6 @@ WEBSOCKET_REQUESTS = [("GET", "/ws/ff"), ("GET", "/hex/ff"), ("GET", "/ws/zz")]
 
 
 @pytest.fixture(scope="module")
-def feisty() -> str:
-    path = os.environ.get("FEISTY_BIN") or str(REPO / ".build" / "debug" / "feisty")
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"feisty binary not found at {path}: run `swift build` first")
-    return path
-
-
-@pytest.fixture(scope="module")
 def app_under_test(tmp_path_factory):
     import importlib.util
 

@@ -12,7 +12,6 @@ Each case is judged by Werkzeug as the dev server would receive it (werkzeug_ora
 ``feisty match --batch --json``; every case must agree.
 """
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -99,14 +98,6 @@ HOSTS = ["localhost", "a..b", ".a", "a.", "..", ".", "a" * 63, "a" * 64, "x" * 6
          "a." + "b" * 63, "a..b:5000", "a..b:80", "[::1]", "[::1]:5000", "bad_host", "a..b:x", "-a.b", "A..B", "a.b..",
          "a.b.", ".example.com", "a..b.example.com", "a..b:", "a_b..c", "..:5000", "a" * 64 + ":80",
          "a" * 64 + ":8080", "api.example.com", "x.api.example.com", "example.com"]
-
-
-@pytest.fixture(scope="module")
-def feisty() -> str:
-    path = os.environ.get("FEISTY_BIN") or str(REPO / ".build" / "debug" / "feisty")
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"feisty binary not found at {path}: run `swift build` first")
-    return path
 
 
 def load(tmp_path_factory, name, source):

@@ -7,7 +7,6 @@ carrying `Connection: Upgrade` and `Upgrade: websocket`.
 """
 import importlib.util
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -56,14 +55,6 @@ REQUESTS = [
     ]
     for websocket in (False, True)
 ]
-
-
-@pytest.fixture(scope="module")
-def feisty() -> str:
-    path = os.environ.get("FEISTY_BIN") or str(REPO / ".build" / "debug" / "feisty")
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"feisty binary not found at {path}: run `swift build` first")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -176,6 +176,19 @@ public struct BatchMatch {
         output.flush()
     }
 
+    /// Writes the app's interpreter's verdict on `request` as one output line.
+    private func answer(_ request: PythonRequest, by server: PythonMatchServer, into output: BatchOutput) async {
+        let answer = try? await server.answer(
+            method: request.method,
+            target: request.target,
+            host: request.host,
+            websocket: request.websocket,
+            ruleIndex: request.ruleIndex
+        )
+        write(answer, for: request, into: &output.buffer)
+        output.endLine()
+    }
+
     /// The loop over the remaining lines; on the first line that needs the app's interpreter it starts the
     /// server and goes on inside `PythonMatchServer.run` (the server lives as long as that call).
     private func answerLines(_ input: LineInput, _ output: BatchOutput, server: PythonMatchServer?) async {
@@ -190,29 +203,13 @@ public struct BatchMatch {
             guard let pending else { return }
             guard let request = pending else { continue }
             if let server {
-                let answer = try? await server.answer(
-                    method: request.method,
-                    target: request.target,
-                    host: request.host,
-                    websocket: request.websocket,
-                    ruleIndex: request.ruleIndex
-                )
-                write(answer, for: request, into: &output.buffer)
-                output.endLine()
+                await answer(request, by: server, into: output)
                 continue
             }
             guard let python else { return }
             do {
                 try await PythonMatchServer.run(python) { started in
-                    let answer = try? await started.answer(
-                        method: request.method,
-                        target: request.target,
-                        host: request.host,
-                        websocket: request.websocket,
-                        ruleIndex: request.ruleIndex
-                    )
-                    write(answer, for: request, into: &output.buffer)
-                    output.endLine()
+                    await answer(request, by: started, into: output)
                     await answerLines(input, output, server: started)
                 }
                 return
