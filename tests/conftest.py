@@ -13,6 +13,16 @@ PROBE = REPO / "Sources" / "FeistyCore" / "Python" / "feisty_probe.py"
 EXAMPLES = REPO / "examples"
 
 
+
+@pytest.fixture(scope="session")
+def feisty() -> str:
+    """Path of the feisty binary (FEISTY_BIN, else the debug build that scripts/test makes)."""
+    path = os.environ.get("FEISTY_BIN") or str(REPO / ".build" / "debug" / "feisty")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"feisty binary not found at {path}: run `swift build` first (scripts/test does)")
+    return path
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now (the OS picks it)."""
     with socket.socket() as s:
