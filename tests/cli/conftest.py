@@ -1,4 +1,4 @@
-"""Fixtures for the command-line tests: the built feisty binary and the repository root."""
+"""Fixtures for the command-line tests: the repository root and running feisty (the binary: tests/conftest.py)."""
 import pathlib
 import subprocess
 
