@@ -3,6 +3,11 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+#if canImport(CNIOLinux)
+    // NIO's C shim re-exports the socket constants; a release (whole-module) build resolves SOCK_DGRAM and
+    // SOCK_CLOEXEC to its copy, which MemberImportVisibility then wants imported by name.
+    import CNIOLinux
+#endif
 import Foundation
 import Synchronization
 
