@@ -5,12 +5,17 @@ import pathlib
 import socket
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PROBE = REPO / "Sources" / "FeistyCore" / "Python" / "feisty_probe.py"
 EXAMPLES = REPO / "examples"
+
+# feisty's route cache (`routes`, `match`, `replay`) lives under XDG_CACHE_HOME: the suite keeps its own, empty at
+# the start, away from the developer's home.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="feisty-test-cache-")
 
 
 

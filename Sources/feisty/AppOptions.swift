@@ -20,9 +20,10 @@ struct AppOptions: ParsableArguments {
     }
 
     /// Extracts the app's route table, turning failures into a one-line error and exit status 1.
-    func routeTable() async throws -> RouteTable {
+    /// - Parameter cache: Where to reuse and keep the table (`nil`: import the app every time).
+    func routeTable(cache: RouteTableCache? = nil) async throws -> RouteTable {
         do {
-            return try await RouteExtractor(python: python, timeout: .seconds(timeout))
+            return try await RouteExtractor(python: python, timeout: .seconds(timeout), cache: cache)
                 .extract(app: app, staticOnly: staticOnly)
         } catch {
             FileHandleOutput.error("feisty: \(error)")

@@ -18,6 +18,7 @@ struct MatchCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var app: AppOptions
+    @OptionGroup var routeCache: RouteCacheOptions
 
     @Argument(help: "The request method (GET, POST, ...).")
     var method: String?
@@ -51,7 +52,7 @@ struct MatchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let table = try await app.routeTable()
+        let table = try await app.routeTable(cache: routeCache.cache)
         let matcher: RouteMatcher
         do {
             matcher = try RouteMatcher(table: table)

@@ -15,6 +15,7 @@ struct ReplayCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var app: AppOptions
+    @OptionGroup var routeCache: RouteCacheOptions
 
     @Argument(help: "The access log to read (`-` for stdin).")
     var accessLog: String
@@ -27,7 +28,7 @@ struct ReplayCommand: AsyncParsableCommand {
     func run() async throws {
         let text = try readLog()
         let book = try guardOptions.strikeBook()
-        let table = try await app.routeTable()
+        let table = try await app.routeTable(cache: routeCache.cache)
         let matcher: RouteMatcher
         do {
             matcher = try RouteMatcher(table: table)

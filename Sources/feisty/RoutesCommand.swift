@@ -9,12 +9,13 @@ struct RoutesCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var app: AppOptions
+    @OptionGroup var routeCache: RouteCacheOptions
 
     @Flag(help: "Print the route table as JSON.")
     var json = false
 
     func run() async throws {
-        let table = try await app.routeTable()
+        let table = try await app.routeTable(cache: routeCache.cache)
         FileHandleOutput.out(json ? RouteListing.json(table) : RouteListing.text(table))
     }
 }

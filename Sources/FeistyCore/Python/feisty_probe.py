@@ -7,7 +7,7 @@ app's own dependencies (Flask 3.x); ``routes --static`` works even when Flask is
 
 Protocol
 --------
-``routes APP [--static]``
+``routes APP [--static] [--dependencies]``
     Prints ONE JSON document on the original stdout: the RouteTable (see RouteTable.swift)::
 
         {"port": 8080, "host": "0.0.0.0", "rules": [...], "host_matching": false, "subdomain_matching": false,
@@ -16,6 +16,10 @@ Protocol
 
     ``digit_ranges``: where this interpreter's ``re`` ``\\d`` holds (its Unicode version's decimal digits), the
     characters Werkzeug's int and float converters accept: inclusive code point ranges in hex.
+
+    ``--dependencies`` adds a second line, ``{"dependencies": {"stamps": [...], "uncacheable": null | "why"}}``:
+    every file, folder and module the work read, stamped before it was read (see ``DependencyWatch``), for feisty's
+    route cache.
 
     Anything the app prints while it is imported goes to stderr (fd 1 is pointed at fd 2 during the work and
     the JSON is written to the saved original fd). Exit status 0.
@@ -100,6 +104,7 @@ import ast
 import json
 import os
 import re
+import stat
 import sys
 
 
@@ -2797,7 +2802,6 @@ def start_liveness_watch(cleanup=()) -> bool:
     PR_SET_PDEATHSIG is deliberately not used: Linux fires it when the parent *thread* that spawned us exits, and
     feisty spawns from a Swift concurrency pool thread that may retire while feisty keeps running.
     """
-    import stat
     import threading
 
     try:
@@ -3387,6 +3391,7 @@ def _parser():
     routes = commands.add_parser("routes", add_help=False)
     routes.add_argument("app")
     routes.add_argument("--static", action="store_true")
+    routes.add_argument("--dependencies", action="store_true")
     pages = commands.add_parser("error-pages", add_help=False)
     pages.add_argument("app")
     launch = commands.add_parser("launch", add_help=False)
@@ -3402,14 +3407,122 @@ def _parser():
     return parser
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# routes --dependencies: what a route table was read from, for feisty's route cache (RouteTableCache.swift)
+# ---------------------------------------------------------------------------------------------------------------
+
+# Audit events after which the table may depend on more than files: the cache must not keep it.
+_UNCACHEABLE_EVENTS = {
+    "subprocess.Popen": "started a process",
+    "os.system": "started a process",
+    "os.exec": "started a program",
+    "os.posix_spawn": "started a process",
+    "os.spawn": "started a process",
+    "os.fork": "forked",
+    "socket.connect": "opened a network connection",
+    "socket.getaddrinfo": "looked up a host name",
+    "sqlite3.connect": "opened a database",
+    "urllib.Request": "made a URL request",
+}
+# Pseudo-files whose stamps say nothing about their content.
+_UNSTAMPED_PREFIXES = ("/dev/", "/proc/", "/sys/")
+
+
+class DependencyWatch:
+    """Records, through an audit hook (PEP 578), everything the work after ``start`` reads: files opened for
+    reading (missing ones too), directories listed, every module loaded, ``sys.path`` and the interpreter.
+
+    Each path is stamped (size, mtime and ctime in ns, inode, device) when it is first met, before its content is
+    read, so a file changed during the import never matches its stamp later. An event that may make routes depend on
+    something else (a process, the network, a database) marks the table uncacheable. Not seen: mere existence checks
+    (``os.path.exists``), the clock, randomness; ``feisty --no-cache`` is for apps whose routes depend on those.
+    """
+
+    def __init__(self) -> None:
+        self.stamps = {}
+        self.uncacheable = None
+        self.active = False
+
+    def start(self) -> None:
+        self.active = True
+        for entry in sys.path:
+            self._stamp(os.path.abspath(entry or "."))
+        self._stamp(sys.executable)
+        self._stamp(os.path.realpath(sys.executable))
+        sys.addaudithook(self)
+
+    def __call__(self, event: str, args) -> None:
+        if not self.active:
+            return
+        try:
+            self._observe(event, args)
+        except Exception as error:  # noqa: BLE001 - a hook that raises would break the app's own import
+            self.uncacheable = f"feisty could not follow {event} ({type(error).__name__})"
+
+    def _observe(self, event: str, args) -> None:
+        if event == "open":
+            path, mode, flags = args
+            reads = ("r" in mode or "+" in mode) if isinstance(mode, str) else (flags & os.O_ACCMODE) != os.O_WRONLY
+            if reads and isinstance(path, (str, bytes)):
+                self._stamp_file(os.path.abspath(os.fsdecode(path)))
+        elif event in ("os.listdir", "os.scandir"):
+            path = args[0]
+            if path is None or isinstance(path, (str, bytes)):
+                self._stamp(os.path.abspath(os.fsdecode(path or ".")))
+        elif self.uncacheable is None:
+            why = _UNCACHEABLE_EVENTS.get(event)
+            if why is not None:
+                self.uncacheable = f"importing the app {why} ({event})"
+
+    def _stamp_file(self, path: str) -> None:
+        if path not in self.stamps:
+            self._stamp(os.path.dirname(path))  # a module or file added beside it may be found instead
+            self._stamp(path)
+
+    def _stamp(self, path: str) -> None:
+        # Bytecode caches are Python's own output, checked against their sources: stamping them (or their
+        # folders) would only make the next `feisty run`, which writes them, look like a change.
+        if path in self.stamps or path.startswith(_UNSTAMPED_PREFIXES) or "__pycache__" in path:
+            return
+        try:
+            status = os.stat(path)
+        except OSError:
+            self.stamps[path] = [path, "absent", 0, 0, 0, 0, 0]
+            return
+        kind = "directory" if stat.S_ISDIR(status.st_mode) else "file"
+        self.stamps[path] = [
+            path, kind, status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, status.st_dev,
+        ]
+
+    def report(self) -> dict:
+        """``{"stamps": [[path, kind, size, mtime_ns, ctime_ns, inode, device], ...], "uncacheable": null | why}``,
+        with every loaded module's file and package folder added."""
+        for module in list(sys.modules.values()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str):
+                self._stamp_file(os.path.abspath(file))
+            for folder in getattr(module, "__path__", None) or ():
+                if isinstance(folder, str):
+                    self._stamp(os.path.abspath(folder))
+        self.active = False
+        return {"stamps": list(self.stamps.values()), "uncacheable": self.uncacheable}
+
+
 def cmd_routes(options) -> dict:
     spec = resolve_spec(options.app)
     if options.command == "error-pages":
         return render_error_pages(load_app(spec, "error-pages"))
+    watch = DependencyWatch() if options.dependencies else None
+    if watch is not None:
+        watch.start()
     if options.static:
-        return static_table(spec)
-    app = load_app(spec)
-    return runtime_table(app, run_source_file(spec))
+        table = static_table(spec)
+    else:
+        app = load_app(spec)
+        table = runtime_table(app, run_source_file(spec))
+    if watch is not None:
+        table["dependencies"] = watch.report()
+    return table
 
 
 def main(argv) -> int:
@@ -3440,8 +3553,11 @@ def main(argv) -> int:
         _flush()
         return status
     _flush()
+    dependencies = document.pop("dependencies", None)
     with os.fdopen(result_fd, "w", encoding="utf-8") as out:
         out.write(json.dumps(document) + "\n")
+        if dependencies is not None:
+            out.write(json.dumps({"dependencies": dependencies}) + "\n")
     return status
 
 

@@ -17,17 +17,21 @@ public struct RouteExtractor: Sendable {
     public var python: String
     /// How long the probe may take before it is stopped.
     public var timeout: Duration
+    /// Where earlier extractions are reused from and kept (`nil`: always extract).
+    public var cache: RouteTableCache?
 
     /// Creates an extractor.
     /// - Parameters:
     ///   - python: The interpreter to run; a bare name is looked up in `PATH`.
     ///   - timeout: The limit for importing the app.
-    public init(python: String = "python3", timeout: Duration = .seconds(30)) {
+    ///   - cache: The route cache to reuse and keep tables in; `nil` (the default) extracts every time.
+    public init(python: String = "python3", timeout: Duration = .seconds(30), cache: RouteTableCache? = nil) {
         self.python = python
         self.timeout = timeout
+        self.cache = cache
     }
 
-    /// Extracts the route table of `app`.
+    /// Extracts the route table of `app`, or takes it from the cache while nothing it was read from has changed.
     /// - Parameters:
     ///   - app: What `flask --app` accepts: `app.py`, a folder, `module:name`, `pkg:create_app()`.
     ///   - staticOnly: Parse the source with `ast` instead of importing the app.
@@ -36,8 +40,32 @@ public struct RouteExtractor: Sendable {
     public func extract(app: String, staticOnly: Bool = false) async throws(RouteExtractionError) -> RouteTable {
         var arguments = ["-c", EmbeddedPython.commandLine, "routes", app]
         if staticOnly { arguments.append("--static") }
-        let answer = try await runProbe(arguments: arguments, app: app)
-        return try Self.decodeTable(answer, app: app)
+        let key = cache.map { _ in
+            RouteCacheKey(
+                python: python,
+                app: app,
+                workingDirectory: FileManager.default.currentDirectoryPath,
+                staticOnly: staticOnly,
+                probeSource: EmbeddedPython.commandLine,
+                environment: ProcessInfo.processInfo.environment
+            )
+        }
+        if let cache, let key, let cached = cache.answer(for: key),
+            let table = try? Self.decodeTable(ProbeAnswer(exitCode: 0, stdout: cached, stderr: ""), app: app)
+        {
+            return table
+        }
+        guard let cache, let key else {
+            return try Self.decodeTable(try await runProbe(arguments: arguments, app: app), app: app)
+        }
+        arguments.append("--dependencies")
+        var answer = try await runProbe(arguments: arguments, app: app)
+        // The table's line, then the dependencies' line.
+        let lines = answer.stdout.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        answer.stdout = String(lines[0])
+        let table = try Self.decodeTable(answer, app: app)
+        if lines.count == 2 { cache.store(answer.stdout, dependencies: String(lines[1]), for: key) }
+        return table
     }
 
     /// The probe's collected answer.
