@@ -443,10 +443,19 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
         } else if (previous) {
             history.length = 0; // feisty restarted: the old counters mean nothing now
         }
-        // Guard rates per minute since the oldest sample within the window that had the guard on.
+        // Guard rates per minute over the last GUARD_RATE_WINDOW_S of feisty's time. While feisty is younger than
+        // that, its counters hold everything since it started (nothing came before), so the mean is over the whole
+        // window: dividing by the few seconds polled so far turned the first burst into a spike.
+        const uptime = status.feisty && status.feisty.uptime_seconds;
         const base = sample.guardTotals &&
             history.find((s) => s.guardTotals && s.clock >= sample.clock - GUARD_RATE_WINDOW_S && s.clock < sample.clock);
-        if (base) {
+        if (sample.guardTotals && isNum(uptime) && uptime <= GUARD_RATE_WINDOW_S) {
+            sample.guard = {};
+            for (const key of Object.keys(sample.guardTotals)) {
+                const r = rateOf(sample.guardTotals[key], 0, GUARD_RATE_WINDOW_S);
+                sample.guard[key] = r === null ? null : r * 60;
+            }
+        } else if (base) {
             const seconds = sample.clock - base.clock;
             sample.guard = {};
             for (const key of Object.keys(sample.guardTotals)) {
