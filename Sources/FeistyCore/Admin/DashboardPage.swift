@@ -447,19 +447,14 @@ h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); font-weight: 600;
         // that, its counters hold everything since it started (nothing came before), so the mean is over the whole
         // window: dividing by the few seconds polled so far turned the first burst into a spike.
         const uptime = status.feisty && status.feisty.uptime_seconds;
-        const base = sample.guardTotals &&
-            history.find((s) => s.guardTotals && s.clock >= sample.clock - GUARD_RATE_WINDOW_S && s.clock < sample.clock);
-        if (sample.guardTotals && isNum(uptime) && uptime <= GUARD_RATE_WINDOW_S) {
+        const young = isNum(uptime) && uptime <= GUARD_RATE_WINDOW_S;
+        const windowStart = sample.clock - GUARD_RATE_WINDOW_S;
+        const base = sample.guardTotals && (young ? { clock: windowStart, guardTotals: {} } :
+            history.find((s) => s.guardTotals && s.clock >= windowStart && s.clock < sample.clock));
+        if (base) {
             sample.guard = {};
             for (const key of Object.keys(sample.guardTotals)) {
-                const r = rateOf(sample.guardTotals[key], 0, GUARD_RATE_WINDOW_S);
-                sample.guard[key] = r === null ? null : r * 60;
-            }
-        } else if (base) {
-            const seconds = sample.clock - base.clock;
-            sample.guard = {};
-            for (const key of Object.keys(sample.guardTotals)) {
-                const r = rateOf(sample.guardTotals[key], base.guardTotals[key], seconds);
+                const r = rateOf(sample.guardTotals[key], young ? 0 : base.guardTotals[key], sample.clock - base.clock);
                 sample.guard[key] = r === null ? null : r * 60;
             }
         }
