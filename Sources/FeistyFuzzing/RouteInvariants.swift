@@ -41,7 +41,7 @@ public enum RouteInvariants {
             websocket: request.websocket
         )
         if gateAgain != gate { return "gate is not deterministic: \(gate), then \(gateAgain)" }
-        if let problem = gateDisagreement(verdict, gate) { return problem }
+        if let problem = gateDisagreement(verdict, gate), !spentBudget(matcher, request, gate) { return problem }
         if let problem = malformed(verdict, matcher.table) { return problem }
         if request.method.allSatisfy(\.isASCII) {
             let upper = matcher.match(
@@ -72,6 +72,18 @@ public enum RouteInvariants {
             if queried != gate { return "a query changes the gate: \(gate), with ?q=1 \(queried)" }
         }
         return nil
+    }
+
+    /// Whether the gate forwarded `request` because its walk ran out of work budget (`RouteGateWork`): then the app
+    /// decides, and the gate may differ from `match`, which walks unbounded.
+    public static func spentBudget(_ matcher: RouteMatcher, _ request: FuzzRequest, _ gate: RouteGateDecision) -> Bool {
+        guard gate == .forward(rule: nil) else { return false }
+        return matcher.gateWork(
+            method: request.method,
+            target: request.target,
+            host: request.host,
+            websocket: request.websocket
+        ).overBudget
     }
 
     /// The gate decision `match`'s verdict implies; `nil` when `gate` is it.

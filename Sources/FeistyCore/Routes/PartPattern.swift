@@ -52,6 +52,8 @@ struct PartProgram {
 
     /// Matches `buffer[start..<end]` natively; on success writes each group's byte range into
     /// `captures[2*slot]`, `captures[2*slot+1]` (offsets in `buffer`, plus `offsetTag`).
+    /// - Parameter work: The steps the caller may still spend; the walk's steps are taken from it. Below zero
+    ///   afterwards: the walk gave up, and the answer means nothing.
     /// - Returns: `nil` when there is no match, else whether the suffix group matched `/`.
     @inline(__always)
     func matchNative(
@@ -59,7 +61,8 @@ struct PartProgram {
         from start: Int,
         to end: Int,
         captures: UnsafeMutablePointer<Int>,
-        offsetTag: Int
+        offsetTag: Int,
+        work: inout Int
     ) -> Bool? {
         var walk = PartWalk(
             program: self,
@@ -67,9 +70,19 @@ struct PartProgram {
             start: start,
             end: end,
             captures: captures,
-            offsetTag: offsetTag
+            offsetTag: offsetTag,
+            budget: work
         )
-        return walk.run(0, start, group: 0) ? walk.suffixSlash : nil
+        // The common part, one converter (`<int:id>`): a single full-match scan, no candidates, no steps.
+        if ops.count == 1 {
+            guard walk.fullMatch(ops[0], start) else { return nil }
+            walk.record(0, start, end)
+            return false
+        }
+        let matched = walk.run(0, start, group: 0)
+        work = walk.remaining
+        if walk.dead != nil { walk.finish() }
+        return matched ? walk.suffixSlash : nil
     }
 }
 
@@ -197,19 +210,32 @@ final class PartPattern: @unchecked Sendable {
         return UnsafeMutableBufferPointer(rebasing: buffer[0..<array.count])
     }
 
-    /// Matches `buffer[start..<end]` as `PartProgram.matchNative` does, natively or through ICU.
+    /// Matches `buffer[start..<end]` as `PartProgram.matchNative` does, natively or through ICU, spending `work`
+    /// as it does.
     func match(
         _ buffer: UnsafeBufferPointer<UInt8>,
         from start: Int,
         to end: Int,
         captures: UnsafeMutablePointer<Int>,
-        offsetTag: Int
+        offsetTag: Int,
+        work: inout Int
     ) -> Bool? {
         guard let icu else {
-            return program.matchNative(buffer, from: start, to: end, captures: captures, offsetTag: offsetTag)
+            return program.matchNative(
+                buffer,
+                from: start,
+                to: end,
+                captures: captures,
+                offsetTag: offsetTag,
+                work: &work
+            )
         }
-        return matchICU(icu, buffer, from: start, to: end, captures: captures, offsetTag: offsetTag)
+        return matchICU(icu, buffer, from: start, to: end, captures: captures, offsetTag: offsetTag, work: &work)
     }
+
+    /// ICU's steps between two progress reports (`TIMER_INITIAL_VALUE` in ICU's `regexcmp`/`rematch`): what one
+    /// report costs of a walk's `work`.
+    static var icuStepsPerReport: Int { 10_000 }
 
     private func matchICU(
         _ icu: ICUPart,
@@ -217,17 +243,39 @@ final class PartPattern: @unchecked Sendable {
         from start: Int,
         to end: Int,
         captures: UnsafeMutablePointer<Int>,
-        offsetTag: Int
+        offsetTag: Int,
+        work: inout Int
     ) -> Bool? {
         let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self)
         let utf16Count = text.utf16.count
-        guard
-            let result = icu.regex.firstMatch(
+        let range = NSRange(location: 0, length: utf16Count)
+        let found: NSTextCheckingResult?
+        if work == Int.max {
+            // No budget (`match`): the exact answer, however long ICU backtracks.
+            found = icu.regex.firstMatch(in: text, options: [.anchored, .withoutAnchoringBounds], range: range)
+        } else {
+            // ICU calls back every `icuStepsPerReport` steps of a long match; the walk gives up when its budget is
+            // spent (ICU's own backtracking is as quadratic as Python's on some converters, and cannot be memoised
+            // from here).
+            var first: NSTextCheckingResult?
+            var left = work
+            icu.regex.enumerateMatches(
                 in: text,
-                options: [.anchored, .withoutAnchoringBounds],
-                range: NSRange(location: 0, length: utf16Count)
-            )
-        else { return nil }
+                options: [.anchored, .withoutAnchoringBounds, .reportProgress],
+                range: range
+            ) { result, _, stop in
+                if let result {
+                    first = result
+                    stop.pointee = true
+                    return
+                }
+                left -= Self.icuStepsPerReport
+                if left < 0 { stop.pointee = true }
+            }
+            work = first == nil ? left : max(left, 0)
+            found = first
+        }
+        guard let result = found else { return nil }
         // UTF-16 offset -> UTF-8 offset, walking scalars once.
         var map: [Int: Int] = [:]
         var utf16 = 0

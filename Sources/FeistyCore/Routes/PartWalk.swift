@@ -2,6 +2,15 @@
 ///
 /// It reads the program's buffers through raw pointers, so a walk never touches a reference count;
 /// the pattern owning them outlives the walk (the state machine keeps it alive).
+///
+/// Work is bounded. Backtracking alone is quadratic when a lazy `path` (`[^/].*?`) follows another variable op:
+/// every candidate of the earlier op restarts the `path` scan, and each scan tries every cursor to the end
+/// (`//<path:a>.txt/item/<int:b>/<path:c>.txt//edit` on a long target). The pattern has no back-references, so
+/// whether the ops after index `k` match at a cursor is the same every time it is asked: once a `path` scan has
+/// failed at every cursor from `lo` to its stop (a newline or the end), a later scan that reaches that range fails
+/// at once (`DeadRanges`). That memo is allocated only after `memoAfterSteps` steps, so an ordinary target never
+/// pays for it; and every step spends one unit of `remaining`, which stops the walk when the caller's budget runs
+/// out (the gate then forwards the request).
 struct PartWalk {
     let ops: UnsafeMutableBufferPointer<PartOp>
     let bytes: UnsafeMutablePointer<UInt8>
@@ -16,6 +25,18 @@ struct PartWalk {
     let digits: UnsafeMutablePointer<UInt32>?
     let digitCount: Int
     var suffixSlash = false
+    /// Steps the walk may still take (`spent`); below zero the walk has given up and its answer is void.
+    var remaining: Int
+    /// The steps at which `remaining` started, to count the steps taken.
+    let budget: Int
+    /// Per op index, the cursors at which the ops after it are known to fail (allocated lazily, freed by `finish`).
+    var dead: DeadRanges?
+    /// The last newline in `start..<end` (`start - 1`: none; `Int.min`: not looked for yet): a `path` that is the
+    /// last op matches from a cursor only if no newline follows it.
+    var lastNewline = Int.min
+
+    /// Steps after which a failed `path` scan is remembered: more than an ordinary target ever takes.
+    static var memoAfterSteps: Int { 256 }
 
     @inline(__always)
     init(
@@ -24,7 +45,8 @@ struct PartWalk {
         start: Int,
         end: Int,
         captures: UnsafeMutablePointer<Int>,
-        offsetTag: Int
+        offsetTag: Int,
+        budget: Int
     ) {
         ops = program.ops
         bytes = program.bytes.baseAddress!
@@ -37,6 +59,26 @@ struct PartWalk {
         self.offsetTag = offsetTag
         digits = program.digits.baseAddress
         digitCount = program.digits.count
+        remaining = budget
+        self.budget = budget
+    }
+
+    /// Takes one step (one candidate of a quantifier tried with the ops after it); whether the budget is spent.
+    /// Only the candidate loops count: every other op does constant work per candidate that reaches it, and the
+    /// one-op part (`fullMatch`, the common case) is a single linear scan.
+    @inline(__always)
+    private mutating func spent() -> Bool {
+        remaining -= 1
+        return remaining < 0
+    }
+
+    /// The steps taken so far.
+    var steps: Int { budget - remaining }
+
+    /// Frees the memo, if the walk made one.
+    mutating func finish() {
+        dead?.deallocate()
+        dead = nil
     }
 
     @inline(__always)
@@ -45,7 +87,7 @@ struct PartWalk {
     }
 
     @inline(__always)
-    private func record(_ group: Int, _ from: Int, _ to: Int) {
+    func record(_ group: Int, _ from: Int, _ to: Int) {
         let slot = slots[group]
         captures[2 * slot] = offsetTag + from
         captures[2 * slot + 1] = offsetTag + to
@@ -120,6 +162,7 @@ struct PartWalk {
         var cursor = stop
         var count = count
         while count >= minimum {
+            if spent() { return false }
             if run(index + 1, cursor, group: group + 1) {
                 record(group, position, cursor)
                 return true
@@ -144,13 +187,23 @@ struct PartWalk {
             return giveBack(index, from: position, to: cursor, count: count, minimum: op.minLength, group: group)
         case .path:
             guard position < end, buffer[position] != UInt8(ascii: "/") else { return false }
-            var cursor = position + UTF8Scan.width(buffer[position])
+            let first = position + UTF8Scan.width(buffer[position])
+            var cursor = first
             while true {
+                // Every cursor from here to the stop (the same newline or the end) already failed.
+                if let dead, dead.contains(index, cursor) {
+                    if remaining >= 0 { dead.extend(index, from: first) }
+                    return false
+                }
+                if spent() { return false }
                 if run(index + 1, cursor, group: group + 1) {
                     record(group, position, cursor)
                     return true
                 }
-                guard cursor < end, buffer[cursor] != UInt8(ascii: "\n") else { return false }
+                guard cursor < end, buffer[cursor] != UInt8(ascii: "\n") else {
+                    remember(index, from: first, to: cursor)
+                    return false
+                }
                 cursor += UTF8Scan.width(buffer[cursor])
             }
         case .any:
@@ -187,8 +240,30 @@ struct PartWalk {
         }
     }
 
+    /// Records that the ops after `index` fail at every cursor in `from...to` (`to`: a newline or the end), once the
+    /// walk has taken enough steps to be worth a memo, and only while its answers count (not after giving up).
+    private mutating func remember(_ index: Int, from: Int, to: Int) {
+        guard remaining >= 0 else { return }
+        if dead == nil {
+            guard steps > Self.memoAfterSteps else { return }
+            dead = DeadRanges(opCount: ops.count)
+        }
+        dead!.set(index, from: from, to: to)
+    }
+
+    /// Whether no newline lies in `from..<end`.
+    private mutating func noNewline(from: Int) -> Bool {
+        if lastNewline == Int.min {
+            var cursor = end - 1
+            while cursor >= start, buffer[cursor] != UInt8(ascii: "\n") { cursor -= 1 }
+            lastNewline = cursor
+        }
+        return lastNewline < from
+    }
+
     /// Whether the converter's regex matches all of `buffer[from..<end]`.
-    private func fullMatch(_ op: PartOp, _ from: Int) -> Bool {
+    @inline(__always)
+    mutating func fullMatch(_ op: PartOp, _ from: Int) -> Bool {
         switch op.kind {
         case .string:
             var count = 0
@@ -201,12 +276,8 @@ struct PartWalk {
             return count >= op.minLength && count <= op.maxLength
         case .path:
             guard from < end, buffer[from] != UInt8(ascii: "/") else { return false }
-            var cursor = from + UTF8Scan.width(buffer[from])
-            while cursor < end {
-                if buffer[cursor] == UInt8(ascii: "\n") { return false }
-                cursor += 1
-            }
-            return true
+            // Found once per walk: a lazy `path` before this one asks again at every cursor.
+            return noNewline(from: from + UTF8Scan.width(buffer[from]))
         case .any:
             for alternative in op.start..<(op.start + op.count) {
                 let item = alternatives[alternative]

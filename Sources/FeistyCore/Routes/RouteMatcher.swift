@@ -214,6 +214,8 @@ public struct RouteMatcher: Sendable {
             return .verdict(.methodNotAllowed(allowed: compiled.methods.allowed(have)))
         case .noMatch(_, let websocketMismatch):
             return .verdict(websocketMismatch ? .websocketMismatch : .notFound)
+        case .overBudget:
+            preconditionFailure("match walks without a work budget")
         case .redirectWithSlash:
             newPath = Array(path) + [UInt8(ascii: "/")]
         case .redirectMerged(let slash):

@@ -16,7 +16,16 @@ extension RouteMatcher.Compiled {
         /// `NoMatch`; `haveMatchFor` is the mask of the methods the path has rules for, `websocketMismatch`
         /// whether a rule matched path and method but was of the other kind (WebSocket or not).
         case noMatch(haveMatchFor: UInt64, websocketMismatch: Bool)
+        /// The walk spent its work budget (`gateWork`) before deciding: only the gate walks with one.
+        case overBudget
     }
+
+    /// The work a gate walk may spend on a path of `count` bytes (`RouteWalk.work`): linear in the path, and far
+    /// above what a linear walk takes (a few steps per byte per rule reaching it), so that it stops only the
+    /// quadratic backtracking some rules allow (two converters spanning segments, `PartWalk`) before it holds the
+    /// event loop. 16 KiB: about 1.1 M steps, a few milliseconds of native walk or about 40 ms of ICU.
+    @inline(__always)
+    static func gateWork(pathCount: Int) -> Int { 65_536 + 64 * pathCount }
 
     /// The number of capture ints that fit the fixed-size stack buffer of `withCaptures`.
     private static var stackCaptureSlots: Int { 64 }
@@ -32,12 +41,15 @@ extension RouteMatcher.Compiled {
     }
 
     /// `StateMachineMatcher.match(domain, path, method, websocket)` plus `to_python` validation.
+    /// - Parameter bounded: Whether each walk may spend only `gateWork` (the gate); `match` walks unbounded.
     func resolve(
         domain: UnsafeBufferPointer<UInt8>,
         path: UnsafeBufferPointer<UInt8>,
         methodBit: UInt64,
         websocket: Bool,
-        captures: UnsafeMutablePointer<Int>
+        captures: UnsafeMutablePointer<Int>,
+        bounded: Bool = false,
+        spent: UnsafeMutablePointer<Int>? = nil
     ) -> Outcome {
         var walk = RouteWalk(
             machine: machine,
@@ -45,9 +57,11 @@ extension RouteMatcher.Compiled {
             path: path,
             methodBit: methodBit,
             websocket: websocket,
-            captures: captures
+            captures: captures,
+            work: bounded ? Self.gateWork(pathCount: path.count) : .max
         )
         let first = walk.run()
+        if let spent { spent.pointee = Self.spent(walk, bounded: bounded, pathCount: path.count) }
         if first == RouteStateMachine.slashRequired { return .redirectWithSlash }
         if first >= 0 {
             // A `ValidationError` raises `NoMatch(have_match_for, websocket_mismatch)` with what the walk
@@ -58,6 +72,7 @@ extension RouteMatcher.Compiled {
             else { return .noMatch(haveMatchFor: walk.haveMatchFor, websocketMismatch: walk.websocketMismatch) }
             return .rule(Int(first))
         }
+        if first == RouteStateMachine.overBudget { return .overBudget }
         if mapMergeSlashes, Self.hasDoubleSlash(path) {
             let merged = Self.mergeSlashes(path)
             let second = merged.withUnsafeBufferPointer { mergedPath in
@@ -67,19 +82,26 @@ extension RouteMatcher.Compiled {
                     path: mergedPath,
                     methodBit: methodBit,
                     websocket: websocket,
-                    captures: captures
+                    captures: captures,
+                    work: bounded ? Self.gateWork(pathCount: mergedPath.count) : .max
                 )
                 again.haveMatchFor = walk.haveMatchFor
                 again.websocketMismatch = walk.websocketMismatch
                 let result = again.run()
+                if let spent { spent.pointee += Self.spent(again, bounded: bounded, pathCount: mergedPath.count) }
                 walk.haveMatchFor = again.haveMatchFor
                 walk.websocketMismatch = again.websocketMismatch
                 return result
             }
+            if second == RouteStateMachine.overBudget { return .overBudget }
             if second == RouteStateMachine.slashRequired { return .redirectMerged(slash: true) }
             if second >= 0, rules[Int(second)].source.mergeSlashes { return .redirectMerged(slash: false) }
         }
         return .noMatch(haveMatchFor: walk.haveMatchFor, websocketMismatch: walk.websocketMismatch)
+    }
+
+    private static func spent(_ walk: RouteWalk, bounded: Bool, pathCount: Int) -> Int {
+        (bounded ? gateWork(pathCount: pathCount) : .max) - walk.work
     }
 
     /// `RouteMatcher.gate` over the target's bytes.
@@ -99,7 +121,8 @@ extension RouteMatcher.Compiled {
                         path: path,
                         methodBit: methodBit,
                         websocket: websocket,
-                        captures: $0
+                        captures: $0,
+                        bounded: true
                     )
                 }
             )
@@ -115,7 +138,8 @@ extension RouteMatcher.Compiled {
                             path: path,
                             methodBit: methodBit,
                             websocket: websocket,
-                            captures: captures
+                            captures: captures,
+                            bounded: true
                         )
                     }
                 }
@@ -125,13 +149,15 @@ extension RouteMatcher.Compiled {
                     path: path,
                     methodBit: methodBit,
                     websocket: websocket,
-                    captures: captures
+                    captures: captures,
+                    bounded: true
                 )
             }
         }
         return decision(outcome)
     }
 
+    @inline(__always)
     private func decision(_ outcome: Outcome) -> RouteGateDecision {
         switch outcome {
         case .rule(let index): .forward(rule: index)
@@ -141,6 +167,8 @@ extension RouteMatcher.Compiled {
         // The app answers its own `WebsocketMismatch` 400 for a URL it declares.
         case .noMatch(_, true): .forward(rule: nil)
         case .noMatch: .notFound
+        // Too costly to decide here (the budget protects the event loop): the app decides, and nobody is struck.
+        case .overBudget: .forward(rule: nil)
         }
     }
 

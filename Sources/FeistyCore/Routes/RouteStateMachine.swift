@@ -47,6 +47,8 @@ final class RouteStateMachine: @unchecked Sendable {
     static let linearLimit: Int32 = 6
     static let noMatch: Int32 = -1
     static let slashRequired: Int32 = -2
+    /// The walk spent its work budget before deciding (`RouteWalk.work`).
+    static let overBudget: Int32 = -3
     /// Added to capture offsets that point into the domain instead of the path.
     static let domainTag = 1 << 48
 

@@ -12,6 +12,9 @@ struct RouteWalk {
     let captures: UnsafeMutablePointer<Int>
     var haveMatchFor: UInt64 = 0
     var websocketMismatch = false
+    /// The steps the dynamic parts may still take (`PartWalk` steps; ICU's in `PartPattern.icuStepsPerReport`
+    /// units); `Int.max`: no bound. Below zero: the walk gave up (`RouteStateMachine.overBudget`).
+    var work: Int
 
     init(
         machine: RouteStateMachine,
@@ -19,7 +22,8 @@ struct RouteWalk {
         path: UnsafeBufferPointer<UInt8>,
         methodBit: UInt64,
         websocket: Bool,
-        captures: UnsafeMutablePointer<Int>
+        captures: UnsafeMutablePointer<Int>,
+        work: Int = .max
     ) {
         self.tables = machine.tables
         self.domain = domain
@@ -27,9 +31,10 @@ struct RouteWalk {
         self.methodBit = methodBit
         self.websocket = websocket
         self.captures = captures
+        self.work = work
     }
 
-    /// `_match(root, [domain, *path.split("/")], [])`: a rule index, `noMatch` or `slashRequired`.
+    /// `_match(root, [domain, *path.split("/")], [])`: a rule index, `noMatch`, `slashRequired` or `overBudget`.
     mutating func run() -> Int32 { walk(0, -1, 0) }
 
     @inline(__always)
@@ -133,7 +138,7 @@ struct RouteWalk {
             let matched: Bool?
             if part.program.usesICU {
                 matched = tables.patterns[partIndex]._withUnsafeGuaranteedRef {
-                    $0.match(buffer, from: start, to: targetEnd, captures: captureBase, offsetTag: tag)
+                    $0.match(buffer, from: start, to: targetEnd, captures: captureBase, offsetTag: tag, work: &work)
                 }
             } else {
                 matched = part.program.matchNative(
@@ -141,9 +146,12 @@ struct RouteWalk {
                     from: start,
                     to: targetEnd,
                     captures: captureBase,
-                    offsetTag: tag
+                    offsetTag: tag,
+                    work: &work
                 )
             }
+            // Out of budget: the part's answer is void, and so is the walk's.
+            if work < 0 { return RouteStateMachine.overBudget }
             guard let suffixSlash = matched else { continue }
             if part.isSuffixed, suffixSlash { remaining = count }
             let result = walk(edge.target, remaining, depth + part.captureCount)
