@@ -73,6 +73,22 @@ import Testing
         #expect(matched(matcher.match(method: "GET", target: target))?.1 == expected)
     }
 
+    /// Other native shapes fuzzing's kind of target made quadratic: a greedy `string` restarted by a lazy `path`, a
+    /// `float` between two paths. 16 KiB each, all 404.
+    static let otherShapes: [(String, Case)] = [
+        ("/<path:a>-<b>.txt", Case(target: String(repeating: "x-y", count: 5461))),
+        ("/<path:a>/<float:x>/<path:b>/edit", Case(target: String(repeating: "/a/1.5/b", count: 2048))),
+    ]
+
+    @Test(arguments: otherShapes)
+    func otherNativeShapesStayLinear(_ ruleText: String, _ item: Case) throws {
+        let matcher = try routeMatcher([rule(ruleText, "e")])
+        let work = matcher.gateWork(method: "GET", target: item.target)
+        #expect(work.decision == .notFound && !work.overBudget)
+        #expect(work.steps <= 4 * item.target.utf8.count)
+        #expect(matcher.match(method: "GET", target: item.target) == .notFound)
+    }
+
     @Test(arguments: [4, 8, 16])
     func aCustomConverterRunsOutOfBudgetAndTheGateForwards(_ kib: Int) throws {
         let matcher = try routeMatcher([Self.slugpath("/<path:v0>/<slugpath:v2>/edit", "e")])

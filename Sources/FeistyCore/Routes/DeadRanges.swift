@@ -1,7 +1,11 @@
-/// `PartWalk`'s memo of failures: per op index `k`, one range `lo...hi` of cursors at which the ops after `k` are
-/// known not to match, where `hi` is where a `path` scan stops (a newline or the end of the part), so that no
-/// newline lies in `lo..<hi`. A `path` scan that reaches a cursor in the range has the same stop, so all of its
-/// remaining cursors are in the range: it fails without trying them.
+/// `PartWalk`'s memo of failures: per op index `k`, one range `lo...hi` where `hi` is where the op's scan stops.
+///
+/// - A lazy `path` (`[^/].*?`): the cursors at which the ops after `k` are known not to match; `hi` is a newline or
+///   the end of the part, and no newline lies in `lo..<hi`. A scan that reaches a cursor in the range has the same
+///   stop, so all of its remaining cursors are in the range: it fails without trying them.
+/// - A greedy `string` without a maximum (`[^/]+`, `[^/]*`): the starts at which the op is known to fail; `hi` is
+///   a `/` or the end, and no `/` lies in `lo..<hi`. A start in the range has the same stop and a subset of the
+///   candidates that failed; a start before it only has to try the candidates before `lo`.
 ///
 /// Two ints per op, on the heap: made only for walks that have already taken many steps (`PartWalk`).
 struct DeadRanges {
@@ -22,6 +26,10 @@ struct DeadRanges {
     func contains(_ index: Int, _ cursor: Int) -> Bool {
         bounds[2 * index] <= cursor && cursor <= bounds[2 * index + 1]
     }
+
+    /// The op's range (`lo > hi` when empty).
+    @inline(__always)
+    func range(_ index: Int) -> (Int, Int) { (bounds[2 * index], bounds[2 * index + 1]) }
 
     /// The scan that reached the range from `from` failed too: the range grows down to `from`.
     func extend(_ index: Int, from: Int) {

@@ -34,6 +34,8 @@ struct PartWalk {
     /// The last newline in `start..<end` (`start - 1`: none; `Int.min`: not looked for yet): a `path` that is the
     /// last op matches from a cursor only if no newline follows it.
     var lastNewline = Int.min
+    /// The last `/` in `start..<end`, the same way: a `string` that is the last op matches only if none follows.
+    var lastSlash = Int.min
 
     /// Steps after which a failed `path` scan is remembered: more than an ordinary target ever takes.
     static var memoAfterSteps: Int { 256 }
@@ -178,13 +180,27 @@ struct PartWalk {
     private mutating func runCapture(_ op: PartOp, _ index: Int, _ position: Int, group: Int) -> Bool {
         switch op.kind {
         case .string:
+            // `[^/]+` (or `*`): a start whose candidates all failed before fails again (`DeadRanges`, by start).
+            let memoable = op.maxLength == Int.max && op.minLength <= 1
+            var deadLow = -1
+            var deadStop = -1
+            if memoable, let dead {
+                if dead.contains(index, position) { return false }
+                (deadLow, deadStop) = dead.range(index)
+            }
             var count = 0
             var cursor = position
             while cursor < end, buffer[cursor] != UInt8(ascii: "/"), count < op.maxLength {
+                // A start after this one failed at every candidate from here on: only the ones before are new.
+                if cursor == deadLow { break }
                 cursor += UTF8Scan.width(buffer[cursor])
                 count += 1
             }
-            return giveBack(index, from: position, to: cursor, count: count, minimum: op.minLength, group: group)
+            if giveBack(index, from: position, to: cursor, count: count, minimum: op.minLength, group: group) {
+                return true
+            }
+            if memoable { remember(index, from: position, to: cursor == deadLow ? deadStop : cursor) }
+            return false
         case .path:
             guard position < end, buffer[position] != UInt8(ascii: "/") else { return false }
             let first = position + UTF8Scan.width(buffer[position])
@@ -240,8 +256,8 @@ struct PartWalk {
         }
     }
 
-    /// Records that the ops after `index` fail at every cursor in `from...to` (`to`: a newline or the end), once the
-    /// walk has taken enough steps to be worth a memo, and only while its answers count (not after giving up).
+    /// Records that op `index` fails in `from...to` (`to`: where its scan stops), once the walk has taken enough steps
+    /// to be worth a memo, and only while its answers count (not after giving up).
     private mutating func remember(_ index: Int, from: Int, to: Int) {
         guard remaining >= 0 else { return }
         if dead == nil {
@@ -252,13 +268,24 @@ struct PartWalk {
     }
 
     /// Whether no newline lies in `from..<end`.
+    @inline(__always)
     private mutating func noNewline(from: Int) -> Bool {
-        if lastNewline == Int.min {
-            var cursor = end - 1
-            while cursor >= start, buffer[cursor] != UInt8(ascii: "\n") { cursor -= 1 }
-            lastNewline = cursor
-        }
+        if lastNewline == Int.min { lastNewline = last(UInt8(ascii: "\n")) }
         return lastNewline < from
+    }
+
+    /// Whether no `/` lies in `from..<end`.
+    @inline(__always)
+    private mutating func noSlash(from: Int) -> Bool {
+        if lastSlash == Int.min { lastSlash = last(UInt8(ascii: "/")) }
+        return lastSlash < from
+    }
+
+    /// The position of the last `byte` in `start..<end`, or `start - 1`.
+    private func last(_ byte: UInt8) -> Int {
+        var cursor = end - 1
+        while cursor >= start, buffer[cursor] != byte { cursor -= 1 }
+        return cursor
     }
 
     /// Whether the converter's regex matches all of `buffer[from..<end]`.
@@ -266,14 +293,17 @@ struct PartWalk {
     mutating func fullMatch(_ op: PartOp, _ from: Int) -> Bool {
         switch op.kind {
         case .string:
+            // Found once per walk, as for `path`; then only as many characters are counted as the bounds need.
+            guard noSlash(from: from) else { return false }
+            let unbounded = op.maxLength == Int.max
+            let limit = unbounded ? op.minLength : op.maxLength + 1
             var count = 0
             var cursor = from
-            while cursor < end {
-                if buffer[cursor] == UInt8(ascii: "/") { return false }
+            while cursor < end, count < limit {
                 cursor += UTF8Scan.width(buffer[cursor])
                 count += 1
             }
-            return count >= op.minLength && count <= op.maxLength
+            return count >= op.minLength && (unbounded || cursor == end && count <= op.maxLength)
         case .path:
             guard from < end, buffer[from] != UInt8(ascii: "/") else { return false }
             // Found once per walk: a lazy `path` before this one asks again at every cursor.
