@@ -233,8 +233,8 @@ final class PartPattern: @unchecked Sendable {
         return matchICU(icu, buffer, from: start, to: end, captures: captures, offsetTag: offsetTag, work: &work)
     }
 
-    /// ICU's steps between two progress reports (`TIMER_INITIAL_VALUE` in ICU's `regexcmp`/`rematch`): what one
-    /// report costs of a walk's `work`.
+    /// ICU's steps between two progress reports (`TIMER_INITIAL_VALUE` in ICU's `rematch.cpp`): what one report
+    /// costs of a walk's `work`.
     static var icuStepsPerReport: Int { 10_000 }
 
     private func matchICU(

@@ -3,14 +3,14 @@
 /// It reads the program's buffers through raw pointers, so a walk never touches a reference count;
 /// the pattern owning them outlives the walk (the state machine keeps it alive).
 ///
-/// Work is bounded. Backtracking alone is quadratic when a lazy `path` (`[^/].*?`) follows another variable op:
-/// every candidate of the earlier op restarts the `path` scan, and each scan tries every cursor to the end
-/// (`//<path:a>.txt/item/<int:b>/<path:c>.txt//edit` on a long target). The pattern has no back-references, so
-/// whether the ops after index `k` match at a cursor is the same every time it is asked: once a `path` scan has
-/// failed at every cursor from `lo` to its stop (a newline or the end), a later scan that reaches that range fails
-/// at once (`DeadRanges`). That memo is allocated only after `memoAfterSteps` steps, so an ordinary target never
-/// pays for it; and every step spends one unit of `remaining`, which stops the walk when the caller's budget runs
-/// out (the gate then forwards the request).
+/// Work is bounded. Backtracking alone is quadratic when a lazy `path` (`[^/].*?`) or a greedy `string` follows
+/// another variable op: every candidate of the earlier op restarts its scan, and each scan tries every cursor to the
+/// end (`//<path:a>.txt/item/<int:b>/<path:c>.txt//edit` on a long target). The pattern has no back-references, so
+/// whether the ops after index `k` match at a cursor is the same every time it is asked: once a scan has failed at
+/// every candidate up to its stop (a newline or the end; for a `string`, a `/`), a later scan that reaches that range
+/// fails at once (`DeadRanges`). That memo is allocated only after `memoAfterSteps` steps, so an ordinary target
+/// never pays for it; and every candidate spends one unit of `remaining`, which stops the walk when the caller's
+/// budget runs out (the gate then forwards the request).
 struct PartWalk {
     let ops: UnsafeMutableBufferPointer<PartOp>
     let bytes: UnsafeMutablePointer<UInt8>
@@ -190,12 +190,19 @@ struct PartWalk {
             }
             var count = 0
             var cursor = position
-            while cursor < end, buffer[cursor] != UInt8(ascii: "/"), count < op.maxLength {
-                // A start after this one failed at every candidate from here on: only the ones before are new.
-                if cursor == deadLow { break }
-                cursor += UTF8Scan.width(buffer[cursor])
-                count += 1
+            if deadLow >= 0 {
+                while cursor < end, buffer[cursor] != UInt8(ascii: "/"), cursor != deadLow {
+                    cursor += UTF8Scan.width(buffer[cursor])
+                    count += 1
+                }
+            } else {
+                while cursor < end, buffer[cursor] != UInt8(ascii: "/"), count < op.maxLength {
+                    cursor += UTF8Scan.width(buffer[cursor])
+                    count += 1
+                }
             }
+            // Stopped at `deadLow`: a start after this one failed at every candidate from there on; only the ones
+            // before are new.
             if giveBack(index, from: position, to: cursor, count: count, minimum: op.minLength, group: group) {
                 return true
             }
