@@ -102,6 +102,29 @@ import Testing
         if kib == 4 { #expect(matcher.match(method: "GET", target: target) == .notFound) }
     }
 
+    /// Out of budget, the gate's forward is no strike: five such 404s in a row ban nobody, where five short 404s on
+    /// the same rule are a word list (the guard's default: a ban at the fifth distinct path).
+    @Test func aRequestTooCostlyToDecideIsNoStrike() throws {
+        let matcher = try routeMatcher([Self.slugpath("/<path:v0>/<slugpath:v2>/edit", "e")])
+        let client = try #require(ClientKey(client: "192.0.2.7"))
+        var book = StrikeBook()
+        let costly = (1...5).map { "/w\($0)%scanon/" + String(repeating: "a/", count: 8192) }
+        let actions = costly.enumerated().map { index, target in
+            book.record(client: client, target: target, verdict: matcher.gate(method: "GET", target: target),
+                        at: .seconds(index))
+        }
+        #expect(actions.allSatisfy { $0 == .none })
+        let cheap = (1...5).map { "/w\($0)%scanon/a/a/" }
+        let last = cheap.enumerated().map { index, target in
+            book.record(client: client, target: target, verdict: matcher.gate(method: "GET", target: target),
+                        at: .seconds(10 + index))
+        }.last
+        guard case .ban = last else {
+            Issue.record("five short 404s did not ban: \(String(describing: last))")
+            return
+        }
+    }
+
     @Test(arguments: ["/w/" + String(repeating: "a/", count: 8000) + "edit", "/w%scanon/a/edit", "/w/a/b"])
     func aCustomConverterWithinBudgetDecidesAsMatchDoes(_ target: String) throws {
         let matcher = try routeMatcher([Self.slugpath("/<path:v0>/<slugpath:v2>/edit", "e")])
