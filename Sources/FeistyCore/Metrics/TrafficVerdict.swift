@@ -3,7 +3,8 @@
 public enum TrafficVerdict: String, Sendable, Hashable, CaseIterable {
     /// The app answered a declared route.
     case forwarded
-    /// The app answered a URL Werkzeug redirects (a missing slash) or answers with its WebSocket mismatch.
+    /// The app answered a URL Werkzeug redirects (a missing slash) or answers with its WebSocket mismatch, or one
+    /// the gate forwarded without a rule because judging it would exceed its work budget (a pathological target).
     case redirect
     /// The app answered an undeclared URL the guard let through (a client's first one in the window).
     case forwardedUndeclared = "forwarded_undeclared"
