@@ -52,6 +52,8 @@ import sys
 import time
 
 HOST = "127.0.0.1"
+# As root, feisty imports the app (for --upstream's routes) as root only when told to.
+ROOT_APP = ["--allow-root-app"] if os.geteuid() == 0 else []
 BANNED = "127.0.0.5"
 BENCH = pathlib.Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -267,7 +269,7 @@ def start_feisty(options, run_dir, name, upstream, flags, ban=True):
     port = free_port()
     state_flags = [] if "--no-guard" in flags else ["--state-dir", str(state)]
     proc = Proc(run_dir, name, [options.feisty, "run", str(APP), "--upstream", f"{HOST}:{upstream}",
-                                "--listen", f"{HOST}:{port}", "--no-access-log", *state_flags, *flags])
+                                "--listen", f"{HOST}:{port}", "--no-access-log", *ROOT_APP, *state_flags, *flags])
     wait_ready(proc, port)
     return proc, port
 
@@ -395,7 +397,8 @@ def part_million(options, run_dir, nginx, ports, procs):
         feisty_bans_add(options, state, BANNED)
         port = free_port()
         proc = Proc(run_dir, name, [options.feisty, "run", str(APP), "--upstream", f"{HOST}:{ports['upstream']}",
-                                    "--listen", f"{HOST}:{port}", "--no-access-log", "--state-dir", str(state)])
+                                    "--listen", f"{HOST}:{port}", "--no-access-log", *ROOT_APP,
+                                    "--state-dir", str(state)])
         procs.append(proc)
         procs_started.append(proc)
         loaded_at, count = None, None

@@ -20,7 +20,10 @@ PAIRS=${PAIRS:-2}
 export CONNS=${CONNS:-50} UPSTREAM=static ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10}
 OUT=${METRICS_BENCH_OUT:-/tmp/metricsbench/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
+# As root, feisty imports the app (for --upstream's routes) as root only when told to (--allow-root-app).
+ROOT_APP=$([ "$(id -u)" = 0 ] && echo --allow-root-app || true)
 CMD="$FEISTY run $HARNESS/app/app.py --upstream 127.0.0.1:{upstream} --listen 127.0.0.1:{port} --no-access-log"
+CMD="$CMD $ROOT_APP"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for pair in $(seq "$PAIRS"); do
     order="on off"

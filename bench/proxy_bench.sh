@@ -25,7 +25,7 @@ for tool in wrk nginx curl python3; do
 done
 PART=${PART:-all}
 FEISTY_FLAGS=${FEISTY_FLAGS:-}
-# As root, feisty runs the app as root only when told to (--allow-root-app).
+# As root, feisty imports the app (for --upstream's routes) as root only when told to (--allow-root-app).
 ROOT_APP=$([ "$(id -u)" = 0 ] && echo --allow-root-app || true)
 
 echo "== building feisty (release)"
@@ -39,7 +39,7 @@ else
     FEISTY=$REPO/.build/release/feisty
 fi
 APP=$HARNESS/app/app.py
-CMD="$FEISTY run $APP --upstream 127.0.0.1:{upstream} --listen 127.0.0.1:{port} --no-access-log $FEISTY_FLAGS"
+CMD="$FEISTY run $APP --upstream 127.0.0.1:{upstream} --listen 127.0.0.1:{port} --no-access-log $ROOT_APP $FEISTY_FLAGS"
 
 if [ "$PART" = all ] || [ "$PART" = static ]; then
     echo "== feisty vs nginx (1 worker), UPSTREAM=static"

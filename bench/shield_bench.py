@@ -43,6 +43,8 @@ import time
 BENCH = pathlib.Path(__file__).resolve().parent
 APP = BENCH / "shield_app.py"
 HOST = "127.0.0.1"
+# As root, feisty imports the app (for --upstream's routes) as root only when told to.
+ROOT_APP = ["--allow-root-app"] if os.geteuid() == 0 else []
 
 BODY_LENGTH = 100_000
 BIG_LENGTH = 5 * 1024 * 1024
@@ -461,7 +463,7 @@ def start_feisty(options, run_dir, upstream):
     port = free_port()
     proc = Proc(run_dir, "feisty",
                 [options.feisty, "run", str(APP), "--upstream", f"{HOST}:{upstream}", "--listen", f"{HOST}:{port}",
-                 "--no-access-log", *options.feisty_flags.split()])
+                 "--no-access-log", *ROOT_APP, *options.feisty_flags.split()])
     wait_ready(proc, port)
     return proc, port
 

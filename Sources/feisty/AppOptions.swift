@@ -20,10 +20,12 @@ struct AppOptions: ParsableArguments {
     }
 
     /// Extracts the app's route table, turning failures into a one-line error and exit status 1.
-    /// - Parameter cache: Where to reuse and keep the table (`nil`: import the app every time).
-    func routeTable(cache: RouteTableCache? = nil) async throws -> RouteTable {
+    /// - Parameters:
+    ///   - cache: Where to reuse and keep the table (`nil`: import the app every time).
+    ///   - account: The account to import the app as (`--user`; `nil`: feisty's own).
+    func routeTable(cache: RouteTableCache? = nil, account: UserAccount? = nil) async throws -> RouteTable {
         do {
-            return try await RouteExtractor(python: python, timeout: .seconds(timeout), cache: cache)
+            return try await RouteExtractor(python: python, timeout: .seconds(timeout), cache: cache, account: account)
                 .extract(app: app, staticOnly: staticOnly)
         } catch {
             FileHandleOutput.error("feisty: \(error)")

@@ -139,24 +139,32 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// `--upstream`: routes come from extracting APP; the public address defaults to what its `app.run` asks for.
+    /// With `--user` the probe imports the app as USER, and feisty drops to USER once the proxy listens.
     private func guardRunningServer(at upstream: String, logger: Logger, notifier: SystemdNotifier?) async throws {
-        _ = try privilegePlan(publicAddressKnown: true)
-        let table = try await app.routeTable()
+        let account = try privilegePlan(publicAddressKnown: true).account
+        let table = try await app.routeTable(account: account)
         var configuration = try proxy.configuration(listen: listen)
         if listen == nil {
             configuration.listenHost = table.host ?? LaunchedAppRun.fallbackAddress.host
             configuration.listenPort = table.port ?? LaunchedAppRun.fallbackAddress.port
         }
+        let guardService = try await guardService(logger: logger)
+        if let account, guardService != nil {
+            // Opened (created) as root above; written as the account from the drop on.
+            try PrivilegeDrop.handOver(guardRun.state.stateDirectory ?? StateDirectory.defaultPath(), to: account)
+        }
+        let admin = try adminOptions.configuration()
         try await ProxyServer.serve(
             table: table,
             upstream: try ProxyServer.resolve(upstream),
             configuration: configuration,
-            guardService: try await guardService(logger: logger),
-            admin: try adminOptions.configuration(),
+            guardService: guardService,
+            admin: admin,
             app: app.app,
             metrics: makeMetrics(),
             logger: logger,
-            notifier: notifier
+            notifier: notifier,
+            dropPrivileges: dropPrivileges(to: account, admin: admin, logger: logger, who: "feisty runs")
         )
     }
 
@@ -213,14 +221,26 @@ struct RunCommand: AsyncParsableCommand {
             reloadHooks: notifier?.reloadHooks ?? .none,
             logger: logger,
             notifier: notifier,
-            dropPrivileges: {
-                guard let account else { return }
-                // The admin socket (mode 0600) is for feisty's user, which USER is from now on (root still can).
-                if case .unix(let path) = admin?.address { try PrivilegeDrop.handOver(path, to: account) }
-                try PrivilegeDrop.become(account)
-                logger.notice("feisty and the app run as \(account.name) (uid \(account.userID)) from now on")
-            }
+            dropPrivileges: dropPrivileges(to: account, admin: admin, logger: logger, who: "feisty and the app run")
+                ?? {}
         )
+    }
+
+    /// What `--user` does once the public address is bound: hands the admin socket over, then becomes the account
+    /// (`nil` without an account: nothing to drop).
+    private func dropPrivileges(
+        to account: UserAccount?,
+        admin: AdminConfiguration?,
+        logger: Logger,
+        who: String
+    ) -> (@Sendable () throws -> Void)? {
+        guard let account else { return nil }
+        return {
+            // The admin socket (mode 0600) is for feisty's user, which USER is from now on (root still can).
+            if case .unix(let path) = admin?.address { try PrivilegeDrop.handOver(path, to: account) }
+            try PrivilegeDrop.become(account)
+            logger.notice("\(who) as \(account.name) (uid \(account.userID)) from now on")
+        }
     }
 
     /// `--user`, `--group`, `--allow-root-app` against the user feisty runs as.
@@ -232,6 +252,7 @@ struct RunCommand: AsyncParsableCommand {
                 group: privileges.group,
                 allowRootApp: privileges.allowRootApp,
                 upstream: upstream != nil,
+                staticRoutes: app.staticOnly,
                 nftables: guardRun.banAction == .nftables,
                 publicAddressKnown: publicAddressKnown
             )

@@ -13,13 +13,26 @@ import Testing
             (Request(effectiveUserID: 1000, user: nil), PrivilegePlan.unchanged),
             (Request(effectiveUserID: 1000, user: nil, upstream: true), .unchanged),
             (Request(effectiveUserID: 1000, user: nil, nftables: true), .unchanged),
-            // Root on purpose.
+            (Request(effectiveUserID: 1000, user: nil, allowRootApp: true, upstream: true), .unchanged),
+            // Root on purpose: the app runs as root, or (--upstream) its import does.
             (Request(effectiveUserID: 0, user: nil, allowRootApp: true), .root),
-            // Root with --upstream launches no app: nothing runs as root by accident.
-            (Request(effectiveUserID: 0, user: nil, upstream: true), .unchanged),
+            (Request(effectiveUserID: 0, user: nil, allowRootApp: true, upstream: true), .root),
+            // Root with --upstream --static: the probe parses the source, nothing of the app runs.
+            (Request(effectiveUserID: 0, user: nil, upstream: true, staticRoutes: true), .unchanged),
             // Root with --user: bind, then become the user (and the group asked for).
             (Request(effectiveUserID: 0, user: "www"), .drop(user: "www", group: nil)),
             (Request(effectiveUserID: 0, user: "www", group: "web"), .drop(user: "www", group: "web")),
+            // --upstream with --user: the probe imports the app as the user; feisty drops once it listens (the
+            // address comes from the probe's table, so it is always known before the bind).
+            (Request(effectiveUserID: 0, user: "www", upstream: true), .drop(user: "www", group: nil)),
+            (
+                Request(effectiveUserID: 0, user: "www", group: "web", upstream: true, publicAddressKnown: false),
+                .drop(user: "www", group: "web")
+            ),
+            (
+                Request(effectiveUserID: 0, user: "www", upstream: true, staticRoutes: true),
+                .drop(user: "www", group: nil)
+            ),
         ]
     )
     func decides(request: Request, plan: PrivilegePlan) throws {
@@ -32,7 +45,15 @@ import Testing
             (Request(effectiveUserID: 0, user: nil), ["--user USER", "--allow-root-app"]),
             (Request(effectiveUserID: 0, user: nil, publicAddressKnown: false), ["--user USER", "--allow-root-app"]),
             (Request(effectiveUserID: 1000, user: "www"), ["--user www", "needs feisty started as root", "1000"]),
-            (Request(effectiveUserID: 0, user: "www", upstream: true), ["--upstream", "User="]),
+            // Root with --upstream imports the app for its routes: refused, naming every way out.
+            (
+                Request(effectiveUserID: 0, user: nil, upstream: true),
+                ["import the app as root", "--upstream", "--user USER", "--static", "--allow-root-app"]
+            ),
+            (
+                Request(effectiveUserID: 1000, user: "www", upstream: true),
+                ["--user www", "needs feisty started as root"]
+            ),
             (Request(effectiveUserID: 0, user: "www", nftables: true), ["--ban-action nftables", "CAP_NET_ADMIN"]),
             (Request(effectiveUserID: 0, user: "www", publicAddressKnown: false), ["--listen HOST:PORT"]),
         ] as [(Request, [String])]

@@ -40,9 +40,9 @@ class RunningFeisty:
         # The admin listener's default port is one per machine: a test that wants it passes its own --admin.
         if "--admin" not in args:
             args += ["--admin", "off"]
-        # Tests run as root, where feisty refuses to run the app as root unless told to (test_run_privileges.py
-        # covers --user and the refusal itself).
-        if os.geteuid() == 0 and not {"--user", "--upstream", "--allow-root-app"} & set(args):
+        # Tests run as root, where feisty refuses to run the app as root unless told to, and to import it as root
+        # for --upstream's routes (test_run_privileges.py covers --user and the refusals themselves).
+        if os.geteuid() == 0 and not {"--user", "--allow-root-app"} & set(args):
             args.append("--allow-root-app")
         self.port = port
         self.base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

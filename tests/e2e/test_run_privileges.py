@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from .conftest import RunningFeisty, feisty_binary
+from .conftest import RunningFeisty, feisty_binary, free_port
 
 APP = '''
 import os
@@ -144,6 +144,88 @@ def test_the_app_and_feisty_run_as_the_user_after_binding_privileged_ports(app_f
     finally:
         code = feisty.stop()
     assert code == 0, feisty.output
+
+
+IMPORT_REPORTER = '''
+import os
+import pathlib
+from flask import Flask
+
+# Who imported the app: the route probe, when feisty guards a running server (--upstream).
+pathlib.Path(os.environ["FEISTY_TEST_IMPORTED"]).write_text(f"{os.getuid()} {os.getgid()} {os.environ.get('HOME')}")
+
+app = Flask(__name__)
+
+@app.route("/")
+def index():
+    return "hello"
+'''
+
+
+def test_upstream_imports_the_app_as_the_user_and_feisty_drops_after_binding(app_for_nobody):
+    """--upstream launches no app, but the probe imports it for its routes: as the user, never as root; and feisty
+    itself gives root up once its ports are bound."""
+    shared, python = app_for_nobody
+    nobody = pwd.getpwnam("nobody")
+    (shared / "reporter.py").write_text(IMPORT_REPORTER)
+    (shared / "reporter.py").chmod(0o644)
+    reports = shared / "reports"
+    reports.mkdir(mode=0o777)
+    reports.chmod(0o777)
+    imported = reports / "imported-as"
+    (shared / "upstream").mkdir(mode=0o755)
+    (shared / "upstream" / "index.html").write_text("from the upstream server")
+    upstream_port = free_port()
+    upstream = subprocess.Popen([python, "-m", "http.server", str(upstream_port), "--bind", "127.0.0.1",
+                                 "--directory", str(shared / "upstream")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_privileged_port()
+    admin_port = free_privileged_port(below=port)
+    state = shared / "state"
+    feisty = RunningFeisty(
+        ["--user", "nobody", "--python", python, "--upstream", f"127.0.0.1:{upstream_port}",
+         "--listen", f"127.0.0.1:{port}", "--state-dir", str(state), "--admin", f"127.0.0.1:{admin_port}",
+         str(shared / "reporter.py")],
+        port,
+        cwd=shared,
+        env={"PYTHONPATH": str(shared / "packages"), "FEISTY_TEST_IMPORTED": str(imported)},
+    )
+    try:
+        feisty.wait_ready("/", timeout=30)
+        # The probe's Python ran as nobody, with nobody's group and home.
+        uid, gid, home = imported.read_text().split(" ")
+        assert (int(uid), int(gid), home) == (nobody.pw_uid, nobody.pw_gid, nobody.pw_dir), feisty.output
+        # The guard answers through the proxy, as nobody.
+        answer = requests.get(feisty.base + "/", timeout=5)
+        assert (answer.status_code, answer.text) == (200, "from the upstream server"), feisty.output
+        # feisty gave root up on every thread once the ports were bound.
+        assert feisty.wait_for_line("feisty runs as nobody", timeout=5), feisty.output
+        assert set(map(tuple, all_threads(feisty.proc.pid, "Uid").values())) == {(nobody.pw_uid,) * 4}
+        assert set(map(tuple, all_threads(feisty.proc.pid, "Gid").values())) == {(nobody.pw_gid,) * 4}
+        assert set(map(tuple, all_threads(feisty.proc.pid, "CapEff").values())) == {(0,)}
+        assert set(map(tuple, all_threads(feisty.proc.pid, "CapPrm").values())) == {(0,)}
+        assert requests.get(f"http://127.0.0.1:{admin_port}/healthz", timeout=5).status_code == 200
+        assert state.stat().st_uid == nobody.pw_uid
+    finally:
+        code = feisty.stop()
+        upstream.terminate()
+        upstream.wait(timeout=10)
+    assert code == 0, feisty.output
+
+
+def test_upstream_as_root_without_user_refuses_before_importing_the_app(tmp_path):
+    (tmp_path / "reporter.py").write_text(IMPORT_REPORTER)
+    imported = tmp_path / "imported-as"
+    completed = subprocess.run(
+        [feisty_binary(), "run", str(tmp_path / "reporter.py"), "--upstream", f"127.0.0.1:{free_port()}",
+         "--listen", f"127.0.0.1:{free_port()}", "--state-dir", str(tmp_path / "state"), "--admin", "off"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        env={**os.environ, "FEISTY_TEST_IMPORTED": str(imported)},
+    )
+    assert completed.returncode == 1, completed
+    assert "import the app as root" in completed.stderr and "--user USER" in completed.stderr, completed.stderr
+    assert "--allow-root-app" in completed.stderr and "--static" in completed.stderr, completed.stderr
+    assert not imported.exists()
 
 
 def run_refused(*args, cwd):

@@ -17,6 +17,8 @@ extension ProxyServer {
     ///   - metrics: Counts the traffic for `/metrics` and `/status` (`nil`: nothing is counted).
     ///   - logger: Access log and lifecycle messages.
     ///   - notifier: systemd's notification socket (`READY=1` once the proxy listens), if any.
+    ///   - dropPrivileges: Called once the public address (and the admin listener) are bound: where `--user` gives
+    ///     root up. When it throws, the run ends with its error.
     /// - Throws: `RouteError` when the table cannot be compiled, `ProxyError` when the address cannot be bound,
     ///   `AdminError` when the admin address asked for cannot be bound.
     public static func serve(
@@ -28,7 +30,8 @@ extension ProxyServer {
         app: String = "app",
         metrics: FeistyMetrics? = nil,
         logger: Logger,
-        notifier: SystemdNotifier? = nil
+        notifier: SystemdNotifier? = nil,
+        dropPrivileges: (@Sendable () throws -> Void)? = nil
     ) async throws {
         let matcher = try RouteMatcher(table: table)
         // Before the proxy exists: a taken --admin address is one error. Nothing throws between this and the group.
@@ -61,9 +64,13 @@ extension ProxyServer {
             if let address = try? await server.listeningAddress() { listener.listening(at: address.displayForm) }
         }
         defer { listening.cancel() }
+        // The drop waits for the proxy's bind; the admin listener was bound above.
+        let drop = dropPrivileges.map { drop in
+            PrivilegeDropService(listening: { _ = try await server.listeningAddress() }, drop: drop)
+        }
         let services: [any Service] =
             (adminServer.map { [$0] } ?? []) + SystemdWatchdogService.services(for: notifier)
-            + (guardService.map { [$0] } ?? []) + [server]
+            + (guardService.map { [$0] } ?? []) + (drop.map { [$0] } ?? []) + [server]
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },

@@ -19,16 +19,26 @@ public struct RouteExtractor: Sendable {
     public var timeout: Duration
     /// Where earlier extractions are reused from and kept (`nil`: always extract).
     public var cache: RouteTableCache?
+    /// The account the probe runs as (`nil`: feisty's own): feisty started as root with `--user` never imports the
+    /// app as root.
+    public var account: UserAccount?
 
     /// Creates an extractor.
     /// - Parameters:
     ///   - python: The interpreter to run; a bare name is looked up in `PATH`.
     ///   - timeout: The limit for importing the app.
     ///   - cache: The route cache to reuse and keep tables in; `nil` (the default) extracts every time.
-    public init(python: String = "python3", timeout: Duration = .seconds(30), cache: RouteTableCache? = nil) {
+    ///   - account: The account to run the probe as (feisty must be root to switch); `nil` runs it as feisty runs.
+    public init(
+        python: String = "python3",
+        timeout: Duration = .seconds(30),
+        cache: RouteTableCache? = nil,
+        account: UserAccount? = nil
+    ) {
         self.python = python
         self.timeout = timeout
         self.cache = cache
+        self.account = account
     }
 
     /// Extracts the route table of `app`, or takes it from the cache while nothing it was read from has changed.
@@ -81,11 +91,21 @@ public struct RouteExtractor: Sendable {
         // Its own session: on timeout the whole group (the app may have spawned children) is stopped.
         options.createSession = true
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(1))]
+        var environment: [Environment.Key: String?] = ["PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"]
+        if let account {
+            // The child sets its groups, then its user, before it runs Python: the app's code never runs as root.
+            options.userID = account.userID
+            options.groupID = account.groupID
+            options.supplementaryGroups = account.groups.isEmpty ? [account.groupID] : account.groups
+            environment["HOME"] = account.home
+            environment["USER"] = account.name
+            environment["LOGNAME"] = account.name
+        }
         let limit = timeout
         let configuration = Configuration(
             executable: executable,
             arguments: Arguments(arguments),
-            environment: .inherit.updating(["PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"]),
+            environment: .inherit.updating(environment),
             platformOptions: options
         )
         do {

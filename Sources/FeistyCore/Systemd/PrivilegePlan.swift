@@ -1,10 +1,12 @@
 /// Who the app and feisty run as, decided from the flags and feisty's own user before anything starts.
 ///
-/// Started as root, feisty never runs the app as root by accident: `--user USER` binds the public port and opens
-/// the state directory as root, then drops to USER (feisty and the app alike); `--allow-root-app` keeps root on
-/// purpose. With `--user` the public address must be known before the app starts (`--listen`, or an `app.run` the
-/// source states plainly), because the port is bound before root is given up; `--ban-action nftables` needs root
-/// for the whole run, so it is refused with `--user` (as a systemd unit, `feisty systemd` grants `CAP_NET_ADMIN`).
+/// Started as root, feisty never runs the app's code as root by accident: `--user USER` binds the public port and
+/// opens the state directory as root, then drops to USER (feisty and the app alike); `--allow-root-app` keeps root on
+/// purpose. With `--upstream` no app is launched, but the route probe imports the app to read its routes: as root
+/// that import needs `--user` (the probe runs as USER, and feisty drops to USER once it listens) or
+/// `--allow-root-app`, unless `--static` reads the source without importing it. With `--user` in launch mode the
+/// public address must be known before the app starts (`--listen`, or an `app.run` the source states plainly),
+/// because the port is bound before root is given up.
 public enum PrivilegePlan: Sendable, Hashable {
     /// Run as feisty was started (not root).
     case unchanged
@@ -23,8 +25,10 @@ public enum PrivilegePlan: Sendable, Hashable {
         public var group: String?
         /// `--allow-root-app`.
         public var allowRootApp: Bool
-        /// `--upstream` (no app is launched).
+        /// `--upstream` (no app is launched; the probe imports it for its routes).
         public var upstream: Bool
+        /// `--static`: the probe parses the source instead of importing the app.
+        public var staticRoutes: Bool
         /// `--ban-action nftables`.
         public var nftables: Bool
         /// Whether the public address is known before the app starts.
@@ -37,6 +41,7 @@ public enum PrivilegePlan: Sendable, Hashable {
             group: String? = nil,
             allowRootApp: Bool = false,
             upstream: Bool = false,
+            staticRoutes: Bool = false,
             nftables: Bool = false,
             publicAddressKnown: Bool = true
         ) {
@@ -45,6 +50,7 @@ public enum PrivilegePlan: Sendable, Hashable {
             self.group = group
             self.allowRootApp = allowRootApp
             self.upstream = upstream
+            self.staticRoutes = staticRoutes
             self.nftables = nftables
             self.publicAddressKnown = publicAddressKnown
         }
@@ -54,24 +60,26 @@ public enum PrivilegePlan: Sendable, Hashable {
     public static func decide(_ request: Request) throws(PrivilegeError) -> PrivilegePlan {
         let isRoot = request.effectiveUserID == 0
         guard let user = request.user else {
-            if isRoot && !request.upstream && !request.allowRootApp {
+            guard isRoot, !request.allowRootApp else { return isRoot ? .root : .unchanged }
+            if !request.upstream {
                 throw PrivilegeError(
                     "feisty runs as root and would run the app as root: pass --user USER (feisty binds the port, "
                         + "then runs the app as USER and drops its own root) or --allow-root-app to run it as root"
                 )
             }
-            return isRoot && !request.upstream ? .root : .unchanged
+            // Nothing of the app's runs: the probe only parses its source.
+            if request.staticRoutes { return .unchanged }
+            throw PrivilegeError(
+                "feisty runs as root and would import the app as root to read its routes (--upstream): pass "
+                    + "--user USER (the probe imports it as USER, and feisty drops to USER once it listens), "
+                    + "--static to read the routes from the source without importing it, or --allow-root-app to "
+                    + "import it as root"
+            )
         }
         guard isRoot else {
             throw PrivilegeError(
                 "--user \(user) needs feisty started as root (it runs as uid \(request.effectiveUserID)); "
                     + "start it as root, or leave --user out to run everything as the current user"
-            )
-        }
-        if request.upstream {
-            throw PrivilegeError(
-                "--user runs the app feisty launches as USER; with --upstream there is none: start feisty as the "
-                    + "user itself (systemd: User= with AmbientCapabilities=CAP_NET_BIND_SERVICE for a port below 1024)"
             )
         }
         if request.nftables {
@@ -80,7 +88,7 @@ public enum PrivilegePlan: Sendable, Hashable {
                     + "out (as a systemd service, `feisty systemd` grants CAP_NET_ADMIN instead)"
             )
         }
-        if !request.publicAddressKnown {
+        if !request.upstream, !request.publicAddressKnown {
             throw PrivilegeError(
                 "with --user feisty binds the public port before giving up root, so it must know it before the "
                     + "app starts: pass --listen HOST:PORT (the app's app.run(...) does not state it plainly)"
