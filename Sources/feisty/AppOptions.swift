@@ -25,8 +25,13 @@ struct AppOptions: ParsableArguments {
     ///   - account: The account to import the app as (`--user`; `nil`: feisty's own).
     func routeTable(cache: RouteTableCache? = nil, account: UserAccount? = nil) async throws -> RouteTable {
         do {
-            return try await RouteExtractor(python: python, timeout: .seconds(timeout), cache: cache, account: account)
-                .extract(app: app, staticOnly: staticOnly)
+            let extractor = RouteExtractor(
+                python: python,
+                timeout: .seconds(timeout),
+                cache: cache,
+                launcher: account.map { AccountLauncher(account: $0) }
+            )
+            return try await extractor.extract(app: app, staticOnly: staticOnly)
         } catch {
             FileHandleOutput.error("feisty: \(error)")
             throw ExitCode.failure

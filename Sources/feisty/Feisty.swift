@@ -11,7 +11,7 @@ struct Feisty: AsyncParsableCommand {
         abstract: "Run an unmodified Flask app behind a self-managing, feisty reverse proxy.",
         subcommands: [
             RoutesCommand.self, MatchCommand.self, RunCommand.self, ReloadCommand.self, ReplayCommand.self,
-            BansCommand.self, StatusCommand.self, SystemdCommand.self,
+            BansCommand.self, StatusCommand.self, SystemdCommand.self, ExecAsCommand.self,
         ]
     )
 

@@ -19,26 +19,26 @@ public struct RouteExtractor: Sendable {
     public var timeout: Duration
     /// Where earlier extractions are reused from and kept (`nil`: always extract).
     public var cache: RouteTableCache?
-    /// The account the probe runs as (`nil`: feisty's own): feisty started as root with `--user` never imports the
-    /// app as root.
-    public var account: UserAccount?
+    /// How the probe runs as another account (`nil`: as feisty runs): feisty started as root with `--user` never
+    /// imports the app as root.
+    public var launcher: AccountLauncher?
 
     /// Creates an extractor.
     /// - Parameters:
     ///   - python: The interpreter to run; a bare name is looked up in `PATH`.
     ///   - timeout: The limit for importing the app.
     ///   - cache: The route cache to reuse and keep tables in; `nil` (the default) extracts every time.
-    ///   - account: The account to run the probe as (feisty must be root to switch); `nil` runs it as feisty runs.
+    ///   - launcher: How to run the probe as another account (feisty must be root); `nil` runs it as feisty runs.
     public init(
         python: String = "python3",
         timeout: Duration = .seconds(30),
         cache: RouteTableCache? = nil,
-        account: UserAccount? = nil
+        launcher: AccountLauncher? = nil
     ) {
         self.python = python
         self.timeout = timeout
         self.cache = cache
-        self.account = account
+        self.launcher = launcher
     }
 
     /// Extracts the route table of `app`, or takes it from the cache while nothing it was read from has changed.
@@ -86,25 +86,20 @@ public struct RouteExtractor: Sendable {
     }
 
     private func runProbe(arguments: [String], app: String) async throws(RouteExtractionError) -> ProbeAnswer {
-        let executable: Executable = python.contains("/") ? .path(FilePath(python)) : .name(python)
+        // As another account: feisty's `exec-as` becomes it, then execs the interpreter (which is looked up in PATH
+        // as that account).
+        let words = (launcher?.prefix ?? []) + [python] + arguments
+        let executable: Executable = words[0].contains("/") ? .path(FilePath(words[0])) : .name(words[0])
         var options = PlatformOptions()
         // Its own session: on timeout the whole group (the app may have spawned children) is stopped.
         options.createSession = true
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(1))]
         var environment: [Environment.Key: String?] = ["PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"]
-        if let account {
-            // The child sets its groups, then its user, before it runs Python: the app's code never runs as root.
-            options.userID = account.userID
-            options.groupID = account.groupID
-            options.supplementaryGroups = account.groups.isEmpty ? [account.groupID] : account.groups
-            environment["HOME"] = account.home
-            environment["USER"] = account.name
-            environment["LOGNAME"] = account.name
-        }
+        for (name, value) in launcher?.environment ?? [:] { environment[Environment.Key(stringLiteral: name)] = value }
         let limit = timeout
         let configuration = Configuration(
             executable: executable,
-            arguments: Arguments(arguments),
+            arguments: Arguments(Array(words.dropFirst())),
             environment: .inherit.updating(environment),
             platformOptions: options
         )
