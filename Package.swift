@@ -26,9 +26,12 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
+        // prctl(2) and capset(2) for keeping CAP_NET_ADMIN through `--user`'s drop (Linux only; empty elsewhere).
+        .target(name: "CFeistyCapabilities"),
         .target(
             name: "FeistyCore",
             dependencies: [
+                "CFeistyCapabilities",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -131,9 +131,10 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The guard's service (`nil` under `--no-guard`): the state directory is opened and its bans loaded before
     /// anything listens, so a bad `--state-dir` is one error and no app started.
-    private func guardService(logger: Logger) async throws -> GuardService? {
+    /// `netAdmin`: the thread `nft` is started from (`--user` with `--ban-action nftables`).
+    private func guardService(logger: Logger, netAdmin: NetAdminThread?) async throws -> GuardService? {
         guard let configuration = try guardRun.configuration(policy: guardPolicy) else { return nil }
-        let service = try GuardService(configuration: configuration, logger: logger)
+        let service = try GuardService(configuration: configuration, logger: logger, netAdmin: netAdmin)
         try await service.prepare()
         return service
     }
@@ -141,14 +142,16 @@ struct RunCommand: AsyncParsableCommand {
     /// `--upstream`: routes come from extracting APP; the public address defaults to what its `app.run` asks for.
     /// With `--user` the probe imports the app as USER, and feisty drops to USER once the proxy listens.
     private func guardRunningServer(at upstream: String, logger: Logger, notifier: SystemdNotifier?) async throws {
-        let account = try privilegePlan(publicAddressKnown: true).account
+        let plan = try privilegePlan(publicAddressKnown: true)
+        let account = try plan.account
+        let netAdmin = plan.makeNetAdminThread()
         let table = try await app.routeTable(account: account)
         var configuration = try proxy.configuration(listen: listen)
         if listen == nil {
             configuration.listenHost = table.host ?? LaunchedAppRun.fallbackAddress.host
             configuration.listenPort = table.port ?? LaunchedAppRun.fallbackAddress.port
         }
-        let guardService = try await guardService(logger: logger)
+        let guardService = try await guardService(logger: logger, netAdmin: netAdmin)
         if let account, guardService != nil {
             // Opened (created) as root above; written as the account from the drop on.
             try PrivilegeDrop.handOver(guardRun.state.stateDirectory ?? StateDirectory.defaultPath(), to: account)
@@ -164,7 +167,13 @@ struct RunCommand: AsyncParsableCommand {
             metrics: makeMetrics(),
             logger: logger,
             notifier: notifier,
-            dropPrivileges: dropPrivileges(to: account, admin: admin, logger: logger, who: "feisty runs")
+            dropPrivileges: dropPrivileges(
+                to: account,
+                netAdmin: netAdmin,
+                admin: admin,
+                logger: logger,
+                who: "feisty runs"
+            )
         )
     }
 
@@ -201,7 +210,8 @@ struct RunCommand: AsyncParsableCommand {
         if publicAddress == nil { publicAddress = await requestedAddressFromSource(logger: logger) }
         let plan = try privilegePlan(publicAddressKnown: publicAddress != nil)
         let account = try plan.account
-        let guardService = try await guardService(logger: logger)
+        let netAdmin = plan.makeNetAdminThread()
+        let guardService = try await guardService(logger: logger, netAdmin: netAdmin)
         if let account, guardService != nil {
             // Opened (created) as root above; written as the account from the drop on.
             try PrivilegeDrop.handOver(guardRun.state.stateDirectory ?? StateDirectory.defaultPath(), to: account)
@@ -221,15 +231,21 @@ struct RunCommand: AsyncParsableCommand {
             reloadHooks: notifier?.reloadHooks ?? .none,
             logger: logger,
             notifier: notifier,
-            dropPrivileges: dropPrivileges(to: account, admin: admin, logger: logger, who: "feisty and the app run")
-                ?? {}
+            dropPrivileges: dropPrivileges(
+                to: account,
+                netAdmin: netAdmin,
+                admin: admin,
+                logger: logger,
+                who: "feisty and the app run"
+            ) ?? {}
         )
     }
 
-    /// What `--user` does once the public address is bound: hands the admin socket over, then becomes the account
-    /// (`nil` without an account: nothing to drop).
+    /// What `--user` does once the public address is bound: hands the admin socket over, then becomes the account,
+    /// `netAdmin` keeping `CAP_NET_ADMIN` for `nft` (`nil` without an account: nothing to drop).
     private func dropPrivileges(
         to account: UserAccount?,
+        netAdmin: NetAdminThread?,
         admin: AdminConfiguration?,
         logger: Logger,
         who: String
@@ -238,8 +254,11 @@ struct RunCommand: AsyncParsableCommand {
         return {
             // The admin socket (mode 0600) is for feisty's user, which USER is from now on (root still can).
             if case .unix(let path) = admin?.address { try PrivilegeDrop.handOver(path, to: account) }
-            try PrivilegeDrop.become(account)
+            try PrivilegeDrop.become(account, netAdmin: netAdmin)
             logger.notice("\(who) as \(account.name) (uid \(account.userID)) from now on")
+            if let netAdmin {
+                logger.notice("nft is started from thread \(netAdmin.threadID), the only one keeping CAP_NET_ADMIN")
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 """Fixtures for `feisty run` end-to-end tests: feisty started as a user would, real HTTP clients."""
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -148,3 +149,29 @@ def start_feisty():
     yield start
     for running in started:
         running.stop(signal.SIGKILL if running.proc.poll() is None else signal.SIGTERM, timeout=5)
+
+
+# ---- a network namespace of its own (--ban-action nftables) ---------------------------------------------------------
+
+
+@pytest.fixture
+def netns():
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"):
+        pytest.skip("needs root, ip and nft: the kernel's ban set is tested in a network namespace")
+    name = f"feisty-nft-{os.getpid()}-{time.monotonic_ns() % 100000}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def ask_in(namespace, port, source, path, timeout=2.0):
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from guard_support import ask; "
+            f"o = ask('127.0.0.1', {port}, {path!r}, source={source!r}, timeout={timeout}); print(o.how, o.status)")
+    done = subprocess.run(["ip", "netns", "exec", namespace, "python3", "-c", code, str(REPO / "tests" / "e2e")],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    how, status = done.stdout.split()
+    return how, status

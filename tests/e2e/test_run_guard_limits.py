@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .conftest import REPO, RunningFeisty, free_port
+from .conftest import RunningFeisty, ask_in, free_port
 from .guard_support import KeepAlive, ask, session_from
 
 APP = """
@@ -201,29 +201,6 @@ def test_allow_and_deny_by_host_name(app, tmp_path):
 
 
 # ---- --ban-action nftables in a network namespace -------------------------------------------------------------------
-
-
-@pytest.fixture
-def netns():
-    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"):
-        pytest.skip("needs root, ip and nft: the kernel's ban set is tested in a network namespace")
-    name = f"feisty-nft-{os.getpid()}-{time.monotonic_ns() % 100000}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
-
-
-def ask_in(namespace, port, source, path, timeout=2.0):
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from guard_support import ask; "
-            f"o = ask('127.0.0.1', {port}, {path!r}, source={source!r}, timeout={timeout}); print(o.how, o.status)")
-    done = subprocess.run(["ip", "netns", "exec", namespace, "python3", "-c", code, str(REPO / "tests" / "e2e")],
-                          capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    how, status = done.stdout.split()
-    return how, status
 
 
 def test_ban_action_nftables_makes_the_kernel_drop_a_banned_client(netns, app, tmp_path):

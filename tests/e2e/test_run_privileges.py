@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from .conftest import RunningFeisty, feisty_binary, free_port
+from .conftest import RunningFeisty, ask_in, feisty_binary, free_port
 
 APP = '''
 import os
@@ -179,6 +179,14 @@ def test_upstream_imports_the_app_as_the_user_and_feisty_drops_after_binding(app
     upstream = subprocess.Popen([python, "-m", "http.server", str(upstream_port), "--bind", "127.0.0.1",
                                  "--directory", str(shared / "upstream")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", upstream_port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline and upstream.poll() is None, "the upstream server did not start"
+            time.sleep(0.05)
     port = free_privileged_port()
     admin_port = free_privileged_port(below=port)
     state = shared / "state"
@@ -228,6 +236,78 @@ def test_upstream_as_root_without_user_refuses_before_importing_the_app(tmp_path
     assert not imported.exists()
 
 
+NET_ADMIN = 1 << 12
+
+
+def test_nftables_with_user_keeps_cap_net_admin_on_one_thread_alone(app_for_nobody, netns):
+    """--ban-action nftables with --user: the kernel still drops a banned scanner (nft runs as nobody with
+    CAP_NET_ADMIN), while feisty's threads are nobody and hold nothing else, and the app holds nothing at all."""
+    shared, python = app_for_nobody
+    nobody = pwd.getpwnam("nobody")
+    port = 80
+    feisty = RunningFeisty(
+        ["--user", "nobody", "--python", python, "--listen", f"127.0.0.1:{port}", "--state-dir", str(shared / "state"),
+         "--ban-action", "nftables", str(shared / "ids.py")],
+        port,
+        cwd=shared,
+        env={"PYTHONPATH": str(shared / "packages")},
+        prefix=("ip", "netns", "exec", netns),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while ask_in(netns, port, "127.0.0.3", "/") != ("answered", "200"):
+            assert feisty.proc.poll() is None and time.monotonic() < deadline, feisty.output
+            time.sleep(0.2)
+        assert feisty.wait_for_line("feisty and the app run as nobody", timeout=5), feisty.output
+        # Every thread is nobody; one (the thread nft is started from) keeps CAP_NET_ADMIN and nothing else, in
+        # every set (ambient: nft inherits it) and as its bounding set; the others hold nothing.
+        assert set(map(tuple, all_threads(feisty.proc.pid, "Uid").values())) == {(nobody.pw_uid,) * 4}
+        held = {field: all_threads(feisty.proc.pid, field) for field in ("CapPrm", "CapEff", "CapInh", "CapAmb")}
+        keepers = [task for task, (value,) in held["CapPrm"].items() if value]
+        assert len(keepers) == 1, held
+        for field, threads in held.items():
+            assert threads[keepers[0]] == [NET_ADMIN], (field, held)
+            if field != "CapInh":
+                assert all(value == [0] for task, value in threads.items() if task != keepers[0]), (field, held)
+        assert proc_status(feisty.proc.pid, "CapBnd", task=keepers[0]) == [NET_ADMIN]
+        # The app (launched from another thread) holds no capability at all.
+        for pid in feisty.app_pids():
+            for field in ("CapPrm", "CapEff", "CapAmb"):
+                assert proc_status(pid, field) == [0], (pid, field)
+
+        # A scanner is banned, and nft (run as nobody) put it in the kernel's set: its connects are dropped.
+        assert ask_in(netns, port, "127.0.0.2", "/.env") == ("answered", "404")
+        assert feisty.wait_for_line("banned 127.0.0.2", timeout=5), feisty.output
+        deadline = time.monotonic() + 5
+        while ask_in(netns, port, "127.0.0.2", "/", timeout=1.0)[0] != "timeout":
+            assert time.monotonic() < deadline, feisty.output
+        assert ask_in(netns, port, "127.0.0.3", "/") == ("answered", "200")
+        listed = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "set", "inet", "feisty",
+                                 "banned4_addresses"], capture_output=True, text=True)
+        assert "127.0.0.2" in listed.stdout, listed
+        assert "nftables failed" not in feisty.output.lower(), feisty.output
+    finally:
+        code = feisty.stop(timeout=10)
+    assert code == 0, feisty.output
+    # As nobody with CAP_NET_ADMIN, feisty still took its table with it.
+    tables = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "tables"], capture_output=True, text=True)
+    assert "feisty" not in tables.stdout
+
+
+def test_exec_as_runs_a_program_as_the_user_with_its_groups():
+    """The hidden `feisty exec-as` the probe goes through: a fresh process becomes the user, then execs."""
+    nobody = pwd.getpwnam("nobody")
+    ran = subprocess.run([feisty_binary(), "exec-as", "--uid", str(nobody.pw_uid), "--gid", str(nobody.pw_gid),
+                          "--groups", str(nobody.pw_gid), "--", "sh", "-c", "id -u; id -g; id -G"],
+                         capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 0, ran
+    assert ran.stdout.split("\n")[:3] == [str(nobody.pw_uid), str(nobody.pw_gid), str(nobody.pw_gid)]
+    missing = subprocess.run([feisty_binary(), "exec-as", "--uid", str(nobody.pw_uid), "--gid", str(nobody.pw_gid),
+                              "--groups", str(nobody.pw_gid), "--", "no-such-program-feisty"],
+                             capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 126 and "cannot run no-such-program-feisty" in missing.stderr, missing
+
+
 def run_refused(*args, cwd):
     # A state directory of the test's own: a refusal that came too late would chown it, never /var/lib/feisty.
     completed = subprocess.run([feisty_binary(), "run", *args, "--state-dir", str(cwd / "state"), "--admin", "off"],
@@ -248,7 +328,6 @@ def test_root_without_user_is_refused_naming_both_flags(tmp_path):
     [
         (["--user", "no-such-user-here"], "no such user"),
         (["--user", "nobody", "--group", "no-such-group-here"], "no such group"),
-        (["--user", "nobody", "--ban-action", "nftables"], "--ban-action nftables"),
         (["--user", "nobody", "--allow-root-app"], "exclude each other"),
     ],
 )

@@ -29,8 +29,16 @@ public final class GuardService: Service, Sendable {
     public var bansTotal: Int { clientGuard.counters.bans }
 
     /// Opens the store in the configured state directory and loads the bans in force.
+    /// - Parameters:
+    ///   - configuration: The guard's settings.
+    ///   - logger: feisty's log.
+    ///   - netAdmin: The thread `nft` is started from (`--user` with `--ban-action nftables`); `nil`: any thread.
     /// - Throws: `StoreError` when the state directory or its database cannot be used.
-    public init(configuration: GuardConfiguration, logger: Logger) throws(StoreError) {
+    public init(
+        configuration: GuardConfiguration,
+        logger: Logger,
+        netAdmin: NetAdminThread? = nil
+    ) throws(StoreError) {
         let store = try BanStore(directory: configuration.stateDirectory)
         let snapshot = try store.snapshot(at: Date())
         self.store = store
@@ -43,7 +51,7 @@ public final class GuardService: Service, Sendable {
             logger: logger
         )
         self.clientGuard = ClientGuard(configuration: configuration, bans: BanList(snapshot.bans), lists: lists)
-        self.nftables = configuration.nftables && !configuration.dryRun ? NftablesBanAction() : nil
+        self.nftables = configuration.nftables && !configuration.dryRun ? NftablesBanAction(netAdmin: netAdmin) : nil
         // Strikes survive a restart too: the ones still in the window (and not spent on a ban) count again.
         let findTime = configuration.strikes.policy.findTime.timeInterval
         let strikes = try store.strikesInForce(since: Date().addingTimeInterval(-findTime))

@@ -26,7 +26,8 @@ import Subprocess
 /// still refuses it, so what the kernel drops is always a subset of what feisty bans.
 ///
 /// Call order for the proxy: `prepare()` at start, `load(_:now:)` with the active bans, `ban(_:for:)` after a ban is
-/// durable, `unban(_:)` when one is removed, `teardown()` at exit. Needs root (CAP_NET_ADMIN) and the `nft` command.
+/// durable, `unban(_:)` when one is removed, `teardown()` at exit. Needs root or CAP_NET_ADMIN (with `--user`, the
+/// ``NetAdminThread`` it starts `nft` from keeps it) and the `nft` command.
 public actor NftablesBanAction {
     /// The nftables table name (in the `inet` family).
     public let table: String
@@ -34,6 +35,9 @@ public actor NftablesBanAction {
     public let nft: String
     /// Words run before `nft`, e.g. `["ip", "netns", "exec", "NAME"]` to work inside a network namespace.
     public let commandPrefix: [String]
+    /// Where `nft` is started from (`nil`: swift-subprocess's thread): with `--user`, the one thread that keeps
+    /// `CAP_NET_ADMIN` (a child process has the capabilities of the thread that forked it).
+    public let netAdmin: NetAdminThread?
 
     /// What the sets hold, as far as this action knows.
     private var elements = ElementMirror()
@@ -50,10 +54,17 @@ public actor NftablesBanAction {
     ///   - table: The `inet` table to own; it is replaced by `prepare()` and deleted by `teardown()`.
     ///   - nft: The `nft` command.
     ///   - commandPrefix: Words to run `nft` through (a network namespace in tests); empty runs it directly.
-    public init(table: String = "feisty", nft: String = "nft", commandPrefix: [String] = []) {
+    ///   - netAdmin: The thread to start `nft` from (`--user`); `nil` starts it with swift-subprocess.
+    public init(
+        table: String = "feisty",
+        nft: String = "nft",
+        commandPrefix: [String] = [],
+        netAdmin: NetAdminThread? = nil
+    ) {
         self.table = table
         self.nft = nft
         self.commandPrefix = commandPrefix
+        self.netAdmin = netAdmin
     }
 
     // MARK: - Operations
@@ -203,6 +214,23 @@ public actor NftablesBanAction {
             })
         else { throw .nftablesFailed("not a table name: \(table)") }
         let words = commandPrefix + [nft, "-f", "-"]
+        let outcome: Outcome
+        if let netAdmin {
+            outcome = try await run(words, script, from: netAdmin)
+        } else {
+            outcome = try await run(words, script)
+        }
+        guard outcome.succeeded else {
+            let text = outcome.error.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw .nftablesFailed(Self.abbreviated(text.isEmpty ? outcome.status : text))
+        }
+    }
+
+    /// How an `nft` run ended: whether it exited with 0, its status as text, and its standard error.
+    private typealias Outcome = (succeeded: Bool, status: String, error: String)
+
+    /// Runs `words` with swift-subprocess (from its worker thread).
+    private func run(_ words: [String], _ script: String) async throws(GuardError) -> Outcome {
         let program = words[0]
         let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
         let configuration = Configuration(executable: executable, arguments: Arguments(Array(words.dropFirst())))
@@ -217,10 +245,19 @@ public actor NftablesBanAction {
         } catch {
             throw .nftablesFailed("cannot run \(words.joined(separator: " ")): \(error)")
         }
-        guard case .exited(0) = result.terminationStatus else {
-            let text = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
-            let message = text.isEmpty ? "\(result.terminationStatus)" : text
-            throw .nftablesFailed(Self.abbreviated(message))
+        let succeeded = if case .exited(0) = result.terminationStatus { true } else { false }
+        return (succeeded, "\(result.terminationStatus)", result.standardError)
+    }
+
+    /// Runs `words` from `thread`, so that `nft` starts with the `CAP_NET_ADMIN` that thread kept.
+    private func run(_ words: [String], _ script: String, from thread: NetAdminThread) async throws(GuardError)
+        -> Outcome
+    {
+        do {
+            let captured = try await thread.runCapturing(words, input: script, limit: Self.outputLimit)
+            return (captured.succeeded, "wait status \(captured.status)", captured.error)
+        } catch {
+            throw .nftablesFailed("cannot run \(words.joined(separator: " ")): \(error)")
         }
     }
 

@@ -6,14 +6,16 @@
 /// that import needs `--user` (the probe runs as USER, and feisty drops to USER once it listens) or
 /// `--allow-root-app`, unless `--static` reads the source without importing it. With `--user` in launch mode the
 /// public address must be known before the app starts (`--listen`, or an `app.run` the source states plainly),
-/// because the port is bound before root is given up.
+/// because the port is bound before root is given up. `--ban-action nftables` with `--user` keeps `CAP_NET_ADMIN`
+/// (alone, on the one thread that starts `nft`) through the drop.
 public enum PrivilegePlan: Sendable, Hashable {
     /// Run as feisty was started (not root).
     case unchanged
     /// Root on purpose (`--allow-root-app`).
     case root
-    /// Bind, then become this user (and group, else the user's primary group).
-    case drop(user: String, group: String?)
+    /// Bind, then become this user (and group, else the user's primary group); `keepingNetAdmin`: the thread that
+    /// starts `nft` keeps `CAP_NET_ADMIN` (``NetAdminThread``).
+    case drop(user: String, group: String?, keepingNetAdmin: Bool = false)
 
     /// The flags and the run, as the decision needs them.
     public struct Request: Sendable, Hashable {
@@ -82,19 +84,13 @@ public enum PrivilegePlan: Sendable, Hashable {
                     + "start it as root, or leave --user out to run everything as the current user"
             )
         }
-        if request.nftables {
-            throw PrivilegeError(
-                "--ban-action nftables needs root for the whole run and --user \(user) gives root up: leave one "
-                    + "out (as a systemd service, `feisty systemd` grants CAP_NET_ADMIN instead)"
-            )
-        }
         if !request.upstream, !request.publicAddressKnown {
             throw PrivilegeError(
                 "with --user feisty binds the public port before giving up root, so it must know it before the "
                     + "app starts: pass --listen HOST:PORT (the app's app.run(...) does not state it plainly)"
             )
         }
-        return .drop(user: user, group: request.group)
+        return .drop(user: user, group: request.group, keepingNetAdmin: request.nftables)
     }
 }
 
@@ -103,8 +99,15 @@ extension PrivilegePlan {
     /// starts.
     public var account: UserAccount? {
         get throws(PrivilegeError) {
-            guard case .drop(let user, let group) = self else { return nil }
+            guard case .drop(let user, let group, _) = self else { return nil }
             return try UserAccount.lookUp(user, group: group)
         }
+    }
+
+    /// The thread that keeps `CAP_NET_ADMIN` for `nft` through the drop (`nil`: none does), started now so that it
+    /// exists before the drop.
+    public func makeNetAdminThread() -> NetAdminThread? {
+        guard case .drop(_, _, keepingNetAdmin: true) = self else { return nil }
+        return NetAdminThread()
     }
 }
