@@ -5,7 +5,8 @@ struct PrivilegeOptions: ParsableArguments {
     @Option(
         help: """
             Started as root: bind the public port and open the state directory (chowned to USER), then run the app \
-            as USER and drop feisty's own privileges to it.
+            as USER and drop feisty's own privileges to it (--upstream: the probe imports the app as USER; \
+            --ban-action nftables: one thread keeps CAP_NET_ADMIN for nft).
             """
     )
     var user: String?
@@ -13,7 +14,9 @@ struct PrivilegeOptions: ParsableArguments {
     @Option(help: "The group for --user (default: the user's primary group).")
     var group: String?
 
-    @Flag(help: "Started as root without --user: run the app as root anyway (refused otherwise).")
+    @Flag(
+        help: "Started as root without --user: run (--upstream: import) the app as root anyway (refused otherwise)."
+    )
     var allowRootApp = false
 
     func validate() throws {
