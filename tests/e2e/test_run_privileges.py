@@ -239,15 +239,25 @@ def test_upstream_as_root_without_user_refuses_before_importing_the_app(tmp_path
 NET_ADMIN = 1 << 12
 
 
-def test_nftables_with_user_keeps_cap_net_admin_on_one_thread_alone(app_for_nobody, netns):
+@pytest.mark.parametrize("mode", ["launch", "upstream"])
+def test_nftables_with_user_keeps_cap_net_admin_on_one_thread_alone(app_for_nobody, netns, mode):
     """--ban-action nftables with --user: the kernel still drops a banned scanner (nft runs as nobody with
     CAP_NET_ADMIN), while feisty's threads are nobody and hold nothing else, and the app holds nothing at all."""
     shared, python = app_for_nobody
     nobody = pwd.getpwnam("nobody")
     port = 80
+    upstream = None
+    extra = []
+    if mode == "upstream":
+        (shared / "upstream").mkdir(mode=0o755)
+        (shared / "upstream" / "index.html").write_text("from the upstream server")
+        upstream = subprocess.Popen(["ip", "netns", "exec", netns, python, "-m", "http.server", "8000", "--bind",
+                                     "127.0.0.1", "--directory", str(shared / "upstream")],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        extra = ["--upstream", "127.0.0.1:8000"]
     feisty = RunningFeisty(
         ["--user", "nobody", "--python", python, "--listen", f"127.0.0.1:{port}", "--state-dir", str(shared / "state"),
-         "--ban-action", "nftables", str(shared / "ids.py")],
+         "--ban-action", "nftables", *extra, str(shared / "ids.py")],
         port,
         cwd=shared,
         env={"PYTHONPATH": str(shared / "packages")},
@@ -258,7 +268,7 @@ def test_nftables_with_user_keeps_cap_net_admin_on_one_thread_alone(app_for_nobo
         while ask_in(netns, port, "127.0.0.3", "/") != ("answered", "200"):
             assert feisty.proc.poll() is None and time.monotonic() < deadline, feisty.output
             time.sleep(0.2)
-        assert feisty.wait_for_line("feisty and the app run as nobody", timeout=5), feisty.output
+        assert feisty.wait_for_line(" as nobody (uid", timeout=5), feisty.output
         # Every thread is nobody; one (the thread nft is started from) keeps CAP_NET_ADMIN and nothing else, in
         # every set (ambient: nft inherits it) and as its bounding set; the others hold nothing.
         assert set(map(tuple, all_threads(feisty.proc.pid, "Uid").values())) == {(nobody.pw_uid,) * 4}
@@ -270,7 +280,7 @@ def test_nftables_with_user_keeps_cap_net_admin_on_one_thread_alone(app_for_nobo
             if field != "CapInh":
                 assert all(value == [0] for task, value in threads.items() if task != keepers[0]), (field, held)
         assert proc_status(feisty.proc.pid, "CapBnd", task=keepers[0]) == [NET_ADMIN]
-        # The app (launched from another thread) holds no capability at all.
+        # The app (launched from another thread) holds no capability at all (--upstream: nothing is launched).
         for pid in feisty.app_pids():
             for field in ("CapPrm", "CapEff", "CapAmb"):
                 assert proc_status(pid, field) == [0], (pid, field)
@@ -288,6 +298,9 @@ def test_nftables_with_user_keeps_cap_net_admin_on_one_thread_alone(app_for_nobo
         assert "nftables failed" not in feisty.output.lower(), feisty.output
     finally:
         code = feisty.stop(timeout=10)
+        if upstream is not None:
+            upstream.terminate()
+            upstream.wait(timeout=10)
     assert code == 0, feisty.output
     # As nobody with CAP_NET_ADMIN, feisty still took its table with it.
     tables = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "tables"], capture_output=True, text=True)
