@@ -93,7 +93,10 @@ int feisty_run_capturing(
     posix_spawn_file_actions_adddup2(&actions, in[0], 0);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    // Older C libraries have no such action: feisty's own descriptors are close-on-exec anyway.
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+#endif
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);

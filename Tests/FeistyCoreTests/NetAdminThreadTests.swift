@@ -3,6 +3,8 @@ import Testing
 
 @testable import FeistyCore
 
+#if os(Linux)
+
 /// `nft` under `--user` is started by ``NetAdminThread`` itself (posix_spawn from that thread): its input, output,
 /// error and exit status, with real programs.
 @Suite struct NetAdminThreadTests {
@@ -68,3 +70,4 @@ import Testing
         #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) != 7)
     }
 }
+#endif
