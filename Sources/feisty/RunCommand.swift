@@ -271,7 +271,6 @@ struct RunCommand: AsyncParsableCommand {
                 group: privileges.group,
                 allowRootApp: privileges.allowRootApp,
                 upstream: upstream != nil,
-                staticRoutes: app.staticOnly,
                 nftables: guardRun.banAction == .nftables,
                 publicAddressKnown: publicAddressKnown
             )
@@ -282,10 +281,16 @@ struct RunCommand: AsyncParsableCommand {
     /// when the source does not say it plainly (the running app's report then decides). Without any `app.run`,
     /// Flask's default 127.0.0.1:5000, and the log says why.
     private func requestedAddressFromSource(logger: Logger) async -> ListenAddress? {
-        guard
-            let table = try? await RouteExtractor(python: app.python, timeout: .seconds(app.timeout))
-                .extract(app: app.app, staticOnly: true)
-        else { return nil }
+        // As root with --user, even this read runs as USER: it starts the app's interpreter, whose `site` runs the
+        // `.pth` files of its packages. (A bad --user is reported by the plan right after.)
+        let user = geteuid() == 0 ? privileges.user : nil
+        let account = user.flatMap { try? UserAccount.lookUp($0, group: privileges.group) }
+        let extractor = RouteExtractor(
+            python: app.python,
+            timeout: .seconds(app.timeout),
+            launcher: account.map { AccountLauncher(account: $0) }
+        )
+        guard let table = try? await extractor.extract(app: app.app, staticOnly: true) else { return nil }
         guard let port = table.port else {
             if table.runCall == nil {
                 let fallback = LaunchedAppRun.fallbackAddress

@@ -17,8 +17,6 @@ import Testing
             // Root on purpose: the app runs as root, or (--upstream) its import does.
             (Request(effectiveUserID: 0, user: nil, allowRootApp: true), .root),
             (Request(effectiveUserID: 0, user: nil, allowRootApp: true, upstream: true), .root),
-            // Root with --upstream --static: the probe parses the source, nothing of the app runs.
-            (Request(effectiveUserID: 0, user: nil, upstream: true, staticRoutes: true), .unchanged),
             // Root with --user: bind, then become the user (and the group asked for).
             (Request(effectiveUserID: 0, user: "www"), .drop(user: "www", group: nil)),
             (Request(effectiveUserID: 0, user: "www", group: "web"), .drop(user: "www", group: "web")),
@@ -40,10 +38,6 @@ import Testing
                 Request(effectiveUserID: 0, user: "www", group: "web", upstream: true, publicAddressKnown: false),
                 .drop(user: "www", group: "web")
             ),
-            (
-                Request(effectiveUserID: 0, user: "www", upstream: true, staticRoutes: true),
-                .drop(user: "www", group: nil)
-            ),
         ]
     )
     func decides(request: Request, plan: PrivilegePlan) throws {
@@ -59,7 +53,7 @@ import Testing
             // Root with --upstream imports the app for its routes: refused, naming every way out.
             (
                 Request(effectiveUserID: 0, user: nil, upstream: true),
-                ["import the app as root", "--upstream", "--user USER", "--static", "--allow-root-app"]
+                ["import the app as root", "--upstream", "--user USER", "--allow-root-app"]
             ),
             (
                 Request(effectiveUserID: 1000, user: "www", upstream: true),

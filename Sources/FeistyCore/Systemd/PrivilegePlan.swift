@@ -4,7 +4,8 @@
 /// opens the state directory as root, then drops to USER (feisty and the app alike); `--allow-root-app` keeps root on
 /// purpose. With `--upstream` no app is launched, but the route probe imports the app to read its routes: as root
 /// that import needs `--user` (the probe runs as USER, and feisty drops to USER once it listens) or
-/// `--allow-root-app`, unless `--static` reads the source without importing it. With `--user` in launch mode the
+/// `--allow-root-app` (even `--static` starts the app's interpreter, whose `site` runs the `.pth` files of its
+/// packages). With `--user` in launch mode the
 /// public address must be known before the app starts (`--listen`, or an `app.run` the source states plainly),
 /// because the port is bound before root is given up. `--ban-action nftables` with `--user` keeps `CAP_NET_ADMIN`
 /// (alone, on the one thread that starts `nft`) through the drop.
@@ -29,8 +30,6 @@ public enum PrivilegePlan: Sendable, Hashable {
         public var allowRootApp: Bool
         /// `--upstream` (no app is launched; the probe imports it for its routes).
         public var upstream: Bool
-        /// `--static`: the probe parses the source instead of importing the app.
-        public var staticRoutes: Bool
         /// `--ban-action nftables`.
         public var nftables: Bool
         /// Whether the public address is known before the app starts.
@@ -43,7 +42,6 @@ public enum PrivilegePlan: Sendable, Hashable {
             group: String? = nil,
             allowRootApp: Bool = false,
             upstream: Bool = false,
-            staticRoutes: Bool = false,
             nftables: Bool = false,
             publicAddressKnown: Bool = true
         ) {
@@ -52,7 +50,6 @@ public enum PrivilegePlan: Sendable, Hashable {
             self.group = group
             self.allowRootApp = allowRootApp
             self.upstream = upstream
-            self.staticRoutes = staticRoutes
             self.nftables = nftables
             self.publicAddressKnown = publicAddressKnown
         }
@@ -69,13 +66,10 @@ public enum PrivilegePlan: Sendable, Hashable {
                         + "then runs the app as USER and drops its own root) or --allow-root-app to run it as root"
                 )
             }
-            // Nothing of the app's runs: the probe only parses its source.
-            if request.staticRoutes { return .unchanged }
             throw PrivilegeError(
                 "feisty runs as root and would import the app as root to read its routes (--upstream): pass "
-                    + "--user USER (the probe imports it as USER, and feisty drops to USER once it listens), "
-                    + "--static to read the routes from the source without importing it, or --allow-root-app to "
-                    + "import it as root"
+                    + "--user USER (the probe imports it as USER, and feisty drops to USER once it listens) or "
+                    + "--allow-root-app to import it as root"
             )
         }
         guard isRoot else {
