@@ -290,7 +290,14 @@ struct RunCommand: AsyncParsableCommand {
             timeout: .seconds(app.timeout),
             launcher: account.map { AccountLauncher(account: $0) }
         )
-        guard let table = try? await extractor.extract(app: app.app, staticOnly: true) else { return nil }
+        let table: RouteTable
+        do {
+            table = try await extractor.extract(app: app.app, staticOnly: true)
+        } catch {
+            // Under --user the refusal that follows would otherwise blame the source for what USER cannot read.
+            if let account { logger.warning("reading \(app.app) as \(account.name) to find its port failed: \(error)") }
+            return nil
+        }
         guard let port = table.port else {
             if table.runCall == nil {
                 let fallback = LaunchedAppRun.fallbackAddress

@@ -351,10 +351,18 @@ def test_impossible_combinations_are_refused(tmp_path, extra, needle):
     assert needle in error, error
 
 
-def test_user_needs_a_known_public_address(tmp_path):
-    """The port is bound before root is given up, so it must be known before the app starts."""
-    app = tmp_path / "app.py"
+def test_user_needs_a_known_public_address(app_for_nobody, tmp_path):
+    """The port is bound before root is given up, so it must be known before the app starts. The app is where
+    nobody can read it: the source is read as the user, and this is about what it says, not about reading it."""
+    shared, python = app_for_nobody
+    app = shared / "picks_port.py"
     app.write_text(APP + '\ndef pick_port():\n    return 5000\n\nif __name__ == "__main__":\n'
                    '    app.run(port=pick_port())\n')
-    error = run_refused(str(app), "--user", "nobody", cwd=tmp_path)
-    assert "--listen" in error, error
+    app.chmod(0o644)
+    error = run_refused(str(app), "--user", "nobody", "--python", python, cwd=tmp_path)
+    assert "--listen" in error and "failed" not in error, error
+    # Where nobody cannot read the app, the refusal comes after a line saying so.
+    hidden = tmp_path / "hidden.py"
+    hidden.write_text(app.read_text())
+    error = run_refused(str(hidden), "--user", "nobody", "--python", python, cwd=tmp_path)
+    assert "--listen" in error and "as nobody to find its port failed" in error, error
