@@ -101,11 +101,15 @@ import Testing
             let first = try await harness.firstReady()
             try await harness.waitForPublished([1])
             #expect(kill(first.processID, SIGKILL) == 0)
-            // Unpublished, and its successor (the first crash restarts at once) published in its place.
-            try await harness.waitForPublished([2])
-            let second = try #require(harness.upstream(2))
+            // Unpublished, and its successor (the first crash restarts at once) published in its place. A loopback
+            // port is picked free and then bound by the app: another process of a parallel test run may take it in
+            // between, and then that successor fails to bind and the next one serves (a backoff for that cause only).
+            let successor = try await harness.waitUntil("a successor of instance 1 published") {
+                harness.published.count == 1 && harness.published[0] > 1 ? harness.published[0] : nil
+            }
+            let second = try #require(harness.upstream(successor))
             let secondAddress = try SupervisorHarness.appAddress(second.address)
-            let secondGroup = try harness.processGroup(ofInstance: 2)
+            let secondGroup = try harness.processGroup(ofInstance: successor)
             #expect(secondGroup != first.processID)
             #expect(harness.routing.current.matcher?.table == first.routeTable)
             guard case .tcp(let address) = secondAddress else {
@@ -119,7 +123,11 @@ import Testing
             #expect(crash.instance == 1)
             #expect(crash.cause.hasPrefix("signal 9 (SIGKILL)"), "\(crash.cause)")
             #expect(harness.recorded.contains(LifecycleEvent(.start, instance: 2, cause: "serving")))
-            #expect(!harness.recorded.contains { $0.kind == .backoff })
+            let unexpected = harness.recorded.filter {
+                ($0.kind == .backoff || ($0.kind == .crash && $0.instance != 1))
+                    && !$0.cause.contains("Address already in use")
+            }
+            #expect(unexpected.isEmpty, "\(unexpected)")
             #expect(!SupervisorHarness.groupIsAlive(first.processID))
             // `onFirstReady` is for the first instance only.
             #expect(harness.recorder.firstReady.withLock { $0.map(\.generation) } == [1])
