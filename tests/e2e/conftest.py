@@ -175,3 +175,17 @@ def ask_in(namespace, port, source, path, timeout=2.0):
     assert done.returncode == 0, done.stderr
     how, status = done.stdout.split()
     return how, status
+
+
+def assert_scanner_dropped_by_nftables(namespace, port, feisty):
+    """Inside `namespace`: 127.0.0.2 probing `/.env` is banned and its next connects time out (the kernel drops
+    them: feisty's own refusal would be a reset), while 127.0.0.3 is still answered; the nft set lists 127.0.0.2."""
+    assert ask_in(namespace, port, "127.0.0.2", "/.env") == ("answered", "404")
+    assert feisty.wait_for_line("banned 127.0.0.2", timeout=5), feisty.output
+    deadline = time.monotonic() + 5
+    while ask_in(namespace, port, "127.0.0.2", "/", timeout=1.0)[0] != "timeout":
+        assert time.monotonic() < deadline, feisty.output
+    assert ask_in(namespace, port, "127.0.0.3", "/") == ("answered", "200")
+    listed = subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "set", "inet", "feisty",
+                             "banned4_addresses"], capture_output=True, text=True)
+    assert "127.0.0.2" in listed.stdout, listed

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from .conftest import RunningFeisty, ask_in, feisty_binary, free_port
+from .conftest import RunningFeisty, ask_in, assert_scanner_dropped_by_nftables, feisty_binary, free_port
 
 APP = '''
 import os
@@ -286,15 +286,7 @@ def test_nftables_with_user_keeps_cap_net_admin_on_one_thread_alone(app_for_nobo
                 assert proc_status(pid, field) == [0], (pid, field)
 
         # A scanner is banned, and nft (run as nobody) put it in the kernel's set: its connects are dropped.
-        assert ask_in(netns, port, "127.0.0.2", "/.env") == ("answered", "404")
-        assert feisty.wait_for_line("banned 127.0.0.2", timeout=5), feisty.output
-        deadline = time.monotonic() + 5
-        while ask_in(netns, port, "127.0.0.2", "/", timeout=1.0)[0] != "timeout":
-            assert time.monotonic() < deadline, feisty.output
-        assert ask_in(netns, port, "127.0.0.3", "/") == ("answered", "200")
-        listed = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "set", "inet", "feisty",
-                                 "banned4_addresses"], capture_output=True, text=True)
-        assert "127.0.0.2" in listed.stdout, listed
+        assert_scanner_dropped_by_nftables(netns, port, feisty)
         assert "nftables failed" not in feisty.output.lower(), feisty.output
     finally:
         code = feisty.stop(timeout=10)
