@@ -39,7 +39,11 @@ else
     FEISTY=$REPO/.build/release/feisty
 fi
 APP=$HARNESS/app/app.py
-CMD="$FEISTY run $APP --upstream 127.0.0.1:{upstream} --listen 127.0.0.1:{port} --no-access-log $ROOT_APP $FEISTY_FLAGS"
+# A state directory of the bench's own: as root the default is /var/lib/feisty, which a bench must not leave behind.
+STATE=$(mktemp -d)
+trap 'rm -rf "$STATE"' EXIT
+FLAGS="--no-access-log --state-dir $STATE $ROOT_APP $FEISTY_FLAGS"
+CMD="$FEISTY run $APP --upstream 127.0.0.1:{upstream} --listen 127.0.0.1:{port} $FLAGS"
 
 if [ "$PART" = all ] || [ "$PART" = static ]; then
     echo "== feisty vs nginx (1 worker), UPSTREAM=static"
@@ -55,6 +59,6 @@ if [ "$PART" = all ] || [ "$PART" = launch ]; then
     # the CPU per request counted for feisty includes that Python process.
     echo "== feisty run app.py vs python3 app.py (DIRECT=1, UPSTREAM=flask) $FEISTY_FLAGS"
     PROXY_NAME=feisty-run UPSTREAM=flask DIRECT=1 \
-        PROXY_CMD="$FEISTY run $APP --listen 127.0.0.1:{port} --no-access-log $ROOT_APP $FEISTY_FLAGS" \
+        PROXY_CMD="$FEISTY run $APP --listen 127.0.0.1:{port} $FLAGS" \
         "$HARNESS/proxy_bench.sh"
 fi
